@@ -1,0 +1,22 @@
+//! The io crate's one error type.
+
+/// What can go wrong moving events in and out of Kafka, files and the lake.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{field}: {message}")]
+    Config { field: String, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// True when trying again later may succeed (a broker or store that went away), false for bad input
+    /// or configuration.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Io { .. })
+    }
+}

@@ -1,0 +1,5 @@
+//! tickstream's transports and stores: Kafka source and sink, the Parquet lake, and file sources for replay.
+
+mod error;
+
+pub use error::Error;
