@@ -32,7 +32,10 @@ const POW10: [i128; 31] = {
 };
 
 impl Decimal {
-    pub const ZERO: Decimal = Decimal { mantissa: 0, scale: 0 };
+    pub const ZERO: Decimal = Decimal {
+        mantissa: 0,
+        scale: 0,
+    };
 
     /// `mantissa × 10^-scale`; `None` when `scale` exceeds [`MAX_SCALE`].
     pub const fn new(mantissa: i128, scale: u8) -> Option<Decimal> {
@@ -85,7 +88,8 @@ impl Decimal {
     /// `self` scaled to `scale` decimals when that is exact and fits; used for comparisons.
     fn mantissa_at(self, scale: u8) -> Option<i128> {
         debug_assert!(scale >= self.scale);
-        self.mantissa.checked_mul(POW10[(scale - self.scale) as usize])
+        self.mantissa
+            .checked_mul(POW10[(scale - self.scale) as usize])
     }
 
     /// Writes the digits without the decimal point and without leading zeros (`"0.0500"` → `"500"`):
@@ -100,7 +104,10 @@ impl Decimal {
 }
 
 fn invalid(text: &str, reason: &'static str) -> Error {
-    Error::Decimal { text: text.to_owned(), reason }
+    Error::Decimal {
+        text: text.to_owned(),
+        reason,
+    }
 }
 
 impl FromStr for Decimal {
@@ -270,10 +277,16 @@ impl<'de> serde::Deserialize<'de> for Decimal {
                 v.parse().map_err(E::custom)
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Decimal, E> {
-                Ok(Decimal { mantissa: i128::from(v), scale: 0 })
+                Ok(Decimal {
+                    mantissa: i128::from(v),
+                    scale: 0,
+                })
             }
             fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Decimal, E> {
-                Ok(Decimal { mantissa: i128::from(v), scale: 0 })
+                Ok(Decimal {
+                    mantissa: i128::from(v),
+                    scale: 0,
+                })
             }
         }
         deserializer.deserialize_str(Visitor)
@@ -305,7 +318,15 @@ mod tests {
 
     #[test]
     fn prints_back_the_text_it_parsed() {
-        for s in ["0.00001230", "97000.10", "0", "-1.5", "123456789012.12345678", "5", "0.1"] {
+        for s in [
+            "0.00001230",
+            "97000.10",
+            "0",
+            "-1.5",
+            "123456789012.12345678",
+            "5",
+            "0.1",
+        ] {
             assert_eq!(d(s).to_string(), s);
         }
     }
@@ -321,7 +342,9 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_number() {
-        for s in ["", "-", ".", "NaN", "nan", "inf", "1.2.3", "1,5", "0x10", "1e", "1e999", " 1"] {
+        for s in [
+            "", "-", ".", "NaN", "nan", "inf", "1.2.3", "1,5", "0x10", "1e", "1e999", " 1",
+        ] {
             assert!(s.parse::<Decimal>().is_err(), "{s:?} should be rejected");
         }
     }
@@ -338,7 +361,10 @@ mod tests {
     fn converts_to_the_nearest_f64() {
         assert_eq!(d("0.1").to_f64(), 0.1);
         assert_eq!(d("97000.123456789").to_f64(), 97000.123456789);
-        assert_eq!(d("123456789012345678901234.5").to_f64(), 123456789012345678901234.5);
+        assert_eq!(
+            d("123456789012345678901234.5").to_f64(),
+            123456789012345678901234.5
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@ pub enum Error {
     Timestamp { text: String, reason: &'static str },
     #[error("invalid symbol {text:?}: {reason}")]
     Symbol { text: String, reason: &'static str },
-    #[error("unknown exchange {0:?}; expected one of: binance, coinbase, coinbase-exchange, kraken, okx, bitstamp, bybit, composite")]
+    #[error(
+        "unknown exchange {0:?}; expected one of: binance, coinbase, coinbase-exchange, kraken, okx, bitstamp, bybit, composite"
+    )]
     Exchange(String),
     #[error("unknown interval {0:?}; expected one of: 1s, 5s, 15s, 1m, 5m, 15m, 1h, 4h, 1d")]
     Interval(String),

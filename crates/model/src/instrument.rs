@@ -99,14 +99,18 @@ pub fn canonical_asset(code: &str) -> Cow<'_, str> {
 }
 
 /// What an instrument is; derivatives are never labeled as spot.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum InstrumentKind {
     Spot,
     /// A perpetual swap: canonical symbol ends in `-PERP`.
     Perpetual,
     /// A dated future: canonical symbol ends in the expiry date, `-YYYYMMDD`.
-    Future { expiry: String },
+    Future {
+        expiry: String,
+    },
 }
 
 /// A canonical symbol: `BASE-QUOTE` in upper case, with `-PERP` for perpetuals and `-YYYYMMDD` for dated
@@ -129,27 +133,48 @@ impl Symbol {
     /// A dated future, `BASE-QUOTE-YYYYMMDD`; `expiry` must be eight digits.
     pub fn future(base: &str, quote: &str, expiry: &str) -> Result<Symbol, Error> {
         if expiry.len() != 8 || !expiry.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::Symbol { text: expiry.to_owned(), reason: "expiry must be YYYYMMDD" });
+            return Err(Error::Symbol {
+                text: expiry.to_owned(),
+                reason: "expiry must be YYYYMMDD",
+            });
         }
-        Ok(Symbol(format!("{}-{}-{expiry}", canonical_asset(base), canonical_asset(quote)).into()))
+        Ok(Symbol(
+            format!(
+                "{}-{}-{expiry}",
+                canonical_asset(base),
+                canonical_asset(quote)
+            )
+            .into(),
+        ))
     }
 
     /// Checks canonical form: two or three `-`-separated parts of `A-Z0-9`, the third `PERP` or a date.
     pub fn parse(text: &str) -> Result<Symbol, Error> {
-        let bad = |reason| Error::Symbol { text: text.to_owned(), reason };
+        let bad = |reason| Error::Symbol {
+            text: text.to_owned(),
+            reason,
+        };
         let parts: Vec<&str> = text.split('-').collect();
         if !(2..=3).contains(&parts.len()) {
-            return Err(bad("expected BASE-QUOTE, BASE-QUOTE-PERP or BASE-QUOTE-YYYYMMDD"));
+            return Err(bad(
+                "expected BASE-QUOTE, BASE-QUOTE-PERP or BASE-QUOTE-YYYYMMDD",
+            ));
         }
         for part in &parts[..2] {
-            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+            if part.is_empty()
+                || !part
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+            {
                 return Err(bad("base and quote must be upper-case letters and digits"));
             }
         }
         if let Some(suffix) = parts.get(2) {
             let dated = suffix.len() == 8 && suffix.bytes().all(|b| b.is_ascii_digit());
             if *suffix != "PERP" && !dated {
-                return Err(bad("the third part must be PERP or an expiry date YYYYMMDD"));
+                return Err(bad(
+                    "the third part must be PERP or an expiry date YYYYMMDD",
+                ));
             }
         }
         Ok(Symbol(text.into()))
@@ -171,7 +196,9 @@ impl Symbol {
         match self.0.split('-').nth(2) {
             None => InstrumentKind::Spot,
             Some("PERP") => InstrumentKind::Perpetual,
-            Some(date) => InstrumentKind::Future { expiry: date.to_owned() },
+            Some(date) => InstrumentKind::Future {
+                expiry: date.to_owned(),
+            },
         }
     }
 }
@@ -235,23 +262,41 @@ mod tests {
         assert_eq!(Symbol::spot("XBT", "usd").as_str(), "BTC-USD");
         assert_eq!(Symbol::spot("XDG", "EUR").as_str(), "DOGE-EUR");
         assert_eq!(Symbol::perpetual("btc", "usdt").as_str(), "BTC-USDT-PERP");
-        assert_eq!(Symbol::future("BTC", "USD", "20260327").unwrap().as_str(), "BTC-USD-20260327");
+        assert_eq!(
+            Symbol::future("BTC", "USD", "20260327").unwrap().as_str(),
+            "BTC-USD-20260327"
+        );
         assert!(Symbol::future("BTC", "USD", "2026-03-27").is_err());
     }
 
     #[test]
     fn derivatives_are_never_spot() {
-        assert_eq!(Symbol::parse("BTC-USDT-PERP").unwrap().kind(), InstrumentKind::Perpetual);
+        assert_eq!(
+            Symbol::parse("BTC-USDT-PERP").unwrap().kind(),
+            InstrumentKind::Perpetual
+        );
         assert_eq!(
             Symbol::parse("BTC-USD-20260327").unwrap().kind(),
-            InstrumentKind::Future { expiry: "20260327".into() }
+            InstrumentKind::Future {
+                expiry: "20260327".into()
+            }
         );
-        assert_eq!(Symbol::parse("ETH-USDT").unwrap().kind(), InstrumentKind::Spot);
+        assert_eq!(
+            Symbol::parse("ETH-USDT").unwrap().kind(),
+            InstrumentKind::Spot
+        );
     }
 
     #[test]
     fn parse_rejects_non_canonical_text() {
-        for s in ["BTCUSDT", "btc-usd", "BTC/USD", "BTC-USD-SWAP", "-USD", "BTC-USD-2026032"] {
+        for s in [
+            "BTCUSDT",
+            "btc-usd",
+            "BTC/USD",
+            "BTC-USD-SWAP",
+            "-USD",
+            "BTC-USD-2026032",
+        ] {
             assert!(Symbol::parse(s).is_err(), "{s}");
         }
     }

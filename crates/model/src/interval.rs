@@ -115,7 +115,10 @@ mod tests {
     fn bars_align_to_the_epoch_including_before_it() {
         let t = UnixNanos(90 * 1_000_000_000 + 5);
         assert_eq!(Interval::M1.bar_start(t), UnixNanos(60 * 1_000_000_000));
-        assert_eq!(Interval::M1.bar_start(UnixNanos(-1)), UnixNanos(-60 * 1_000_000_000));
+        assert_eq!(
+            Interval::M1.bar_start(UnixNanos(-1)),
+            UnixNanos(-60 * 1_000_000_000)
+        );
         for i in Interval::ALL {
             assert_eq!(i.as_str().parse::<Interval>().unwrap(), i);
             assert_eq!(serde_json::to_string(&i).unwrap(), format!("\"{i}\""));

@@ -19,7 +19,10 @@ pub fn event_schema(kind: EventKind) -> Value {
     };
     let mut value = schema.to_value();
     if let Some(root) = value.as_object_mut() {
-        root.insert("$id".into(), json!(format!("urn:tickstream:schema:{}", kind.schema())));
+        root.insert(
+            "$id".into(),
+            json!(format!("urn:tickstream:schema:{}", kind.schema())),
+        );
         root.insert("title".into(), json!(kind.schema()));
         if let Some(Value::Object(props)) = root.get_mut("properties") {
             props.insert(
@@ -86,14 +89,26 @@ pub struct LakeTable {
 }
 
 const fn col(name: &'static str, ty: ColumnType, doc: &'static str) -> Column {
-    Column { name, ty, nullable: false, doc }
+    Column {
+        name,
+        ty,
+        nullable: false,
+        doc,
+    }
 }
 
 const fn opt(name: &'static str, ty: ColumnType, doc: &'static str) -> Column {
-    Column { name, ty, nullable: true, doc }
+    Column {
+        name,
+        ty,
+        nullable: true,
+        doc,
+    }
 }
 
-use ColumnType::{Boolean, DictString, Float64, Levels, TimestampNanosUtc as Ts, UInt64, Utf8, ValueMap};
+use ColumnType::{
+    Boolean, DictString, Float64, Levels, TimestampNanosUtc as Ts, UInt64, Utf8, ValueMap,
+};
 
 const TICK_KEYS: [&str; 3] = ["exchange", "symbol", "date"];
 const BAR_KEYS: [&str; 4] = ["exchange", "symbol", "interval", "date"];
@@ -110,8 +125,16 @@ pub const LAKE_TABLES: [LakeTable; 7] = [
             col("ts_event", Ts, "Venue time of the trade."),
             col("ts_recv", Ts, "When tickstream received the frame."),
             col("trade_id", Utf8, "The venue's trade id as sent."),
-            col("price", Float64, "Price; the exact decimal text is on Kafka."),
-            col("quantity", Float64, "Quantity; the exact decimal text is on Kafka."),
+            col(
+                "price",
+                Float64,
+                "Price; the exact decimal text is on Kafka.",
+            ),
+            col(
+                "quantity",
+                Float64,
+                "Quantity; the exact decimal text is on Kafka.",
+            ),
             col("side", DictString, "Aggressor side: buy, sell or unknown."),
         ],
     },
@@ -140,12 +163,32 @@ pub const LAKE_TABLES: [LakeTable; 7] = [
             col("ts_event", Ts, "Venue time of the update."),
             col("ts_recv", Ts, "When tickstream received the frame."),
             col("action", DictString, "snapshot or delta."),
-            col("bids", Levels, "Bid levels, best first; quantity 0 removes a level."),
-            col("asks", Levels, "Ask levels, best first; quantity 0 removes a level."),
-            col("synced", Boolean, "False when the update was not joined to a snapshot."),
+            col(
+                "bids",
+                Levels,
+                "Bid levels, best first; quantity 0 removes a level.",
+            ),
+            col(
+                "asks",
+                Levels,
+                "Ask levels, best first; quantity 0 removes a level.",
+            ),
+            col(
+                "synced",
+                Boolean,
+                "False when the update was not joined to a snapshot.",
+            ),
             opt("sequence", UInt64, "The venue's sequence of this message."),
-            opt("first_sequence", UInt64, "The first update id covered (Binance U)."),
-            opt("prev_sequence", UInt64, "The sequence this message follows (OKX prevSeqId)."),
+            opt(
+                "first_sequence",
+                UInt64,
+                "The first update id covered (Binance U).",
+            ),
+            opt(
+                "prev_sequence",
+                UInt64,
+                "The sequence this message follows (OKX prevSeqId).",
+            ),
         ],
     },
     LakeTable {
@@ -163,10 +206,18 @@ pub const LAKE_TABLES: [LakeTable; 7] = [
             col("volume", Float64, "Sum of quantities."),
             col("quote_volume", Float64, "Sum of price times quantity."),
             col("trades", UInt64, "Number of trades."),
-            col("vwap", Float64, "Volume-weighted average price of this bar."),
+            col(
+                "vwap",
+                Float64,
+                "Volume-weighted average price of this bar.",
+            ),
             col("buy_volume", Float64, "Volume of buyer-initiated trades."),
             col("sell_volume", Float64, "Volume of seller-initiated trades."),
-            col("gap", Boolean, "The feed had a gap, stale, disconnect or resync during the bar."),
+            col(
+                "gap",
+                Boolean,
+                "The feed had a gap, stale, disconnect or resync during the bar.",
+            ),
         ],
     },
     LakeTable {
@@ -177,7 +228,11 @@ pub const LAKE_TABLES: [LakeTable; 7] = [
         columns: &[
             col("open_time", Ts, "Start of the bar the values belong to."),
             col("close_time", Ts, "End of that bar."),
-            col("values", ValueMap, "Indicator values by name (rsi_14, ...); absent before the lookback."),
+            col(
+                "values",
+                ValueMap,
+                "Indicator values by name (rsi_14, ...); absent before the lookback.",
+            ),
         ],
     },
     LakeTable {
@@ -203,13 +258,29 @@ pub const LAKE_TABLES: [LakeTable; 7] = [
         partitions: &["date"],
         columns: &[
             col("exchange", DictString, "Venue."),
-            opt("symbol", DictString, "Canonical symbol, when about one instrument."),
+            opt(
+                "symbol",
+                DictString,
+                "Canonical symbol, when about one instrument.",
+            ),
             col("ts_event", Ts, "When it happened."),
-            col("state", DictString, "connected, subscribed, disconnected, reconnecting, gap, resync, stale, rejected, backpressure."),
+            col(
+                "state",
+                DictString,
+                "connected, subscribed, disconnected, reconnecting, gap, resync, stale, rejected, backpressure.",
+            ),
             col("detail", Utf8, "A sentence for people."),
             opt("reason", DictString, "For rejected frames: the reason."),
-            opt("expected_sequence", UInt64, "For gaps: the sequence expected."),
-            opt("received_sequence", UInt64, "For gaps: the sequence received."),
+            opt(
+                "expected_sequence",
+                UInt64,
+                "For gaps: the sequence expected.",
+            ),
+            opt(
+                "received_sequence",
+                UInt64,
+                "For gaps: the sequence received.",
+            ),
         ],
     },
 ];

@@ -48,13 +48,17 @@ impl UnixNanos {
 
     /// Milliseconds as decimal text (`"1700000000123"`), as OKX and Bybit send them.
     pub fn parse_millis(text: &str) -> Result<UnixNanos, Error> {
-        let ms: i64 = text.parse().map_err(|_| bad_time(text, "not whole milliseconds"))?;
+        let ms: i64 = text
+            .parse()
+            .map_err(|_| bad_time(text, "not whole milliseconds"))?;
         UnixNanos::from_millis(ms).ok_or_else(|| bad_time(text, "out of range"))
     }
 
     /// Microseconds as decimal text (`"1700000000123456"`), as Bitstamp sends `microtimestamp`.
     pub fn parse_micros(text: &str) -> Result<UnixNanos, Error> {
-        let us: i64 = text.parse().map_err(|_| bad_time(text, "not whole microseconds"))?;
+        let us: i64 = text
+            .parse()
+            .map_err(|_| bad_time(text, "not whole microseconds"))?;
         UnixNanos::from_micros(us).ok_or_else(|| bad_time(text, "out of range"))
     }
 
@@ -138,11 +142,17 @@ impl UnixNanos {
     }
 
     pub fn saturating_add(self, d: Duration) -> UnixNanos {
-        UnixNanos(self.0.saturating_add(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)))
+        UnixNanos(
+            self.0
+                .saturating_add(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+        )
     }
 
     pub fn saturating_sub(self, d: Duration) -> UnixNanos {
-        UnixNanos(self.0.saturating_sub(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)))
+        UnixNanos(
+            self.0
+                .saturating_sub(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+        )
     }
 }
 
@@ -153,7 +163,10 @@ impl fmt::Display for UnixNanos {
 }
 
 fn bad_time(text: &str, reason: &'static str) -> Error {
-    Error::Timestamp { text: text.to_owned(), reason }
+    Error::Timestamp {
+        text: text.to_owned(),
+        reason,
+    }
 }
 
 fn is_leap(y: i64) -> bool {
@@ -189,18 +202,35 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 /// Parses a duration written as a whole number and a unit: `250ms`, `30s`, `5m`, `24h`, `7d`.
 pub fn parse_duration(text: &str) -> Result<Duration, Error> {
-    let bad = |reason| Error::Duration { text: text.to_owned(), reason };
+    let bad = |reason| Error::Duration {
+        text: text.to_owned(),
+        reason,
+    };
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .ok_or_else(|| bad("missing unit (ms, s, m, h or d)"))?;
     let (number, unit) = text.split_at(split);
-    let n: u64 = number.parse().map_err(|_| bad("expected a whole number before the unit"))?;
-    let secs = |k: u64| n.checked_mul(k).map(Duration::from_secs).ok_or_else(|| bad("too large"));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| bad("expected a whole number before the unit"))?;
+    let secs = |k: u64| {
+        n.checked_mul(k)
+            .map(Duration::from_secs)
+            .ok_or_else(|| bad("too large"))
+    };
     match unit {
         "ms" => Ok(Duration::from_millis(n)),
         "s" => secs(1),
@@ -217,7 +247,7 @@ pub mod duration_text {
 
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         let ms = d.as_millis();
-        if ms % 1000 == 0 {
+        if ms.is_multiple_of(1000) {
             s.collect_str(&format_args!("{}s", ms / 1000))
         } else {
             s.collect_str(&format_args!("{ms}ms"))
@@ -241,21 +271,42 @@ mod tests {
         let t = UnixNanos::parse_rfc3339("2022-12-25T09:30:59.123456789Z").unwrap();
         assert_eq!(t.0 % NANOS_PER_SEC, 123_456_789);
         assert_eq!(t.to_rfc3339(), "2022-12-25T09:30:59.123456789Z");
-        assert_eq!(UnixNanos::parse_rfc3339("1970-01-01T00:00:00Z").unwrap().0, 0);
-        assert_eq!(UnixNanos::parse_rfc3339("2024-02-29T00:00:00+00:00").unwrap().utc_date(), "2024-02-29");
+        assert_eq!(
+            UnixNanos::parse_rfc3339("1970-01-01T00:00:00Z").unwrap().0,
+            0
+        );
+        assert_eq!(
+            UnixNanos::parse_rfc3339("2024-02-29T00:00:00+00:00")
+                .unwrap()
+                .utc_date(),
+            "2024-02-29"
+        );
     }
 
     #[test]
     fn rfc3339_rejects_bad_text() {
-        for s in ["", "2023-02-30T00:00:00Z", "2023-09-25 07:49", "2023-09-25T07:49:37.Z", "2023-09-25T07:49:37+02:00", "x023-09-25T07:49:37Z"] {
+        for s in [
+            "",
+            "2023-02-30T00:00:00Z",
+            "2023-09-25 07:49",
+            "2023-09-25T07:49:37.Z",
+            "2023-09-25T07:49:37+02:00",
+            "x023-09-25T07:49:37Z",
+        ] {
             assert!(UnixNanos::parse_rfc3339(s).is_err(), "{s:?}");
         }
     }
 
     #[test]
     fn millis_and_micros_text() {
-        assert_eq!(UnixNanos::parse_millis("1597026383085").unwrap().0, 1_597_026_383_085_000_000);
-        assert_eq!(UnixNanos::parse_micros("1597026383085123").unwrap().0, 1_597_026_383_085_123_000);
+        assert_eq!(
+            UnixNanos::parse_millis("1597026383085").unwrap().0,
+            1_597_026_383_085_000_000
+        );
+        assert_eq!(
+            UnixNanos::parse_micros("1597026383085123").unwrap().0,
+            1_597_026_383_085_123_000
+        );
         assert!(UnixNanos::parse_millis("1.5").is_err());
     }
 

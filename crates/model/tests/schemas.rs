@@ -22,8 +22,12 @@ fn check_or_write(file: &str, generated: &Value) {
         std::fs::write(&path, text).unwrap();
         return;
     }
-    let committed = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; regenerate with TICKSTREAM_WRITE_SCHEMAS=1", path.display()));
+    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; regenerate with TICKSTREAM_WRITE_SCHEMAS=1",
+            path.display()
+        )
+    });
     let committed: Value = serde_json::from_str(&committed).unwrap();
     assert_eq!(
         &committed, generated,
@@ -42,8 +46,15 @@ fn committed_schemas_match_the_types() {
 
 fn validate(kind: EventKind, instance: &Value) {
     let validator = jsonschema::validator_for(&event_schema(kind)).unwrap();
-    let errors: Vec<String> = validator.iter_errors(instance).map(|e| e.to_string()).collect();
-    assert!(errors.is_empty(), "{} rejects {instance}: {errors:?}", kind.schema());
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} rejects {instance}: {errors:?}",
+        kind.schema()
+    );
 }
 
 fn d(s: &str) -> Decimal {
@@ -165,18 +176,29 @@ fn schemas_reject_wrong_messages() {
     let mut bar = serde_json::to_value(&one_of_each()[4]).unwrap();
     bar["interval"] = serde_json::json!("2m");
     let validator = jsonschema::validator_for(&event_schema(EventKind::Bar)).unwrap();
-    assert!(!validator.is_valid(&bar), "an unknown interval must not pass");
+    assert!(
+        !validator.is_valid(&bar),
+        "an unknown interval must not pass"
+    );
 }
 
 #[test]
 fn example_messages_validate_and_round_trip() {
     for kind in EventKind::ALL {
-        let path = schemas_dir().join("examples").join(format!("{}.json", kind.schema()));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let path = schemas_dir()
+            .join("examples")
+            .join(format!("{}.json", kind.schema()));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let example: Value = serde_json::from_str(&text).unwrap();
         validate(kind, &example);
         let event: Event = serde_json::from_value(example.clone()).unwrap();
         assert_eq!(event.kind(), kind);
-        assert_eq!(serde_json::to_value(&event).unwrap(), example, "{} does not round-trip", path.display());
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            example,
+            "{} does not round-trip",
+            path.display()
+        );
     }
 }
