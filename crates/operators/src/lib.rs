@@ -10,9 +10,11 @@
 
 mod bars;
 mod error;
+mod indicators;
 
 pub use bars::{TimeBars, TimeBarsConfig, time_bars_io};
 pub use error::Error;
+pub use indicators::{IndicatorSpec, Indicators, IndicatorsConfig, indicators_io};
 
 use tickstream_model::{Event, EventKind, UnixNanos};
 
