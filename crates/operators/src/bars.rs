@@ -1,0 +1,657 @@
+//! The `time_bars` operator: OHLCV bars per (exchange, symbol, interval) from trades, closed by event-time
+//! watermarks, flagged when the feed was impaired, optionally filled when empty and combined across venues.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use tickstream_model::{
+    AggressorSide, Bar, Event, EventKind, Exchange, FeedState, FeedStatus, Interval, Symbol, Trade,
+    UnixNanos, duration_text,
+};
+
+use crate::{Error, Operator, OperatorIo, restore_json, save_json};
+
+const OPERATOR: &str = "time_bars";
+
+/// `time_bars` takes trades and feed statuses and emits bars.
+pub fn time_bars_io() -> OperatorIo {
+    OperatorIo {
+        accepts: &[EventKind::Trade, EventKind::Status],
+        emits: &[EventKind::Bar],
+    }
+}
+
+/// A `time_bars` node of a pipeline file.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TimeBarsConfig {
+    /// Bar lengths to build, each aligned to multiples of itself since the Unix epoch.
+    pub intervals: Vec<Interval>,
+    /// How far behind the newest trade's time the watermark trails; a bar is emitted once the watermark
+    /// passes its close, and a trade for an emitted bar is counted as late and dropped.
+    #[serde(with = "duration_text")]
+    pub allowed_lateness: Duration,
+    /// Emit a flat bar at the previous close with zero volume for intervals without trades.
+    pub fill_empty: bool,
+    /// Also emit bars with `exchange = "composite"` per canonical symbol, volume-weighted across venues.
+    pub composite: bool,
+    /// A trade stamped further than this after its own receive time is rejected: one bogus future
+    /// timestamp would otherwise push the watermark ahead and make every later trade late.
+    #[serde(with = "duration_text")]
+    pub max_clock_skew: Duration,
+}
+
+impl Default for TimeBarsConfig {
+    fn default() -> TimeBarsConfig {
+        TimeBarsConfig {
+            intervals: vec![Interval::M1],
+            allowed_lateness: Duration::from_secs(2),
+            fill_empty: false,
+            composite: false,
+            max_clock_skew: Duration::from_secs(60),
+        }
+    }
+}
+
+impl TimeBarsConfig {
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.intervals.is_empty() {
+            return Err(Error::config(
+                "intervals",
+                "list at least one interval, such as \"1m\"",
+            ));
+        }
+        for (i, interval) in self.intervals.iter().enumerate() {
+            if self.intervals[..i].contains(interval) {
+                return Err(Error::config(
+                    format!("intervals[{i}]"),
+                    format!("{interval} is listed twice"),
+                ));
+            }
+        }
+        if self.allowed_lateness > Duration::from_secs(86_400) {
+            return Err(Error::config("allowed_lateness", "must be at most 1 day"));
+        }
+        if self.max_clock_skew.is_zero() || self.max_clock_skew > Duration::from_secs(86_400) {
+            return Err(Error::config(
+                "max_clock_skew",
+                "must be more than 0 and at most 1 day",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// One bar still collecting trades.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct OpenBar {
+    open_time: i64,
+    open: f64,
+    open_ts: i64,
+    high: f64,
+    low: f64,
+    close: f64,
+    close_ts: i64,
+    volume: f64,
+    quote_volume: f64,
+    trades: u64,
+    buy_volume: f64,
+    sell_volume: f64,
+}
+
+impl OpenBar {
+    fn new(open_time: i64, ts: i64, price: f64) -> OpenBar {
+        OpenBar {
+            open_time,
+            open: price,
+            open_ts: ts,
+            high: price,
+            low: price,
+            close: price,
+            close_ts: ts,
+            volume: 0.0,
+            quote_volume: 0.0,
+            trades: 0,
+            buy_volume: 0.0,
+            sell_volume: 0.0,
+        }
+    }
+
+    /// Adds a trade. Open and close are the earliest and latest trades by event time (ties: arrival order).
+    fn add(&mut self, ts: i64, price: f64, quantity: f64, side: AggressorSide) {
+        if ts < self.open_ts {
+            self.open_ts = ts;
+            self.open = price;
+        }
+        if ts >= self.close_ts {
+            self.close_ts = ts;
+            self.close = price;
+        }
+        self.high = self.high.max(price);
+        self.low = self.low.min(price);
+        self.volume += quantity;
+        self.quote_volume += price * quantity;
+        self.trades += 1;
+        match side {
+            AggressorSide::Buy => self.buy_volume += quantity,
+            AggressorSide::Sell => self.sell_volume += quantity,
+            AggressorSide::Unknown => {}
+        }
+    }
+}
+
+/// The bars of one (exchange, symbol) at one interval.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Series {
+    interval: Interval,
+    /// Bars collecting trades, by open time (several when the lateness spans more than one interval).
+    open: VecDeque<OpenBar>,
+    /// Close of the last emitted bar, for flat bars.
+    last_close: Option<f64>,
+    /// Close time of the last emitted bar: where the next bar starts when empty bars are filled.
+    emitted_until: Option<i64>,
+}
+
+impl Series {
+    fn new(interval: Interval) -> Series {
+        Series {
+            interval,
+            open: VecDeque::new(),
+            last_close: None,
+            emitted_until: None,
+        }
+    }
+
+    /// The earliest close time at which this series has something to emit.
+    fn deadline(&self, fill_empty: bool) -> i64 {
+        let n = self.interval.nanos();
+        let real = self.open.front().map_or(i64::MAX, |b| b.open_time + n);
+        match (fill_empty, self.emitted_until, self.last_close) {
+            (true, Some(next), Some(_)) => real.min(next.saturating_add(n)),
+            _ => real,
+        }
+    }
+}
+
+/// Every interval of one (exchange, symbol).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Stream {
+    exchange: Exchange,
+    symbol: Symbol,
+    series: Vec<Series>,
+}
+
+/// A span during which a feed reported trouble; bars overlapping it are flagged `gap`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Impairment {
+    exchange: Exchange,
+    /// `None`: the whole venue connection.
+    symbol: Option<Symbol>,
+    start: i64,
+    /// `None` while the trouble lasts.
+    end: Option<i64>,
+}
+
+impl Impairment {
+    fn overlaps(
+        &self,
+        exchange: Exchange,
+        symbol: &Symbol,
+        open_time: i64,
+        close_time: i64,
+    ) -> bool {
+        self.exchange == exchange
+            && self.symbol.as_ref().is_none_or(|s| s == symbol)
+            && self.start < close_time
+            && self.end.is_none_or(|end| end >= open_time)
+    }
+}
+
+/// Everything that survives a restart.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct BarsState {
+    watermark: i64,
+    streams: Vec<Stream>,
+    impairments: Vec<Impairment>,
+    /// Last composite close per (symbol, interval), for flat composite bars.
+    composite_closes: Vec<(Symbol, Interval, f64)>,
+    late_trades: u64,
+    rejected_trades: u64,
+}
+
+/// The `time_bars` operator.
+#[derive(Debug)]
+pub struct TimeBars {
+    config: TimeBarsConfig,
+    lateness: i64,
+    max_skew: i64,
+    state: BarsState,
+    index: HashMap<(Exchange, Symbol), usize>,
+    /// The stream of the previous trade: consecutive trades are usually for the same instrument.
+    last_stream: Option<usize>,
+    /// No series has anything to emit before the watermark reaches this.
+    next_deadline: i64,
+    closed: Vec<Bar>,
+}
+
+impl TimeBars {
+    pub fn new(config: TimeBarsConfig) -> Result<TimeBars, Error> {
+        config.validate()?;
+        Ok(TimeBars {
+            lateness: nanos(config.allowed_lateness),
+            max_skew: nanos(config.max_clock_skew),
+            config,
+            state: BarsState {
+                watermark: i64::MIN,
+                ..BarsState::default()
+            },
+            index: HashMap::new(),
+            last_stream: None,
+            next_deadline: i64::MAX,
+            closed: Vec::new(),
+        })
+    }
+
+    /// Trades dropped because the watermark had already passed their bar (for at least one interval).
+    pub fn late_trades(&self) -> u64 {
+        self.state.late_trades
+    }
+
+    /// Trades refused as invalid: a price or quantity that is not positive, or a time far in the future.
+    pub fn rejected_trades(&self) -> u64 {
+        self.state.rejected_trades
+    }
+
+    /// The operator's event time: no bar closing at or before it is still open.
+    pub fn watermark(&self) -> UnixNanos {
+        UnixNanos(self.state.watermark)
+    }
+
+    fn stream_index(&mut self, exchange: Exchange, symbol: &Symbol) -> usize {
+        if let Some(i) = self.last_stream {
+            let s = &self.state.streams[i];
+            if s.exchange == exchange && s.symbol == *symbol {
+                return i;
+            }
+        }
+        let i = match self.index.get(&(exchange, symbol.clone())) {
+            Some(&i) => i,
+            None => {
+                let i = self.state.streams.len();
+                let series = self
+                    .config
+                    .intervals
+                    .iter()
+                    .map(|&iv| Series::new(iv))
+                    .collect();
+                self.state.streams.push(Stream {
+                    exchange,
+                    symbol: symbol.clone(),
+                    series,
+                });
+                self.index.insert((exchange, symbol.clone()), i);
+                i
+            }
+        };
+        self.last_stream = Some(i);
+        i
+    }
+
+    fn on_trade(&mut self, trade: &Trade, out: &mut Vec<Event>) {
+        let ts = trade.ts_event.0;
+        if !trade.price.is_positive()
+            || !trade.quantity.is_positive()
+            || ts > trade.ts_recv.0.saturating_add(self.max_skew)
+        {
+            self.state.rejected_trades += 1;
+            metrics::counter!("tickstream_operator_rejected_total", "operator" => OPERATOR, "exchange" => trade.exchange.as_str())
+                .increment(1);
+            return;
+        }
+        let price = trade.price.to_f64();
+        let quantity = trade.quantity.to_f64();
+        let watermark = self.state.watermark;
+        let i = self.stream_index(trade.exchange, &trade.symbol);
+        let mut late = false;
+        for series in &mut self.state.streams[i].series {
+            let n = series.interval.nanos();
+            let open_time = ts - ts.rem_euclid(n);
+            if open_time.saturating_add(n) <= watermark {
+                late = true;
+                continue;
+            }
+            // Most trades belong to the newest open bar: search from the back.
+            let pos = series.open.iter().rposition(|b| b.open_time <= open_time);
+            match pos {
+                Some(p) if series.open[p].open_time == open_time => {
+                    series.open[p].add(ts, price, quantity, trade.side)
+                }
+                _ => {
+                    let mut bar = OpenBar::new(open_time, ts, price);
+                    bar.add(ts, price, quantity, trade.side);
+                    series.open.insert(pos.map_or(0, |p| p + 1), bar);
+                    self.next_deadline = self.next_deadline.min(open_time + n);
+                }
+            }
+        }
+        if late {
+            self.state.late_trades += 1;
+            metrics::counter!("tickstream_late_trades_total", "exchange" => trade.exchange.as_str()).increment(1);
+        }
+        self.advance(ts.saturating_sub(self.lateness), out);
+    }
+
+    fn on_status(&mut self, status: &FeedStatus) {
+        let ts = status.ts_event.0;
+        let impairments = &mut self.state.impairments;
+        let is_open = |w: &Impairment| {
+            w.exchange == status.exchange && w.end.is_none() && w.symbol == status.symbol
+        };
+        match status.state {
+            FeedState::Gap
+            | FeedState::Stale
+            | FeedState::Disconnected
+            | FeedState::Reconnecting => {
+                if !impairments.iter().any(is_open) {
+                    impairments.push(Impairment {
+                        exchange: status.exchange,
+                        symbol: status.symbol.clone(),
+                        start: ts,
+                        end: None,
+                    });
+                }
+            }
+            FeedState::Connected | FeedState::Subscribed | FeedState::Resync => {
+                let mut closed_one = false;
+                for w in impairments.iter_mut() {
+                    let covered = status.symbol.is_none() || w.symbol == status.symbol;
+                    if w.exchange == status.exchange && w.end.is_none() && covered {
+                        w.end = Some(ts.max(w.start));
+                        closed_one = true;
+                    }
+                }
+                // A resync means the book had to be rebuilt: data was missing even without a gap report.
+                if status.state == FeedState::Resync && !closed_one {
+                    impairments.push(Impairment {
+                        exchange: status.exchange,
+                        symbol: status.symbol.clone(),
+                        start: ts,
+                        end: Some(ts),
+                    });
+                }
+            }
+            FeedState::Rejected | FeedState::Backpressure => {}
+        }
+    }
+
+    /// Moves the watermark forward and emits every bar it closed.
+    fn advance(&mut self, watermark: i64, out: &mut Vec<Event>) {
+        if watermark <= self.state.watermark {
+            return;
+        }
+        self.state.watermark = watermark;
+        if watermark < self.next_deadline {
+            return;
+        }
+        self.close_bars(out);
+    }
+
+    fn close_bars(&mut self, out: &mut Vec<Event>) {
+        let watermark = self.state.watermark;
+        let fill_empty = self.config.fill_empty;
+        let mut next_deadline = i64::MAX;
+        let mut closed = std::mem::take(&mut self.closed);
+        for stream in &mut self.state.streams {
+            for series in &mut stream.series {
+                let n = series.interval.nanos();
+                while series.deadline(fill_empty) <= watermark {
+                    let front = series.open.front().map(|b| b.open_time);
+                    let flat_at = match (fill_empty, series.emitted_until, series.last_close) {
+                        (true, Some(next), Some(close)) if front != Some(next) => {
+                            Some((next, close))
+                        }
+                        _ => None,
+                    };
+                    let bar = match (flat_at, series.open.pop_front()) {
+                        (Some((open_time, close)), front_bar) => {
+                            if let Some(b) = front_bar {
+                                series.open.push_front(b);
+                            }
+                            flat_bar(
+                                stream.exchange,
+                                &stream.symbol,
+                                series.interval,
+                                open_time,
+                                close,
+                            )
+                        }
+                        (None, Some(b)) => {
+                            finish_bar(stream.exchange, &stream.symbol, series.interval, b)
+                        }
+                        (None, None) => break,
+                    };
+                    series.last_close = Some(bar.close);
+                    series.emitted_until = Some(bar.open_time.0 + n);
+                    closed.push(bar);
+                }
+                next_deadline = next_deadline.min(series.deadline(fill_empty));
+            }
+        }
+        self.next_deadline = next_deadline;
+        for bar in &mut closed {
+            bar.gap =
+                self.state.impairments.iter().any(|w| {
+                    w.overlaps(bar.exchange, &bar.symbol, bar.open_time.0, bar.close_time.0)
+                });
+        }
+        if self.config.composite {
+            self.add_composites(&mut closed);
+        }
+        closed.sort_by(|a, b| {
+            (a.close_time, a.interval, &a.symbol, a.exchange).cmp(&(
+                b.close_time,
+                b.interval,
+                &b.symbol,
+                b.exchange,
+            ))
+        });
+        out.extend(closed.drain(..).map(Event::Bar));
+        self.closed = closed;
+        // No bar still to come can overlap an impairment that ended before the longest interval.
+        let longest = self
+            .config
+            .intervals
+            .iter()
+            .map(|i| i.nanos())
+            .max()
+            .unwrap_or(0);
+        let horizon = watermark.saturating_sub(longest);
+        self.state
+            .impairments
+            .retain(|w| w.end.is_none_or(|end| end >= horizon));
+    }
+
+    /// Appends one composite bar per (symbol, interval, open time) among the venue bars just closed.
+    fn add_composites(&mut self, closed: &mut Vec<Bar>) {
+        let mut venue: Vec<&Bar> = closed
+            .iter()
+            .filter(|b| b.exchange != Exchange::Composite)
+            .collect();
+        venue.sort_by(|a, b| {
+            (&a.symbol, a.interval, a.open_time).cmp(&(&b.symbol, b.interval, b.open_time))
+        });
+        let mut composites = Vec::new();
+        for group in venue.chunk_by(|a, b| {
+            a.symbol == b.symbol && a.interval == b.interval && a.open_time == b.open_time
+        }) {
+            let first = group[0];
+            let previous = self
+                .state
+                .composite_closes
+                .iter_mut()
+                .find(|(s, i, _)| *s == first.symbol && *i == first.interval);
+            let Some(bar) = composite_bar(group, previous.as_ref().map(|p| p.2)) else {
+                continue;
+            };
+            match previous {
+                Some(p) => p.2 = bar.close,
+                None => {
+                    self.state
+                        .composite_closes
+                        .push((bar.symbol.clone(), bar.interval, bar.close))
+                }
+            }
+            composites.push(bar);
+        }
+        closed.extend(composites);
+    }
+
+    fn rebuild_index(&mut self) {
+        self.index = self
+            .state
+            .streams
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((s.exchange, s.symbol.clone()), i))
+            .collect();
+        self.last_stream = None;
+        self.next_deadline = self
+            .state
+            .streams
+            .iter()
+            .flat_map(|s| &s.series)
+            .map(|s| s.deadline(self.config.fill_empty))
+            .min()
+            .unwrap_or(i64::MAX);
+    }
+}
+
+impl Operator for TimeBars {
+    fn on_event(&mut self, event: &Event, out: &mut Vec<Event>) {
+        match event {
+            Event::Trade(trade) => self.on_trade(trade, out),
+            Event::Status(status) => self.on_status(status),
+            _ => {}
+        }
+    }
+
+    fn on_watermark(&mut self, watermark: UnixNanos, out: &mut Vec<Event>) {
+        self.advance(watermark.0, out);
+    }
+
+    fn save_state(&self) -> Result<serde_json::Value, Error> {
+        save_json(OPERATOR, &self.state)
+    }
+
+    fn restore_state(&mut self, state: serde_json::Value) -> Result<(), Error> {
+        let mut state: BarsState = restore_json(OPERATOR, state)?;
+        // Keep the configured intervals, in configured order; drop others, start new ones empty.
+        for stream in &mut state.streams {
+            let mut old = std::mem::take(&mut stream.series);
+            stream.series = self
+                .config
+                .intervals
+                .iter()
+                .map(|&iv| match old.iter().position(|s| s.interval == iv) {
+                    Some(p) => old.swap_remove(p),
+                    None => Series::new(iv),
+                })
+                .collect();
+        }
+        self.state = state;
+        self.rebuild_index();
+        Ok(())
+    }
+}
+
+fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+fn finish_bar(exchange: Exchange, symbol: &Symbol, interval: Interval, b: OpenBar) -> Bar {
+    Bar {
+        exchange,
+        symbol: symbol.clone(),
+        interval,
+        open_time: UnixNanos(b.open_time),
+        close_time: UnixNanos(b.open_time + interval.nanos()),
+        open: b.open,
+        high: b.high,
+        low: b.low,
+        close: b.close,
+        volume: b.volume,
+        quote_volume: b.quote_volume,
+        trades: b.trades,
+        vwap: b.quote_volume / b.volume,
+        buy_volume: b.buy_volume,
+        sell_volume: b.sell_volume,
+        gap: false,
+    }
+}
+
+fn flat_bar(
+    exchange: Exchange,
+    symbol: &Symbol,
+    interval: Interval,
+    open_time: i64,
+    close: f64,
+) -> Bar {
+    Bar {
+        exchange,
+        symbol: symbol.clone(),
+        interval,
+        open_time: UnixNanos(open_time),
+        close_time: UnixNanos(open_time + interval.nanos()),
+        open: close,
+        high: close,
+        low: close,
+        close,
+        volume: 0.0,
+        quote_volume: 0.0,
+        trades: 0,
+        vwap: close,
+        buy_volume: 0.0,
+        sell_volume: 0.0,
+        gap: false,
+    }
+}
+
+/// Combines the venue bars of one (symbol, interval, open time): prices are volume-weighted means of the
+/// venues' prices, amounts are sums. Without volume it is a flat bar at the previous composite close.
+fn composite_bar(group: &[&Bar], previous_close: Option<f64>) -> Option<Bar> {
+    let first = group[0];
+    let volume: f64 = group.iter().map(|b| b.volume).sum();
+    let weighted =
+        |price: fn(&Bar) -> f64| group.iter().map(|b| price(b) * b.volume).sum::<f64>() / volume;
+    let mut bar = if volume > 0.0 {
+        let quote_volume: f64 = group.iter().map(|b| b.quote_volume).sum();
+        Bar {
+            exchange: Exchange::Composite,
+            open: weighted(|b| b.open),
+            high: weighted(|b| b.high),
+            low: weighted(|b| b.low),
+            close: weighted(|b| b.close),
+            volume,
+            quote_volume,
+            trades: group.iter().map(|b| b.trades).sum(),
+            vwap: quote_volume / volume,
+            buy_volume: group.iter().map(|b| b.buy_volume).sum(),
+            sell_volume: group.iter().map(|b| b.sell_volume).sum(),
+            ..first.clone()
+        }
+    } else {
+        flat_bar(
+            Exchange::Composite,
+            &first.symbol,
+            first.interval,
+            first.open_time.0,
+            previous_close?,
+        )
+    };
+    bar.gap = group.iter().any(|b| b.gap);
+    Some(bar)
+}
+
+#[cfg(test)]
+#[path = "bars_tests.rs"]
+mod tests;

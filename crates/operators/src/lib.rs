@@ -1,0 +1,59 @@
+//! tickstream's stream processors: time bars from trades, TA-Lib-exact indicators on closed bars, and
+//! declarative signals. Operators are synchronous and read no clock: time comes from the events' own
+//! timestamps and from watermarks, so the same input gives the same output live and in replay.
+//!
+//! The runtime feeds each operator its input events in arrival order with [`Operator::on_event`], may
+//! advance event time with [`Operator::on_watermark`] (for example while a source is idle), and forwards
+//! whatever the operator pushed to `out`. Operators also advance their own watermark from the events they
+//! see. [`Operator::save_state`] and [`Operator::restore_state`] let the runtime checkpoint an operator
+//! together with its committed input offsets, so a restart does not change the output.
+
+mod bars;
+mod error;
+mod indicators;
+
+pub use bars::{TimeBars, TimeBarsConfig, time_bars_io};
+pub use error::Error;
+pub use indicators::{IndicatorSpec, Indicators, IndicatorsConfig, indicators_io};
+
+use tickstream_model::{Event, EventKind, UnixNanos};
+
+/// A stream processor: events in, events out, no clock, no I/O.
+pub trait Operator: Send {
+    /// Handles one input event, pushing any events it completes to `out`.
+    fn on_event(&mut self, event: &Event, out: &mut Vec<Event>);
+
+    /// Tells the operator that event time has reached `watermark`: nothing older is expected any more.
+    /// Watermarks never move an operator's event time backwards.
+    fn on_watermark(&mut self, watermark: UnixNanos, out: &mut Vec<Event>);
+
+    /// Everything the operator needs to continue exactly where it is, as JSON.
+    fn save_state(&self) -> Result<serde_json::Value, Error>;
+
+    /// Replaces the operator's state with one saved by [`Operator::save_state`] of an operator of the same
+    /// kind. State for parts of the configuration that no longer exist is dropped; new parts start empty.
+    fn restore_state(&mut self, state: serde_json::Value) -> Result<(), Error>;
+}
+
+/// Which kinds of event an operator kind accepts and which it emits, for checking a pipeline's graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperatorIo {
+    pub accepts: &'static [EventKind],
+    pub emits: &'static [EventKind],
+}
+
+/// Serializes an operator's state, naming the operator if that fails.
+pub(crate) fn save_json<T: serde::Serialize>(
+    operator: &'static str,
+    state: &T,
+) -> Result<serde_json::Value, Error> {
+    serde_json::to_value(state).map_err(|source| Error::State { operator, source })
+}
+
+/// Reads an operator's state back, naming the operator if it does not fit.
+pub(crate) fn restore_json<T: serde::de::DeserializeOwned>(
+    operator: &'static str,
+    state: serde_json::Value,
+) -> Result<T, Error> {
+    serde_json::from_value(state).map_err(|source| Error::State { operator, source })
+}
