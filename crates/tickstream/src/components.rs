@@ -1,12 +1,15 @@
 //! The task behind each kind of node: how a source produces batches and answers checkpoint requests, how an
 //! operator transforms batches, and how a sink writes, flushes on barriers and acknowledges.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
 use anyhow::Context;
-use tickstream_io::ndjson::{EventFileReader, FileSink, FileSourceConfig};
+use tickstream_io::ndjson::{EventFileReader, FileSink};
 use tickstream_model::Event;
+use tickstream_operators::{Indicators, Operator, TimeBars};
 use tokio::sync::{mpsc, watch};
 
 use crate::filter::FilterConfig;
@@ -19,13 +22,31 @@ const BATCH: usize = 1024;
 /// A running source.
 #[derive(Debug)]
 pub enum SourceTask {
-    File(FileSourceConfig),
+    /// Normalized events from files, in order, passing `filter`.
+    Files {
+        paths: Vec<PathBuf>,
+        filter: FilterConfig,
+    },
 }
 
 impl SourceTask {
-    pub fn build(_name: &str, spec: &SourceSpec) -> anyhow::Result<SourceTask> {
+    /// The task for a source node; with `replay` inputs, every source instead replays the events from
+    /// those files that it would have produced itself.
+    pub fn build(spec: &SourceSpec, replay: Option<&[PathBuf]>) -> anyhow::Result<SourceTask> {
+        if let Some(paths) = replay {
+            return Ok(SourceTask::Files {
+                paths: paths.to_vec(),
+                filter: spec.replay_filter(),
+            });
+        }
         match spec {
-            SourceSpec::File(config) => Ok(SourceTask::File(config.clone())),
+            SourceSpec::File(config) => Ok(SourceTask::Files {
+                paths: config.paths.clone(),
+                filter: FilterConfig {
+                    kinds: config.kinds.clone(),
+                    ..FilterConfig::default()
+                },
+            }),
         }
     }
 
@@ -35,9 +56,10 @@ impl SourceTask {
         outputs: Outputs,
         mut control: mpsc::Receiver<SourceControl>,
         mut shutdown: watch::Receiver<bool>,
+        progress: Arc<AtomicU64>,
     ) -> anyhow::Result<u64> {
         let mut batches = match self {
-            SourceTask::File(config) => read_files(config),
+            SourceTask::Files { paths, filter } => read_files(paths, filter),
         };
         let mut sent = 0u64;
         let stopped = async move {
@@ -56,6 +78,7 @@ impl SourceTask {
                 batch = batches.recv() => match batch {
                     Some(Ok(events)) => {
                         sent += events.len() as u64;
+                        progress.fetch_add(events.len() as u64, Ordering::Relaxed);
                         outputs.send(Message::Batch(events.into())).await?;
                     }
                     Some(Err(e)) => return Err(e),
@@ -70,11 +93,14 @@ impl SourceTask {
 
 /// Reads the files on a thread of their own, in order, into batches. Lines that are not events are counted
 /// and logged (the first ten, then every thousandth) and skipped.
-fn read_files(config: FileSourceConfig) -> mpsc::Receiver<anyhow::Result<Vec<Event>>> {
+fn read_files(
+    paths: Vec<PathBuf>,
+    filter: FilterConfig,
+) -> mpsc::Receiver<anyhow::Result<Vec<Event>>> {
     let (tx, rx) = mpsc::channel(4);
     thread::spawn(move || {
         let mut bad = 0u64;
-        for path in &config.paths {
+        for path in &paths {
             let mut reader = match EventFileReader::open(path) {
                 Ok(r) => r,
                 Err(e) => {
@@ -85,11 +111,7 @@ fn read_files(config: FileSourceConfig) -> mpsc::Receiver<anyhow::Result<Vec<Eve
             let mut batch = Vec::with_capacity(BATCH);
             while let Some(item) = reader.next_event() {
                 match item {
-                    Ok(Ok(event))
-                        if config.kinds.is_empty() || config.kinds.contains(&event.kind()) =>
-                    {
-                        batch.push(event)
-                    }
+                    Ok(Ok(event)) if filter.matches(&event) => batch.push(event),
                     Ok(Ok(_)) => {}
                     Ok(Err(line)) => {
                         bad += 1;
@@ -116,22 +138,42 @@ fn read_files(config: FileSourceConfig) -> mpsc::Receiver<anyhow::Result<Vec<Eve
 }
 
 /// A running operator.
-#[derive(Debug)]
 pub enum OperatorTask {
     Filter(FilterConfig),
+    Operator(Box<dyn Operator>),
+}
+
+impl std::fmt::Debug for OperatorTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OperatorTask::Filter(c) => f.debug_tuple("Filter").field(c).finish(),
+            OperatorTask::Operator(_) => f.write_str("Operator"),
+        }
+    }
 }
 
 impl OperatorTask {
-    pub fn build(spec: &OperatorSpec) -> OperatorTask {
-        match spec {
+    pub fn build(spec: &OperatorSpec) -> anyhow::Result<OperatorTask> {
+        Ok(match spec {
             OperatorSpec::Filter(config) => OperatorTask::Filter(config.clone()),
-        }
+            OperatorSpec::TimeBars(config) => {
+                OperatorTask::Operator(Box::new(TimeBars::new(config.clone())?))
+            }
+            OperatorSpec::Indicators(config) => {
+                OperatorTask::Operator(Box::new(Indicators::new(config.clone())?))
+            }
+        })
     }
 
     fn process(&mut self, events: &[Event], out: &mut Vec<Event>) {
         match self {
             OperatorTask::Filter(filter) => {
                 out.extend(events.iter().filter(|e| filter.matches(e)).cloned())
+            }
+            OperatorTask::Operator(operator) => {
+                for event in events {
+                    operator.on_event(event, out);
+                }
             }
         }
     }

@@ -70,6 +70,21 @@ impl From<tickstream_io::Error> for ParamError {
     }
 }
 
+impl From<tickstream_operators::Error> for ParamError {
+    fn from(e: tickstream_operators::Error) -> ParamError {
+        match e {
+            tickstream_operators::Error::Config { field, message } => ParamError {
+                field: Some(field),
+                message,
+            },
+            other => ParamError {
+                field: None,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
 /// Deserializes a node's parameters, naming the field that failed and rewriting serde's wording into the
 /// form people read: `unknown field 'intervall'; expected one of: interval, lateness`.
 pub fn params<T: serde::de::DeserializeOwned>(value: toml::Value) -> Result<T, ParamError> {

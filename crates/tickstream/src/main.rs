@@ -5,6 +5,7 @@ mod components;
 mod error;
 mod filter;
 mod pipeline;
+mod progress;
 mod registry;
 mod runtime;
 
@@ -44,8 +45,9 @@ enum Command {
     Run(RunArgs),
     /// Turn raw venue frames (one per line) into normalized events (one JSON object per line).
     Normalize,
-    /// Run a pipeline's operators and sinks over captured frames or normalized events.
-    Replay,
+    /// Run a pipeline's operators and sinks over recorded normalized events (NDJSON, optionally .zst) at
+    /// full speed, in place of its live sources.
+    Replay(ReplayArgs),
     /// Run the local exchange simulator.
     Simulate,
     /// Serve the HTTP/WebSocket API over the cache.
@@ -73,6 +75,18 @@ struct RunArgs {
     checkpoint_interval: Duration,
 }
 
+#[derive(Debug, clap::Args)]
+struct ReplayArgs {
+    /// The pipeline file.
+    pipeline: PathBuf,
+    /// Recorded event files, read in order; each source replays the events it would have produced.
+    #[arg(long, required = true, num_args = 1..)]
+    input: Vec<PathBuf>,
+    /// Write the pipeline's file outputs (file sinks, the lake) under this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
@@ -80,7 +94,7 @@ fn main() -> ExitCode {
         Command::Validate { files } => validate(&files),
         Command::Run(args) => run(args),
         Command::Normalize => not_built("normalize"),
-        Command::Replay => not_built("replay"),
+        Command::Replay(args) => replay(args),
         Command::Simulate => not_built("simulate"),
         Command::Serve => not_built("serve"),
         Command::Keys => not_built("keys"),
@@ -152,24 +166,66 @@ fn validate(files: &[PathBuf]) -> ExitCode {
     }
 }
 
-fn run(args: RunArgs) -> ExitCode {
-    let pipeline = match pipeline::load(&args.pipeline) {
-        Ok(p) => p,
+fn load_or_report(path: &std::path::Path) -> Option<pipeline::Pipeline> {
+    match pipeline::load(path) {
+        Ok(p) => Some(p),
         Err(errors) => {
             for e in errors {
                 eprintln!("error: {e}");
             }
-            return ExitCode::FAILURE;
+            None
         }
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let Some(pipeline) = load_or_report(&args.pipeline) else {
+        return ExitCode::FAILURE;
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+    let options = runtime::RunOptions {
+        checkpoint_interval: args.checkpoint_interval,
+        ..Default::default()
+    };
+    finish(block_on(run_until_stopped(
+        pipeline,
+        options,
+        args.run_for,
+        args.shutdown_deadline,
+    )))
+}
+
+fn replay(args: ReplayArgs) -> ExitCode {
+    let Some(mut pipeline) = load_or_report(&args.pipeline) else {
+        return ExitCode::FAILURE;
+    };
+    if let Some(dir) = &args.out {
+        for sink in &mut pipeline.sinks {
+            sink.spec.place_under(dir);
         }
+    }
+    let options = runtime::RunOptions {
+        replay_inputs: Some(args.input),
+        ..Default::default()
     };
-    match runtime.block_on(run_until_stopped(pipeline, args)) {
+    let progress = progress::Progress::start(options.events_read.clone());
+    let result = block_on(run_until_stopped(
+        pipeline,
+        options,
+        None,
+        Duration::from_secs(30),
+    ));
+    progress.finish();
+    finish(result)
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Runtime::new()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?
+        .block_on(future)
+}
+
+fn finish(result: anyhow::Result<runtime::RunSummary>) -> ExitCode {
+    match result {
         Ok(summary) => {
             eprintln!("done: {} checkpoints", summary.checkpoints);
             for (node, n) in &summary.events_out {
@@ -188,16 +244,14 @@ fn run(args: RunArgs) -> ExitCode {
 /// signal or the shutdown deadline ends the process.
 async fn run_until_stopped(
     pipeline: pipeline::Pipeline,
-    args: RunArgs,
+    options: runtime::RunOptions,
+    run_for: Option<Duration>,
+    shutdown_deadline: Duration,
 ) -> anyhow::Result<runtime::RunSummary> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let options = runtime::RunOptions {
-        checkpoint_interval: args.checkpoint_interval,
-        ..Default::default()
-    };
     let mut running = tokio::spawn(runtime::run(pipeline, options, stop_rx));
     let run_for = async {
-        match args.run_for {
+        match run_for {
             Some(d) => tokio::time::sleep(d).await,
             None => std::future::pending().await,
         }
@@ -211,8 +265,8 @@ async fn run_until_stopped(
     tokio::select! {
         done = &mut running => done?,
         _ = stop_signal() => anyhow::bail!("stopped by a second signal before draining finished"),
-        _ = tokio::time::sleep(args.shutdown_deadline) => {
-            anyhow::bail!("draining did not finish within the shutdown deadline of {:?}", args.shutdown_deadline)
+        _ = tokio::time::sleep(shutdown_deadline) => {
+            anyhow::bail!("draining did not finish within the shutdown deadline of {shutdown_deadline:?}")
         }
     }
 }

@@ -1,14 +1,19 @@
 //! The registry: one plain `match` from a node's `kind` to its component's parameters, and what each kind
 //! accepts and emits. Adding a component means adding one arm in each function here.
 
+use std::path::{Component, Path, PathBuf};
+
 use tickstream_io::ndjson::{FileSinkConfig, FileSourceConfig};
 use tickstream_model::EventKind;
+use tickstream_operators::{
+    IndicatorsConfig, OperatorIo, TimeBarsConfig, indicators_io, time_bars_io,
+};
 
 use crate::error::{ParamError, params};
 use crate::filter::FilterConfig;
 
 pub const SOURCE_KINDS: &[&str] = &["file"];
-pub const OPERATOR_KINDS: &[&str] = &["filter"];
+pub const OPERATOR_KINDS: &[&str] = &["filter", "time_bars", "indicators"];
 pub const SINK_KINDS: &[&str] = &["file"];
 
 /// A source node's component and parameters.
@@ -21,6 +26,8 @@ pub enum SourceSpec {
 #[derive(Debug, Clone)]
 pub enum OperatorSpec {
     Filter(FilterConfig),
+    TimeBars(TimeBarsConfig),
+    Indicators(IndicatorsConfig),
 }
 
 /// A sink node's component and parameters.
@@ -43,6 +50,16 @@ pub fn source(kind: &str, value: toml::Value) -> Result<SourceSpec, ParamError> 
 pub fn operator(kind: &str, value: toml::Value) -> Result<OperatorSpec, ParamError> {
     match kind {
         "filter" => Ok(OperatorSpec::Filter(params(value)?)),
+        "time_bars" => {
+            let config: TimeBarsConfig = params(value)?;
+            config.validate()?;
+            Ok(OperatorSpec::TimeBars(config))
+        }
+        "indicators" => {
+            let config: IndicatorsConfig = params(value)?;
+            config.validate()?;
+            Ok(OperatorSpec::Indicators(config))
+        }
         _ => Err(unknown(kind, OPERATOR_KINDS)),
     }
 }
@@ -80,24 +97,48 @@ impl SourceSpec {
             SourceSpec::File(c) => c.emits(),
         }
     }
+
+    /// In a replay, the events of the captured files this source would have produced itself.
+    pub fn replay_filter(&self) -> FilterConfig {
+        match self {
+            SourceSpec::File(c) => FilterConfig {
+                kinds: c.kinds.clone(),
+                ..FilterConfig::default()
+            },
+        }
+    }
 }
 
 impl OperatorSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             OperatorSpec::Filter(_) => "filter",
+            OperatorSpec::TimeBars(_) => "time_bars",
+            OperatorSpec::Indicators(_) => "indicators",
+        }
+    }
+
+    fn io(&self) -> Option<OperatorIo> {
+        match self {
+            OperatorSpec::Filter(_) => None,
+            OperatorSpec::TimeBars(_) => Some(time_bars_io()),
+            OperatorSpec::Indicators(_) => Some(indicators_io()),
         }
     }
 
     pub fn accepts(&self) -> Vec<EventKind> {
-        match self {
-            OperatorSpec::Filter(c) => c.emits(),
+        match (self, self.io()) {
+            (OperatorSpec::Filter(c), _) => c.emits(),
+            (_, Some(io)) => io.accepts.to_vec(),
+            (_, None) => Vec::new(),
         }
     }
 
     pub fn emits(&self) -> Vec<EventKind> {
-        match self {
-            OperatorSpec::Filter(c) => c.emits(),
+        match (self, self.io()) {
+            (OperatorSpec::Filter(c), _) => c.emits(),
+            (_, Some(io)) => io.emits.to_vec(),
+            (_, None) => Vec::new(),
         }
     }
 }
@@ -114,4 +155,26 @@ impl SinkSpec {
             SinkSpec::File(_) => EventKind::ALL.to_vec(),
         }
     }
+
+    /// Moves the files this sink writes under `dir` (for `replay --out`); standard output stays.
+    pub fn place_under(&mut self, dir: &Path) {
+        match self {
+            SinkSpec::File(c) if c.path.as_os_str() != "-" => c.path = under(dir, &c.path),
+            SinkSpec::File(_) => {}
+        }
+    }
+}
+
+/// `path` re-rooted below `dir`: `dir/path` for relative paths, `dir/<path without its root>` otherwise.
+fn under(dir: &Path, path: &Path) -> PathBuf {
+    let relative: PathBuf = path
+        .components()
+        .filter(|c| {
+            matches!(
+                c,
+                Component::Normal(_) | Component::CurDir | Component::ParentDir
+            )
+        })
+        .collect();
+    dir.join(relative)
 }

@@ -32,6 +32,10 @@ pub struct RunOptions {
     pub channel_capacity: usize,
     /// How often a checkpoint barrier is injected at the sources.
     pub checkpoint_interval: Duration,
+    /// Replay: every source reads these normalized event files instead of its own input.
+    pub replay_inputs: Option<Vec<std::path::PathBuf>>,
+    /// Counts the events the sources have sent (for progress displays).
+    pub events_read: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Default for RunOptions {
@@ -39,6 +43,8 @@ impl Default for RunOptions {
         RunOptions {
             channel_capacity: 64,
             checkpoint_interval: Duration::from_secs(5),
+            replay_inputs: None,
+            events_read: Arc::default(),
         }
     }
 }
@@ -161,13 +167,13 @@ pub async fn run(
         let outputs = outputs_of(&node.name);
         let (control_tx, control_rx) = mpsc::channel(16);
         controls.push(control_tx);
-        let task = SourceTask::build(&node.name, &node.spec)
+        let task = SourceTask::build(&node.spec, options.replay_inputs.as_deref())
             .with_context(|| format!("{}: sources.{}", pipeline.file, node.name))?;
         let name = node.name.clone();
-        let shutdown = shutdown.clone();
+        let (shutdown, progress) = (shutdown.clone(), options.events_read.clone());
         tasks.spawn(async move {
             let n = task
-                .run(outputs, control_rx, shutdown)
+                .run(outputs, control_rx, shutdown, progress)
                 .await
                 .with_context(|| format!("sources.{name}"))?;
             Ok((name, n))
@@ -176,7 +182,8 @@ pub async fn run(
     for node in &pipeline.operators {
         let outputs = outputs_of(&node.name);
         let rx = inbound.remove(&node.name).context("operator channel")?;
-        let task = OperatorTask::build(&node.spec);
+        let task = OperatorTask::build(&node.spec)
+            .with_context(|| format!("{}: operators.{}", pipeline.file, node.name))?;
         let (name, inputs) = (node.name.clone(), node.inputs.len());
         tasks.spawn(async move {
             let n = task
