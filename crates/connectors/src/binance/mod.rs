@@ -1,0 +1,234 @@
+//! Binance spot: `trade`, `aggTrade`, `bookTicker` and `depth@100ms` joined to the REST `/api/v3/depth`
+//! snapshot, over the combined-stream endpoint with `SUBSCRIBE` requests.
+//!
+//! A combined-stream trade frame, as documented at
+//! <https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams>:
+//! `{"stream":"bnbbtc@trade","data":{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001",...}}`.
+
+mod depth;
+pub mod messages;
+pub mod parse;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tickstream_model::{Event, Exchange, UnixNanos};
+
+pub use depth::{DepthBook, DepthNeed, book_update};
+use parse::{Frame, classify};
+
+use crate::symbols::SymbolMap;
+use crate::{
+    Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits,
+    VenueSignal,
+};
+
+pub const DEFAULT_WS_URL: &str = "wss://stream.binance.com:9443";
+pub const DEFAULT_REST_URL: &str = "https://api.binance.com";
+/// Streams per `SUBSCRIBE` request.
+const STREAMS_PER_REQUEST: usize = 200;
+
+/// The venue's stream name for a subscription: `btcusdt@trade`, `btcusdt@depth@100ms`.
+pub fn stream_name(sub: &Subscription) -> String {
+    let symbol = sub.raw_symbol.to_ascii_lowercase();
+    let kind = match sub.channel {
+        Channel::Trades => "trade",
+        Channel::AggTrades => "aggTrade",
+        Channel::Bbo => "bookTicker",
+        Channel::Book => "depth@100ms",
+    };
+    format!("{symbol}@{kind}")
+}
+
+/// How depth deltas are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookMode {
+    /// Join deltas to REST snapshots (live feeds).
+    Snapshots,
+    /// Emit every delta as it came, flagged `synced: false` (offline normalization without snapshots).
+    Unsynced,
+}
+
+/// The Binance spot venue for one connection.
+#[derive(Debug)]
+pub struct Binance {
+    symbols: SymbolMap,
+    books: HashMap<String, DepthBook>,
+    rest_url: String,
+    mode: BookMode,
+    signals: Vec<VenueSignal>,
+}
+
+impl Binance {
+    /// A venue serving `subs`; REST snapshots come from `rest_url` (`https://api.binance.com` or the
+    /// simulator).
+    pub fn new(subs: &[Subscription], rest_url: &str, mode: BookMode) -> Binance {
+        let mut symbols = SymbolMap::new();
+        for sub in subs {
+            symbols.insert(&sub.raw_symbol.to_ascii_uppercase(), sub.symbol.clone());
+        }
+        Binance {
+            symbols,
+            books: HashMap::new(),
+            rest_url: rest_url.trim_end_matches('/').to_owned(),
+            mode,
+            signals: Vec::new(),
+        }
+    }
+
+    /// The book of a venue symbol, if depth was seen for it.
+    pub fn book(&self, raw_symbol: &str) -> Option<&DepthBook> {
+        self.books.get(raw_symbol)
+    }
+
+    fn resolve(
+        &mut self,
+        raw: &str,
+    ) -> Result<(tickstream_model::Symbol, std::sync::Arc<str>), ParseError> {
+        self.symbols
+            .resolve(raw, parse::symbol_from_suffix)
+            .ok_or_else(|| {
+                ParseError::new(
+                    RejectReason::InvalidSymbol,
+                    format!("unknown symbol {raw:?}"),
+                )
+            })
+    }
+
+    fn snapshot_url(&self, raw: &str) -> String {
+        format!("{}/api/v3/depth?symbol={raw}&limit=5000", self.rest_url)
+    }
+}
+
+impl Venue for Binance {
+    fn exchange(&self) -> Exchange {
+        Exchange::Binance
+    }
+
+    fn url(&self, base: &str, _subs: &[Subscription]) -> Result<String, Error> {
+        let base = base.trim_end_matches('/');
+        if base.ends_with("/stream") {
+            Ok(base.to_owned())
+        } else {
+            Ok(format!("{base}/stream"))
+        }
+    }
+
+    fn subscribe_frames(&self, subs: &[Subscription]) -> Vec<String> {
+        let streams: Vec<String> = subs.iter().map(stream_name).collect();
+        streams
+            .chunks(STREAMS_PER_REQUEST)
+            .enumerate()
+            .map(|(i, chunk)| {
+                serde_json::json!({"method": "SUBSCRIBE", "params": chunk, "id": i + 1}).to_string()
+            })
+            .collect()
+    }
+
+    fn keepalive(&self) -> Keepalive {
+        // The server pings every 20 s and expects pongs; we only watch for silence.
+        Keepalive {
+            ping_interval: None,
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+
+    fn limits(&self) -> VenueLimits {
+        // 1024 streams per connection; at most 5 incoming messages per second (pongs included).
+        VenueLimits {
+            max_streams_per_connection: 1024,
+            subscribe_frame_interval: Duration::from_millis(250),
+        }
+    }
+
+    fn parse(
+        &mut self,
+        frame: &str,
+        ts_recv: UnixNanos,
+        out: &mut Vec<Event>,
+    ) -> Result<(), ParseError> {
+        match classify(frame)? {
+            Frame::Trade(msg) => {
+                let sym = self.resolve(msg.symbol)?;
+                out.push(Event::Trade(parse::parse_trade(&msg, sym, ts_recv)?));
+            }
+            Frame::AggTrade(msg) => {
+                let sym = self.resolve(msg.symbol)?;
+                out.push(Event::Trade(parse::parse_agg_trade(&msg, sym, ts_recv)?));
+            }
+            Frame::BookTicker(msg) => {
+                let sym = self.resolve(msg.symbol)?;
+                out.push(Event::Quote(parse::parse_book_ticker(&msg, sym, ts_recv)?));
+            }
+            Frame::Depth(msg) => {
+                let (symbol, raw) = self.resolve(msg.symbol)?;
+                let update = parse::parse_depth_update(&msg)?;
+                if self.mode == BookMode::Unsynced {
+                    out.push(Event::Book(book_update(
+                        (&symbol, &raw),
+                        &update,
+                        ts_recv,
+                        false,
+                    )));
+                    return Ok(());
+                }
+                let book = self.books.entry(raw.to_string()).or_default();
+                if book.on_update(update, (&symbol, &raw), ts_recv, out) == DepthNeed::Snapshot {
+                    let url = self.snapshot_url(&raw);
+                    self.signals.push(VenueSignal::FetchSnapshot {
+                        raw_symbol: raw.to_string(),
+                        url,
+                    });
+                }
+            }
+            Frame::ServerShutdown(msg) => {
+                self.signals.push(VenueSignal::Reconnect {
+                    reason: format!("serverShutdown at {} ms", msg.event_time),
+                });
+            }
+            Frame::Response(msg) => match msg.code {
+                Some(code) => {
+                    return Err(ParseError::new(
+                        RejectReason::VenueError,
+                        format!("code {code}: {}", msg.msg.unwrap_or_default()),
+                    ));
+                }
+                None => self.signals.push(VenueSignal::Subscribed {
+                    detail: format!("request {} acknowledged", msg.id.unwrap_or_default()),
+                }),
+            },
+        }
+        Ok(())
+    }
+
+    fn apply_snapshot(
+        &mut self,
+        raw_symbol: &str,
+        body: &str,
+        ts_recv: UnixNanos,
+        out: &mut Vec<Event>,
+    ) -> Result<(), ParseError> {
+        let snapshot = parse::parse_depth_snapshot(body)?;
+        let (symbol, raw) = self.resolve(raw_symbol)?;
+        let book = self.books.entry(raw.to_string()).or_default();
+        if book.on_snapshot(snapshot, (&symbol, &raw), ts_recv, out) == DepthNeed::Snapshot {
+            let url = self.snapshot_url(&raw);
+            self.signals.push(VenueSignal::FetchSnapshot {
+                raw_symbol: raw.to_string(),
+                url,
+            });
+        }
+        Ok(())
+    }
+
+    fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
+        signals.append(&mut self.signals);
+    }
+
+    fn reset(&mut self) {
+        self.signals.clear();
+        for book in self.books.values_mut() {
+            book.reset();
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Pure parse functions for Binance spot frames: classification of a frame, trades, aggregated trades,
+//! book tickers, depth updates and the REST depth snapshot, and the documented symbol fallback.
+
+use std::sync::Arc;
+
+use tickstream_model::{AggressorSide, Exchange, Level, Quote, Symbol, Trade, UnixNanos};
+
+use super::messages::{
+    AggTradeMsg, BookTickerMsg, Combined, DepthSnapshotMsg, DepthUpdateMsg, ResponseMsg,
+    ServerShutdownMsg, TradeMsg,
+};
+use crate::fields::{levels, millis, price, quantity, trade_quantity};
+use crate::{ParseError, RejectReason};
+
+/// Quote assets Binance lists, longest first where one ends another (`FDUSD` before `USD`). When no
+/// instrument metadata is at hand, a venue symbol splits at the first of these it ends with:
+/// `BTCUSDT` → `BTC-USDT`, `ETHBTC` → `ETH-BTC`.
+pub const QUOTE_SUFFIXES: [&str; 30] = [
+    "FDUSD", "USDT", "USDC", "TUSD", "BUSD", "USDP", "BIDR", "IDRT", "AEUR", "DAI", "EUR", "GBP",
+    "TRY", "BRL", "AUD", "JPY", "UAH", "RUB", "ZAR", "PLN", "RON", "ARS", "MXN", "COP", "CZK",
+    "USD", "BTC", "ETH", "BNB", "XRP",
+];
+
+/// Maps a Binance symbol (any case) to a canonical spot symbol by its quote-asset suffix.
+pub fn symbol_from_suffix(raw: &str) -> Option<Symbol> {
+    let upper = raw.to_ascii_uppercase();
+    if !upper.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    QUOTE_SUFFIXES.iter().find_map(|quote| {
+        let base = upper.strip_suffix(quote)?;
+        (!base.is_empty()).then(|| Symbol::spot(base, quote))
+    })
+}
+
+/// A Binance frame, classified without parsing it twice.
+#[derive(Debug)]
+pub enum Frame<'a> {
+    Trade(TradeMsg<'a>),
+    AggTrade(AggTradeMsg<'a>),
+    BookTicker(BookTickerMsg<'a>),
+    Depth(DepthUpdateMsg<'a>),
+    ServerShutdown(ServerShutdownMsg),
+    Response(ResponseMsg<'a>),
+}
+
+fn typed<'a, T: serde::Deserialize<'a>>(text: &'a str) -> Result<T, ParseError> {
+    serde_json::from_str(text).map_err(ParseError::json)
+}
+
+/// Classifies a frame from a raw stream (`/ws/...`) or a combined stream (`/stream`, wrapped as
+/// `{"stream":...,"data":...}`).
+pub fn classify(frame: &str) -> Result<Frame<'_>, ParseError> {
+    let body = frame.trim_start();
+    if body
+        .strip_prefix('{')
+        .is_some_and(|rest| rest.trim_start().starts_with("\"stream\""))
+    {
+        let combined: Combined<'_> = typed(body)?;
+        return classify_stream(combined.stream, combined.data.get());
+    }
+    match peek_event_type(body) {
+        Some("trade") => typed(body).map(Frame::Trade),
+        Some("aggTrade") => typed(body).map(Frame::AggTrade),
+        Some("depthUpdate") => typed(body).map(Frame::Depth),
+        Some("serverShutdown") => typed(body).map(Frame::ServerShutdown),
+        Some(other) => Err(ParseError::new(
+            RejectReason::UnknownMessage,
+            format!("event type {other:?}"),
+        )),
+        None if body.contains("\"result\"") || body.contains("\"code\"") => {
+            typed(body).map(Frame::Response)
+        }
+        // A book ticker is the one payload without an event type.
+        None => typed(body).map(Frame::BookTicker),
+    }
+}
+
+fn classify_stream<'a>(stream: &str, data: &'a str) -> Result<Frame<'a>, ParseError> {
+    let kind = stream.split_once('@').map_or(stream, |(_, kind)| kind);
+    match kind {
+        "trade" => typed(data).map(Frame::Trade),
+        "aggTrade" => typed(data).map(Frame::AggTrade),
+        "bookTicker" => typed(data).map(Frame::BookTicker),
+        "depth" | "depth@100ms" | "depth@1000ms" => typed(data).map(Frame::Depth),
+        _ if stream == "!serverShutdown" => typed(data).map(Frame::ServerShutdown),
+        _ => Err(ParseError::new(
+            RejectReason::UnknownMessage,
+            format!("stream {stream:?}"),
+        )),
+    }
+}
+
+/// The value of the top-level `"e"` key, found without a full parse (its values are plain words).
+fn peek_event_type(body: &str) -> Option<&str> {
+    let bytes = body.as_bytes();
+    let mut from = 0;
+    while let Some(at) = body[from..].find("\"e\"") {
+        let mut i = from + at + 3;
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        if bytes.get(i) == Some(&b':') {
+            i += 1;
+            while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+                i += 1;
+            }
+            if bytes.get(i) == Some(&b'"') {
+                let rest = &body[i + 1..];
+                return rest.find('"').map(|end| &rest[..end]);
+            }
+            return None;
+        }
+        from = from + at + 3;
+    }
+    None
+}
+
+fn side(buyer_is_maker: bool) -> AggressorSide {
+    if buyer_is_maker {
+        AggressorSide::Sell
+    } else {
+        AggressorSide::Buy
+    }
+}
+
+/// A `trade` event as a normalized trade.
+pub fn parse_trade(
+    msg: &TradeMsg<'_>,
+    symbol: (Symbol, Arc<str>),
+    ts_recv: UnixNanos,
+) -> Result<Trade, ParseError> {
+    Ok(Trade {
+        exchange: Exchange::Binance,
+        symbol: symbol.0,
+        raw_symbol: symbol.1,
+        ts_event: millis(msg.trade_time)?,
+        ts_recv,
+        trade_id: msg.trade_id.to_string(),
+        price: price(msg.price)?,
+        quantity: trade_quantity(msg.quantity)?,
+        side: side(msg.buyer_is_maker),
+    })
+}
+
+/// An `aggTrade` event as a normalized trade; the trade id is the aggregate id.
+pub fn parse_agg_trade(
+    msg: &AggTradeMsg<'_>,
+    symbol: (Symbol, Arc<str>),
+    ts_recv: UnixNanos,
+) -> Result<Trade, ParseError> {
+    Ok(Trade {
+        exchange: Exchange::Binance,
+        symbol: symbol.0,
+        raw_symbol: symbol.1,
+        ts_event: millis(msg.trade_time)?,
+        ts_recv,
+        trade_id: msg.agg_id.to_string(),
+        price: price(msg.price)?,
+        quantity: trade_quantity(msg.quantity)?,
+        side: side(msg.buyer_is_maker),
+    })
+}
+
+/// A `bookTicker` event as a quote. The stream carries no event time, so `ts_event` is `ts_recv`.
+pub fn parse_book_ticker(
+    msg: &BookTickerMsg<'_>,
+    symbol: (Symbol, Arc<str>),
+    ts_recv: UnixNanos,
+) -> Result<Quote, ParseError> {
+    Ok(Quote {
+        exchange: Exchange::Binance,
+        symbol: symbol.0,
+        raw_symbol: symbol.1,
+        ts_event: ts_recv,
+        ts_recv,
+        bid_price: price(msg.bid_price)?,
+        bid_size: quantity(msg.bid_qty)?,
+        ask_price: price(msg.ask_price)?,
+        ask_size: quantity(msg.ask_qty)?,
+    })
+}
+
+/// A depth update with its levels checked and owned, ready to buffer or apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepthUpdate {
+    pub ts_event: UnixNanos,
+    pub first_update_id: u64,
+    pub final_update_id: u64,
+    pub bids: Vec<Level>,
+    pub asks: Vec<Level>,
+}
+
+pub fn parse_depth_update(msg: &DepthUpdateMsg<'_>) -> Result<DepthUpdate, ParseError> {
+    if msg.first_update_id > msg.final_update_id {
+        return Err(ParseError::new(
+            RejectReason::ParseError,
+            format!(
+                "first update id {} after final {}",
+                msg.first_update_id, msg.final_update_id
+            ),
+        ));
+    }
+    Ok(DepthUpdate {
+        ts_event: millis(msg.event_time)?,
+        first_update_id: msg.first_update_id,
+        final_update_id: msg.final_update_id,
+        bids: levels(&msg.bids)?,
+        asks: levels(&msg.asks)?,
+    })
+}
+
+/// The REST depth snapshot with its levels checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DepthSnapshot {
+    pub last_update_id: u64,
+    pub bids: Vec<Level>,
+    pub asks: Vec<Level>,
+}
+
+pub fn parse_depth_snapshot(body: &str) -> Result<DepthSnapshot, ParseError> {
+    let msg: DepthSnapshotMsg<'_> = typed(body)?;
+    Ok(DepthSnapshot {
+        last_update_id: msg.last_update_id,
+        bids: levels(&msg.bids)?,
+        asks: levels(&msg.asks)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_suffix_fallback() {
+        assert_eq!(symbol_from_suffix("BTCUSDT").unwrap().as_str(), "BTC-USDT");
+        assert_eq!(
+            symbol_from_suffix("btcfdusd").unwrap().as_str(),
+            "BTC-FDUSD"
+        );
+        assert_eq!(symbol_from_suffix("ETHBTC").unwrap().as_str(), "ETH-BTC");
+        assert_eq!(symbol_from_suffix("BNBEUR").unwrap().as_str(), "BNB-EUR");
+        assert_eq!(symbol_from_suffix("USDT"), None);
+        assert_eq!(symbol_from_suffix("BTC-USDT"), None);
+        assert_eq!(symbol_from_suffix("FOOBAR"), None);
+    }
+
+    #[test]
+    fn event_type_is_found_with_or_without_spaces() {
+        assert_eq!(peek_event_type(r#"{"e":"trade","E":1}"#), Some("trade"));
+        assert_eq!(
+            peek_event_type("{\n  \"e\": \"aggTrade\",\n  \"E\": 1}"),
+            Some("aggTrade")
+        );
+        assert_eq!(peek_event_type(r#"{"u":1,"s":"BNBUSDT","b":"1"}"#), None);
+        assert_eq!(peek_event_type(r#"{"e":1}"#), None);
+    }
+}

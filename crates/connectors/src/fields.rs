@@ -1,0 +1,143 @@
+//! Checked venue fields shared by the parsers: prices and quantities as exact decimals with the rules
+//! every venue obeys, timestamps, and the status events parsers emit.
+
+use std::sync::Arc;
+
+use tickstream_model::{Decimal, Event, Exchange, FeedState, FeedStatus, Level, Symbol, UnixNanos};
+
+use crate::{ParseError, RejectReason};
+
+/// A price: a decimal that is strictly positive (NaN, infinities, zero and negatives are rejected).
+pub fn price(text: &str) -> Result<Decimal, ParseError> {
+    match text.parse::<Decimal>() {
+        Ok(p) if p.is_positive() => Ok(p),
+        Ok(p) => Err(ParseError::new(
+            RejectReason::InvalidPrice,
+            format!("price {p} is not positive"),
+        )),
+        Err(e) => Err(ParseError::new(RejectReason::InvalidPrice, e.to_string())),
+    }
+}
+
+/// A quantity that may be zero (a book level to remove, an empty side of a BBO).
+pub fn quantity(text: &str) -> Result<Decimal, ParseError> {
+    match text.parse::<Decimal>() {
+        Ok(q) if !q.is_negative() => Ok(q),
+        Ok(q) => Err(ParseError::new(
+            RejectReason::InvalidQuantity,
+            format!("quantity {q} is negative"),
+        )),
+        Err(e) => Err(ParseError::new(
+            RejectReason::InvalidQuantity,
+            e.to_string(),
+        )),
+    }
+}
+
+/// A traded quantity: strictly positive.
+pub fn trade_quantity(text: &str) -> Result<Decimal, ParseError> {
+    let q = quantity(text)?;
+    if q.is_zero() {
+        return Err(ParseError::new(
+            RejectReason::InvalidQuantity,
+            "traded quantity is zero",
+        ));
+    }
+    Ok(q)
+}
+
+/// A book level from `[price, quantity]` text.
+pub fn level(price_text: &str, quantity_text: &str) -> Result<Level, ParseError> {
+    Ok(Level(price(price_text)?, quantity(quantity_text)?))
+}
+
+/// Levels from a list of `[price, quantity]` pairs.
+pub fn levels(pairs: &[[&str; 2]]) -> Result<Vec<Level>, ParseError> {
+    pairs.iter().map(|[p, q]| level(p, q)).collect()
+}
+
+pub fn millis(ms: i64) -> Result<UnixNanos, ParseError> {
+    UnixNanos::from_millis(ms).ok_or_else(|| {
+        ParseError::new(
+            RejectReason::InvalidTimestamp,
+            format!("{ms} ms is out of range"),
+        )
+    })
+}
+
+pub fn rfc3339(text: &str) -> Result<UnixNanos, ParseError> {
+    UnixNanos::parse_rfc3339(text)
+        .map_err(|e| ParseError::new(RejectReason::InvalidTimestamp, e.to_string()))
+}
+
+/// A feed status about one instrument (or the whole feed when `symbol` is `None`).
+pub fn status(
+    exchange: Exchange,
+    symbol: Option<(&Symbol, &Arc<str>)>,
+    state: FeedState,
+    detail: String,
+    ts: UnixNanos,
+) -> FeedStatus {
+    FeedStatus {
+        exchange,
+        symbol: symbol.map(|(s, _)| s.clone()),
+        raw_symbol: symbol.map(|(_, r)| r.clone()),
+        ts_event: ts,
+        ts_recv: ts,
+        state,
+        detail,
+        reason: None,
+        connection_id: None,
+        expected_sequence: None,
+        received_sequence: None,
+    }
+}
+
+/// A `gap` status with the expected and received sequence.
+pub fn gap(
+    exchange: Exchange,
+    symbol: (&Symbol, &Arc<str>),
+    expected: Option<u64>,
+    received: Option<u64>,
+    detail: String,
+    ts: UnixNanos,
+) -> Event {
+    let mut s = status(exchange, Some(symbol), FeedState::Gap, detail, ts);
+    s.expected_sequence = expected;
+    s.received_sequence = received;
+    Event::Status(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_must_be_positive_decimals() {
+        assert_eq!(price("0.001").unwrap().to_string(), "0.001");
+        for bad in ["0", "0.000", "-1", "NaN", "nan", "inf", "", "1e999", "abc"] {
+            assert_eq!(
+                price(bad).unwrap_err().reason,
+                RejectReason::InvalidPrice,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn quantities_may_be_zero_but_trades_may_not() {
+        assert!(quantity("0").unwrap().is_zero());
+        assert_eq!(
+            quantity("-0.1").unwrap_err().reason,
+            RejectReason::InvalidQuantity
+        );
+        assert_eq!(
+            trade_quantity("0.0").unwrap_err().reason,
+            RejectReason::InvalidQuantity
+        );
+        assert_eq!(
+            trade_quantity("NaN").unwrap_err().reason,
+            RejectReason::InvalidQuantity
+        );
+    }
+}

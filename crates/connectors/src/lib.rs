@@ -1,0 +1,16 @@
+//! tickstream's venue connectors: the venue interface and its pure parsers (Binance spot, Coinbase
+//! Advanced Trade, the Coinbase Exchange feed), exact L2 books with integrity tracking, the shared
+//! websocket runner, the exchange simulator and offline normalization.
+
+pub mod binance;
+pub mod book;
+mod error;
+pub mod fields;
+pub mod symbols;
+mod venue;
+
+pub use book::{BookState, L2Book, Side};
+pub use error::Error;
+pub use venue::{
+    Channel, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits, VenueSignal,
+};

@@ -1,0 +1,51 @@
+//! `SymbolMap`: the venue symbols a connection serves, mapped to canonical symbols once so that parsing
+//! a frame is a lookup, not string building.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tickstream_model::Symbol;
+
+/// Venue symbol → (canonical symbol, shared venue symbol text).
+#[derive(Debug, Clone, Default)]
+pub struct SymbolMap {
+    by_raw: HashMap<Box<str>, (Symbol, Arc<str>)>,
+}
+
+impl SymbolMap {
+    pub fn new() -> SymbolMap {
+        SymbolMap::default()
+    }
+
+    pub fn insert(&mut self, raw: &str, symbol: Symbol) {
+        self.by_raw.insert(raw.into(), (symbol, raw.into()));
+    }
+
+    pub fn get(&self, raw: &str) -> Option<(&Symbol, &Arc<str>)> {
+        self.by_raw.get(raw).map(|(s, r)| (s, r))
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_raw.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_raw.is_empty()
+    }
+}
+
+impl SymbolMap {
+    /// The mapping for `raw`; when it is not known yet, `fallback` maps it and the result is kept.
+    pub fn resolve(
+        &mut self,
+        raw: &str,
+        fallback: impl Fn(&str) -> Option<Symbol>,
+    ) -> Option<(Symbol, Arc<str>)> {
+        if let Some((s, r)) = self.by_raw.get(raw) {
+            return Some((s.clone(), r.clone()));
+        }
+        let symbol = fallback(raw)?;
+        self.insert(raw, symbol.clone());
+        self.get(raw).map(|(s, r)| (s.clone(), r.clone()))
+    }
+}
