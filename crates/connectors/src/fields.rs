@@ -3,9 +3,116 @@
 
 use std::sync::Arc;
 
-use tickstream_model::{Decimal, Event, Exchange, FeedState, FeedStatus, Level, Symbol, UnixNanos};
+use tickstream_model::{
+    BookAction, BookUpdate, Decimal, Event, Exchange, FeedState, FeedStatus, Level, Quote, Symbol,
+    UnixNanos,
+};
 
+use crate::book::L2Book;
 use crate::{ParseError, RejectReason};
+
+/// The string value of the first `quoted_key` (written with its quotes, `"\"type\""`) followed by a
+/// colon, found without a full parse. For dispatching on a message type whose values are plain words.
+pub fn peek_string_field<'a>(body: &'a str, quoted_key: &str) -> Option<&'a str> {
+    let bytes = body.as_bytes();
+    let mut from = 0;
+    while let Some(at) = body[from..].find(quoted_key) {
+        let mut i = from + at + quoted_key.len();
+        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        if bytes.get(i) == Some(&b':') {
+            i += 1;
+            while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+                i += 1;
+            }
+            if bytes.get(i) == Some(&b'"') {
+                let rest = &body[i + 1..];
+                return rest.find('"').map(|end| &rest[..end]);
+            }
+            return None;
+        }
+        from = from + at + quoted_key.len();
+    }
+    None
+}
+
+/// The BBO of a synced book as a quote, when it changed since the last one published.
+pub fn top_quote(
+    exchange: Exchange,
+    sym: (&Symbol, &Arc<str>),
+    book: &mut L2Book,
+    ts_event: UnixNanos,
+    ts_recv: UnixNanos,
+) -> Option<Event> {
+    let (bid, ask) = book.take_top_change()?;
+    Some(Event::Quote(Quote {
+        exchange,
+        symbol: sym.0.clone(),
+        raw_symbol: sym.1.clone(),
+        ts_event,
+        ts_recv,
+        bid_price: bid.price(),
+        bid_size: bid.quantity(),
+        ask_price: ask.price(),
+        ask_size: ask.quantity(),
+    }))
+}
+
+/// A book update with the venue's sequence, levels sorted best first.
+#[allow(clippy::too_many_arguments)]
+pub fn book_event(
+    exchange: Exchange,
+    sym: (&Symbol, &Arc<str>),
+    action: BookAction,
+    mut bids: Vec<Level>,
+    mut asks: Vec<Level>,
+    synced: bool,
+    ts_event: UnixNanos,
+    ts_recv: UnixNanos,
+) -> BookUpdate {
+    bids.sort_by_key(|l| std::cmp::Reverse(l.price()));
+    asks.sort_by_key(Level::price);
+    BookUpdate {
+        exchange,
+        symbol: sym.0.clone(),
+        raw_symbol: sym.1.clone(),
+        ts_event,
+        ts_recv,
+        action,
+        bids,
+        asks,
+        synced,
+        sequence: None,
+        first_sequence: None,
+        prev_sequence: None,
+        checksum: None,
+    }
+}
+
+/// The whole book as a synced snapshot event.
+pub fn snapshot_event(
+    exchange: Exchange,
+    sym: (&Symbol, &Arc<str>),
+    book: &L2Book,
+    ts_event: UnixNanos,
+    ts_recv: UnixNanos,
+) -> BookUpdate {
+    let mut update = book_event(
+        exchange,
+        sym,
+        BookAction::Snapshot,
+        Vec::new(),
+        Vec::new(),
+        true,
+        ts_event,
+        ts_recv,
+    );
+    update.bids = book.bids().collect();
+    update.asks = book.asks().collect();
+    update.sequence = book.sequence();
+    update
+}
 
 /// A price: a decimal that is strictly positive (NaN, infinities, zero and negatives are rejected).
 pub fn price(text: &str) -> Result<Decimal, ParseError> {
@@ -111,6 +218,27 @@ pub fn gap(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_are_peeked_with_or_without_spaces() {
+        assert_eq!(
+            peek_string_field(r#"{"e":"trade","E":1}"#, "\"e\""),
+            Some("trade")
+        );
+        assert_eq!(
+            peek_string_field("{\n  \"e\": \"aggTrade\",\n  \"E\": 1}", "\"e\""),
+            Some("aggTrade")
+        );
+        assert_eq!(
+            peek_string_field(r#"{"u":1,"s":"BNBUSDT","b":"1"}"#, "\"e\""),
+            None
+        );
+        assert_eq!(peek_string_field(r#"{"e":1}"#, "\"e\""), None);
+        assert_eq!(
+            peek_string_field(r#"{"x":"type","type" : "match"}"#, "\"type\""),
+            Some("match")
+        );
+    }
 
     #[test]
     fn prices_must_be_positive_decimals() {

@@ -4,6 +4,8 @@
 
 pub mod binance;
 pub mod book;
+pub mod coinbase;
+pub mod coinbase_exchange;
 mod error;
 pub mod fields;
 pub mod symbols;
@@ -12,5 +14,6 @@ mod venue;
 pub use book::{BookState, L2Book, Side};
 pub use error::Error;
 pub use venue::{
-    Channel, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits, VenueSignal,
+    BookMode, Channel, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits,
+    VenueSignal,
 };

@@ -61,6 +61,16 @@ pub enum VenueSignal {
     Reconnect { reason: String },
 }
 
+/// How book deltas are treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookMode {
+    /// Keep a book from snapshots and in-sequence deltas (live feeds); deltas that cannot be joined wait
+    /// for a snapshot and are not published as whole.
+    Snapshots,
+    /// Emit every delta as it came, flagged `synced: false` (offline normalization without snapshots).
+    Unsynced,
+}
+
 /// A venue's published limits that the runner respects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VenueLimits {

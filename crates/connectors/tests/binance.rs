@@ -1,7 +1,7 @@
 //! Binance spot parser tests on the documentation's frames (see `fixtures/binance/SOURCES.md`).
 
-use tickstream_connectors::binance::{Binance, BookMode};
-use tickstream_connectors::{Channel, RejectReason, Subscription, Venue, VenueSignal};
+use tickstream_connectors::binance::Binance;
+use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
 
 const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);

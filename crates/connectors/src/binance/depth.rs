@@ -4,13 +4,11 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use tickstream_model::{
-    BookAction, BookUpdate, Event, Exchange, FeedState, Level, Quote, Symbol, UnixNanos,
-};
+use tickstream_model::{BookAction, BookUpdate, Event, Exchange, FeedState, Symbol, UnixNanos};
 
 use super::parse::{DepthSnapshot, DepthUpdate};
 use crate::book::L2Book;
-use crate::fields::{gap, status};
+use crate::fields::{book_event, gap, snapshot_event, status, top_quote};
 
 /// Deltas kept while a snapshot is on its way; older ones are dropped (the join then re-fetches).
 const MAX_BUFFERED: usize = 4096;
@@ -132,21 +130,13 @@ impl DepthBook {
             &snapshot.asks,
             Some(snapshot.last_update_id),
         );
-        out.push(Event::Book(BookUpdate {
-            exchange: Exchange::Binance,
-            symbol: sym.0.clone(),
-            raw_symbol: sym.1.clone(),
-            ts_event: ts_recv,
+        out.push(Event::Book(snapshot_event(
+            Exchange::Binance,
+            sym,
+            &self.book,
             ts_recv,
-            action: BookAction::Snapshot,
-            bids: self.book.bids().collect(),
-            asks: self.book.asks().collect(),
-            synced: true,
-            sequence: Some(snapshot.last_update_id),
-            first_sequence: None,
-            prev_sequence: None,
-            checksum: None,
-        }));
+            ts_recv,
+        )));
         if self.broken {
             self.broken = false;
             out.push(Event::Status(status(
@@ -190,19 +180,13 @@ impl DepthBook {
         ts_recv: UnixNanos,
         out: &mut Vec<Event>,
     ) {
-        if let Some((bid, ask)) = self.book.take_top_change() {
-            out.push(Event::Quote(Quote {
-                exchange: Exchange::Binance,
-                symbol: sym.0.clone(),
-                raw_symbol: sym.1.clone(),
-                ts_event,
-                ts_recv,
-                bid_price: bid.price(),
-                bid_size: bid.quantity(),
-                ask_price: ask.price(),
-                ask_size: ask.quantity(),
-            }));
-        }
+        out.extend(top_quote(
+            Exchange::Binance,
+            sym,
+            &mut self.book,
+            ts_event,
+            ts_recv,
+        ));
     }
 }
 
@@ -213,23 +197,17 @@ pub fn book_update(
     ts_recv: UnixNanos,
     synced: bool,
 ) -> BookUpdate {
-    let mut bids: Vec<Level> = update.bids.clone();
-    let mut asks: Vec<Level> = update.asks.clone();
-    bids.sort_by_key(|l| std::cmp::Reverse(l.price()));
-    asks.sort_by_key(Level::price);
-    BookUpdate {
-        exchange: Exchange::Binance,
-        symbol: sym.0.clone(),
-        raw_symbol: sym.1.clone(),
-        ts_event: update.ts_event,
-        ts_recv,
-        action: BookAction::Delta,
-        bids,
-        asks,
+    let mut event = book_event(
+        Exchange::Binance,
+        sym,
+        BookAction::Delta,
+        update.bids.clone(),
+        update.asks.clone(),
         synced,
-        sequence: Some(update.final_update_id),
-        first_sequence: Some(update.first_update_id),
-        prev_sequence: None,
-        checksum: None,
-    }
+        update.ts_event,
+        ts_recv,
+    );
+    event.sequence = Some(update.final_update_id);
+    event.first_sequence = Some(update.first_update_id);
+    event
 }

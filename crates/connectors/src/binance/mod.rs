@@ -19,8 +19,8 @@ use parse::{Frame, classify};
 
 use crate::symbols::SymbolMap;
 use crate::{
-    Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits,
-    VenueSignal,
+    BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
+    VenueLimits, VenueSignal,
 };
 
 pub const DEFAULT_WS_URL: &str = "wss://stream.binance.com:9443";
@@ -38,15 +38,6 @@ pub fn stream_name(sub: &Subscription) -> String {
         Channel::Book => "depth@100ms",
     };
     format!("{symbol}@{kind}")
-}
-
-/// How depth deltas are treated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BookMode {
-    /// Join deltas to REST snapshots (live feeds).
-    Snapshots,
-    /// Emit every delta as it came, flagged `synced: false` (offline normalization without snapshots).
-    Unsynced,
 }
 
 /// The Binance spot venue for one connection.

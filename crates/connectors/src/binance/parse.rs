@@ -9,7 +9,7 @@ use super::messages::{
     AggTradeMsg, BookTickerMsg, Combined, DepthSnapshotMsg, DepthUpdateMsg, ResponseMsg,
     ServerShutdownMsg, TradeMsg,
 };
-use crate::fields::{levels, millis, price, quantity, trade_quantity};
+use crate::fields::{levels, millis, peek_string_field, price, quantity, trade_quantity};
 use crate::{ParseError, RejectReason};
 
 /// Quote assets Binance lists, longest first where one ends another (`FDUSD` before `USD`). When no
@@ -91,29 +91,8 @@ fn classify_stream<'a>(stream: &str, data: &'a str) -> Result<Frame<'a>, ParseEr
     }
 }
 
-/// The value of the top-level `"e"` key, found without a full parse (its values are plain words).
 fn peek_event_type(body: &str) -> Option<&str> {
-    let bytes = body.as_bytes();
-    let mut from = 0;
-    while let Some(at) = body[from..].find("\"e\"") {
-        let mut i = from + at + 3;
-        while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
-            i += 1;
-        }
-        if bytes.get(i) == Some(&b':') {
-            i += 1;
-            while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
-                i += 1;
-            }
-            if bytes.get(i) == Some(&b'"') {
-                let rest = &body[i + 1..];
-                return rest.find('"').map(|end| &rest[..end]);
-            }
-            return None;
-        }
-        from = from + at + 3;
-    }
-    None
+    peek_string_field(body, "\"e\"")
 }
 
 fn side(buyer_is_maker: bool) -> AggressorSide {
@@ -243,16 +222,5 @@ mod tests {
         assert_eq!(symbol_from_suffix("USDT"), None);
         assert_eq!(symbol_from_suffix("BTC-USDT"), None);
         assert_eq!(symbol_from_suffix("FOOBAR"), None);
-    }
-
-    #[test]
-    fn event_type_is_found_with_or_without_spaces() {
-        assert_eq!(peek_event_type(r#"{"e":"trade","E":1}"#), Some("trade"));
-        assert_eq!(
-            peek_event_type("{\n  \"e\": \"aggTrade\",\n  \"E\": 1}"),
-            Some("aggTrade")
-        );
-        assert_eq!(peek_event_type(r#"{"u":1,"s":"BNBUSDT","b":"1"}"#), None);
-        assert_eq!(peek_event_type(r#"{"e":1}"#), None);
     }
 }

@@ -1,0 +1,366 @@
+//! Coinbase Advanced Trade market data: `market_trades`, `ticker`, `level2` (messages on channel `l2_data`
+//! with the connection's `sequence_num`) and `heartbeats`, which keeps quiet subscriptions open.
+//!
+//! A level2 message, as documented at
+//! <https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-channels>:
+//! `{"channel":"l2_data","timestamp":"...","sequence_num":0,"events":[{"type":"snapshot","product_id":"BTC-USD",
+//! "updates":[{"side":"bid","event_time":"...","price_level":"21921.73","new_quantity":"0.06317902"}]}]}`.
+
+pub mod messages;
+pub mod parse;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tickstream_model::{BookAction, Event, Exchange, FeedState, Symbol, UnixNanos};
+
+use messages::{Envelope, L2Event, MarketTradesEvent, TickerEvent};
+
+use crate::book::L2Book;
+use crate::fields::{book_event, gap, rfc3339, snapshot_event, status, top_quote};
+use crate::symbols::SymbolMap;
+use crate::{
+    BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
+    VenueLimits, VenueSignal,
+};
+
+pub const DEFAULT_WS_URL: &str = "wss://advanced-trade-ws.coinbase.com";
+
+/// The venue's channel name for ours.
+pub fn channel_name(channel: Channel) -> Option<&'static str> {
+    match channel {
+        Channel::Trades => Some("market_trades"),
+        Channel::Bbo => Some("ticker"),
+        Channel::Book => Some("level2"),
+        Channel::AggTrades => None,
+    }
+}
+
+#[derive(Debug, Default)]
+struct ProductBook {
+    book: L2Book,
+    /// Whole once, then broken by a gap or a reconnect: the next snapshot is a `resync`.
+    broken: bool,
+}
+
+/// The Coinbase Advanced Trade venue for one connection.
+#[derive(Debug)]
+pub struct CoinbaseAdvanced {
+    symbols: SymbolMap,
+    books: HashMap<String, ProductBook>,
+    mode: BookMode,
+    /// The connection-wide `sequence_num` last seen.
+    last_sequence: Option<u64>,
+    signals: Vec<VenueSignal>,
+}
+
+type Resolved = (Symbol, Arc<str>);
+
+impl CoinbaseAdvanced {
+    pub fn new(subs: &[Subscription], mode: BookMode) -> CoinbaseAdvanced {
+        let mut symbols = SymbolMap::new();
+        for sub in subs {
+            symbols.insert(&sub.raw_symbol, sub.symbol.clone());
+        }
+        CoinbaseAdvanced {
+            symbols,
+            books: HashMap::new(),
+            mode,
+            last_sequence: None,
+            signals: Vec::new(),
+        }
+    }
+
+    /// The book of a product, if level2 data was seen for it.
+    pub fn book(&self, product_id: &str) -> Option<&L2Book> {
+        self.books.get(product_id).map(|b| &b.book)
+    }
+
+    fn resolve(&mut self, raw: &str) -> Result<Resolved, ParseError> {
+        self.symbols
+            .resolve(raw, parse::product_symbol)
+            .ok_or_else(|| {
+                ParseError::new(
+                    RejectReason::InvalidSymbol,
+                    format!("unknown product {raw:?}"),
+                )
+            })
+    }
+
+    /// `sequence_num` counts every message of the connection: a jump means messages were lost, so every
+    /// book is broken until the venue sends new snapshots (after a reconnect).
+    fn check_sequence(&mut self, sequence: u64, ts_recv: UnixNanos, out: &mut Vec<Event>) {
+        let expected = self.last_sequence.map(|s| s + 1);
+        self.last_sequence = Some(sequence);
+        let Some(expected) = expected else { return };
+        if sequence == expected {
+            return;
+        }
+        let mut any_book = false;
+        for (raw, product) in &mut self.books {
+            if !product.book.is_synced() {
+                continue;
+            }
+            any_book = true;
+            product.book.invalidate();
+            product.broken = true;
+            if let Some((symbol, raw)) = self.symbols.get(raw) {
+                let detail = format!("sequence_num {sequence} after {}", expected - 1);
+                out.push(gap(
+                    Exchange::Coinbase,
+                    (symbol, raw),
+                    Some(expected),
+                    Some(sequence),
+                    detail,
+                    ts_recv,
+                ));
+            }
+        }
+        if any_book {
+            self.signals.push(VenueSignal::Reconnect {
+                reason: format!("sequence_num gap at {sequence}"),
+            });
+        } else {
+            let mut s = status(
+                Exchange::Coinbase,
+                None,
+                FeedState::Gap,
+                format!("sequence_num {sequence} after {}", expected - 1),
+                ts_recv,
+            );
+            s.expected_sequence = Some(expected);
+            s.received_sequence = Some(sequence);
+            out.push(Event::Status(s));
+        }
+    }
+
+    fn on_l2(
+        &mut self,
+        event: &L2Event<'_>,
+        sequence: Option<u64>,
+        ts: (UnixNanos, UnixNanos),
+        out: &mut Vec<Event>,
+    ) -> Result<(), ParseError> {
+        let (ts_event, ts_recv) = ts;
+        let (symbol, raw) = self.resolve(event.product_id)?;
+        let (bids, asks) = parse::parse_l2_levels(&event.updates)?;
+        let sym = (&symbol, &raw);
+        let snapshot = match event.kind {
+            "snapshot" => true,
+            "update" => false,
+            other => {
+                return Err(ParseError::new(
+                    RejectReason::UnknownMessage,
+                    format!("l2_data type {other:?}"),
+                ));
+            }
+        };
+        if self.mode == BookMode::Unsynced && !snapshot {
+            let mut update = book_event(
+                Exchange::Coinbase,
+                sym,
+                BookAction::Delta,
+                bids,
+                asks,
+                false,
+                ts_event,
+                ts_recv,
+            );
+            update.sequence = sequence;
+            out.push(Event::Book(update));
+            return Ok(());
+        }
+        let product = self.books.entry(raw.to_string()).or_default();
+        if snapshot {
+            product.book.apply_snapshot(&bids, &asks, sequence);
+            out.push(Event::Book(snapshot_event(
+                Exchange::Coinbase,
+                sym,
+                &product.book,
+                ts_event,
+                ts_recv,
+            )));
+            if std::mem::take(&mut product.broken) {
+                out.push(Event::Status(status(
+                    Exchange::Coinbase,
+                    Some(sym),
+                    FeedState::Resync,
+                    "book rebuilt from a new level2 snapshot".into(),
+                    ts_recv,
+                )));
+            }
+        } else if product.book.is_synced() {
+            product.book.apply_delta(&bids, &asks);
+            if let Some(seq) = sequence {
+                product.book.set_sequence(seq);
+            }
+            let mut update = book_event(
+                Exchange::Coinbase,
+                sym,
+                BookAction::Delta,
+                bids,
+                asks,
+                true,
+                ts_event,
+                ts_recv,
+            );
+            update.sequence = sequence;
+            out.push(Event::Book(update));
+        } else {
+            // A broken book waits for its snapshot; the gap was reported when it broke.
+            return Ok(());
+        }
+        out.extend(top_quote(
+            Exchange::Coinbase,
+            sym,
+            &mut product.book,
+            ts_event,
+            ts_recv,
+        ));
+        Ok(())
+    }
+}
+
+fn events<'a, T: serde::Deserialize<'a>>(env: &Envelope<'a>) -> Result<Vec<T>, ParseError> {
+    match env.events {
+        Some(raw) => serde_json::from_str(raw.get()).map_err(ParseError::json),
+        None => Ok(Vec::new()),
+    }
+}
+
+impl Venue for CoinbaseAdvanced {
+    fn exchange(&self) -> Exchange {
+        Exchange::Coinbase
+    }
+
+    fn url(&self, base: &str, _subs: &[Subscription]) -> Result<String, Error> {
+        Ok(base.to_owned())
+    }
+
+    /// One `subscribe` per channel (the venue takes one channel per message), then `heartbeats`.
+    fn subscribe_frames(&self, subs: &[Subscription]) -> Vec<String> {
+        let mut frames = Vec::new();
+        for channel in [Channel::Trades, Channel::Bbo, Channel::Book] {
+            let products: Vec<&str> = subs
+                .iter()
+                .filter(|s| s.channel == channel)
+                .map(|s| s.raw_symbol.as_str())
+                .collect();
+            if let (Some(name), false) = (channel_name(channel), products.is_empty()) {
+                frames.push(serde_json::json!({"type": "subscribe", "product_ids": products, "channel": name}).to_string());
+            }
+        }
+        frames.push(serde_json::json!({"type": "subscribe", "channel": "heartbeats"}).to_string());
+        frames
+    }
+
+    fn keepalive(&self) -> Keepalive {
+        // `heartbeats` arrive every second; silence means the connection is gone.
+        Keepalive {
+            ping_interval: Some(Duration::from_secs(30)),
+            idle_timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn limits(&self) -> VenueLimits {
+        VenueLimits {
+            max_streams_per_connection: 1000,
+            subscribe_frame_interval: Duration::from_millis(100),
+        }
+    }
+
+    fn parse(
+        &mut self,
+        frame: &str,
+        ts_recv: UnixNanos,
+        out: &mut Vec<Event>,
+    ) -> Result<(), ParseError> {
+        let env: Envelope<'_> = serde_json::from_str(frame).map_err(ParseError::json)?;
+        if env.kind == Some("error") {
+            return Err(ParseError::new(
+                RejectReason::VenueError,
+                env.message.unwrap_or_default(),
+            ));
+        }
+        let Some(channel) = env.channel else {
+            return Err(ParseError::new(
+                RejectReason::UnknownMessage,
+                "message without a channel",
+            ));
+        };
+        if let Some(sequence) = env.sequence_num {
+            self.check_sequence(sequence, ts_recv, out);
+        }
+        let ts_event = match env.timestamp {
+            Some(text) => rfc3339(text)?,
+            None => ts_recv,
+        };
+        match channel {
+            "market_trades" => {
+                for event in events::<MarketTradesEvent<'_>>(&env)? {
+                    for trade in &event.trades {
+                        let sym = self.resolve(trade.product_id)?;
+                        out.push(Event::Trade(parse::parse_market_trade(
+                            trade, sym, ts_recv,
+                        )?));
+                    }
+                }
+            }
+            "ticker" | "ticker_batch" => {
+                for event in events::<TickerEvent<'_>>(&env)? {
+                    for ticker in &event.tickers {
+                        let sym = self.resolve(ticker.product_id)?;
+                        if let Some(quote) = parse::parse_ticker(ticker, sym, ts_event, ts_recv)? {
+                            out.push(Event::Quote(quote));
+                        }
+                    }
+                }
+            }
+            "l2_data" => {
+                for event in events::<L2Event<'_>>(&env)? {
+                    self.on_l2(&event, env.sequence_num, (ts_event, ts_recv), out)?;
+                }
+            }
+            "heartbeats" => {}
+            "subscriptions" => self.signals.push(VenueSignal::Subscribed {
+                detail: "subscriptions confirmed".into(),
+            }),
+            other => {
+                return Err(ParseError::new(
+                    RejectReason::UnknownMessage,
+                    format!("channel {other:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_snapshot(
+        &mut self,
+        _raw: &str,
+        _body: &str,
+        _ts: UnixNanos,
+        _out: &mut Vec<Event>,
+    ) -> Result<(), ParseError> {
+        Err(ParseError::new(
+            RejectReason::UnknownMessage,
+            "Coinbase sends its snapshots on the websocket",
+        ))
+    }
+
+    fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
+        signals.append(&mut self.signals);
+    }
+
+    fn reset(&mut self) {
+        self.last_sequence = None;
+        self.signals.clear();
+        for product in self.books.values_mut() {
+            if product.book.is_synced() {
+                product.broken = true;
+            }
+            product.book.invalidate();
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! Coinbase Advanced Trade and Coinbase Exchange parser tests on the documentation's messages (see
+//! `fixtures/coinbase/SOURCES.md` and `fixtures/coinbase-exchange/SOURCES.md`).
+
+use serde_json::{Value, json};
+use tickstream_connectors::coinbase::CoinbaseAdvanced;
+use tickstream_connectors::coinbase_exchange::CoinbaseExchange;
+use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
+use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
+
+const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);
+
+fn fixture(dir: &str, name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .unwrap()
+}
+
+fn sub(channel: Channel, product: &str) -> Subscription {
+    Subscription {
+        channel,
+        symbol: Symbol::parse(product).unwrap(),
+        raw_symbol: product.into(),
+    }
+}
+
+fn parse(v: &mut dyn Venue, frame: &Value) -> Vec<Event> {
+    let mut out = Vec::new();
+    v.parse(&frame.to_string(), TS, &mut out).unwrap();
+    out
+}
+
+fn signals(v: &mut dyn Venue) -> Vec<VenueSignal> {
+    let mut s = Vec::new();
+    v.drain_signals(&mut s);
+    s
+}
+
+fn advanced() -> CoinbaseAdvanced {
+    CoinbaseAdvanced::new(&[sub(Channel::Book, "BTC-USD")], BookMode::Snapshots)
+}
+
+#[test]
+fn advanced_market_trades() {
+    let events = parse(&mut advanced(), &fixture("coinbase", "market_trades.json"));
+    let [Event::Trade(t)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(t.symbol.as_str(), "ETH-USD");
+    assert_eq!(t.trade_id, "000000000");
+    assert_eq!(
+        (t.price.to_string(), t.quantity.to_string()),
+        ("1260.01".into(), "0.3".into())
+    );
+    // The documented side is the maker's: a maker BUY means the seller took liquidity.
+    assert_eq!(t.side, AggressorSide::Sell);
+    assert_eq!(
+        t.ts_event,
+        UnixNanos::parse_rfc3339("2019-08-14T20:42:27.265Z").unwrap()
+    );
+}
+
+#[test]
+fn advanced_ticker_gives_the_bbo() {
+    let events = parse(&mut advanced(), &fixture("coinbase", "ticker.json"));
+    let [Event::Quote(q)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(q.symbol.as_str(), "BTC-USD");
+    assert_eq!(q.bid_price.to_string(), "21931.98");
+    assert_eq!(q.bid_size.to_string(), "8000.21");
+    assert_eq!(q.ask_price.to_string(), "21933.98");
+    assert_eq!(q.ask_size.to_string(), "8038.07770938");
+    assert_eq!(
+        q.ts_event,
+        UnixNanos::parse_rfc3339("2023-02-09T20:30:37.167359596Z").unwrap()
+    );
+}
+
+fn l2(kind: &str, sequence: u64, updates: Value) -> Value {
+    let mut frame = fixture("coinbase", "l2_data.json");
+    frame["sequence_num"] = sequence.into();
+    frame["events"][0]["type"] = kind.into();
+    if !updates.is_null() {
+        frame["events"][0]["updates"] = updates;
+    }
+    frame
+}
+
+#[test]
+fn advanced_level2_snapshot_updates_gap_and_resync() {
+    let mut v = advanced();
+    let out = parse(&mut v, &l2("snapshot", 0, Value::Null));
+    let [Event::Book(snap)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (snap.action, snap.synced, snap.sequence),
+        (BookAction::Snapshot, true, Some(0))
+    );
+    assert_eq!(snap.bids.len(), 2);
+    assert_eq!(snap.bids[0].price().to_string(), "21921.73");
+    assert!(
+        snap.asks.is_empty(),
+        "the documented snapshot has only bids, so no BBO yet"
+    );
+
+    let offer = json!([{"side": "offer", "event_time": "2023-02-09T20:32:50.714964855Z", "price_level": "21922.5", "new_quantity": "1.5"}]);
+    let out = parse(&mut v, &l2("update", 1, offer));
+    let [Event::Book(delta), Event::Quote(q)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!((delta.synced, delta.sequence), (true, Some(1)));
+    assert_eq!(
+        (q.bid_price.to_string(), q.ask_price.to_string()),
+        ("21921.73".into(), "21922.5".into())
+    );
+
+    // sequence_num 3 after 1: every book is broken, the connection must be renewed.
+    let out = parse(
+        &mut v,
+        &fixture("coinbase", "heartbeats.json").tap_sequence(3),
+    );
+    let [Event::Status(gap)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(gap.state, FeedState::Gap);
+    assert_eq!(
+        (gap.expected_sequence, gap.received_sequence),
+        (Some(2), Some(3))
+    );
+    assert!(matches!(
+        signals(&mut v).as_slice(),
+        [VenueSignal::Reconnect { .. }]
+    ));
+    assert!(!v.book("BTC-USD").unwrap().is_synced());
+    // Updates are not applied to a broken book.
+    assert!(parse(&mut v, &l2("update", 4, Value::Null)).is_empty());
+
+    v.reset();
+    let out = parse(&mut v, &l2("snapshot", 0, Value::Null));
+    let states: Vec<String> = out
+        .iter()
+        .map(|e| match e {
+            Event::Status(s) => format!("{:?}", s.state),
+            other => other.kind().to_string(),
+        })
+        .collect();
+    assert_eq!(states, ["book", "Resync"]);
+}
+
+trait TapSequence {
+    fn tap_sequence(self, sequence: u64) -> Value;
+}
+
+impl TapSequence for Value {
+    fn tap_sequence(mut self, sequence: u64) -> Value {
+        self["sequence_num"] = sequence.into();
+        self
+    }
+}
+
+#[test]
+fn advanced_unsynced_mode_and_heartbeats() {
+    let mut v = CoinbaseAdvanced::new(&[], BookMode::Unsynced);
+    assert!(parse(&mut v, &fixture("coinbase", "heartbeats.json")).is_empty());
+    let out = parse(&mut v, &l2("update", 1, Value::Null));
+    let [Event::Book(delta)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert!(!delta.synced);
+    assert_eq!(delta.symbol.as_str(), "BTC-USD");
+}
+
+#[test]
+fn advanced_subscription_frames_are_exact() {
+    let subs = [
+        sub(Channel::Trades, "BTC-USD"),
+        sub(Channel::Trades, "ETH-USD"),
+        sub(Channel::Book, "BTC-USD"),
+    ];
+    let v = CoinbaseAdvanced::new(&subs, BookMode::Snapshots);
+    assert_eq!(
+        v.subscribe_frames(&subs),
+        [
+            r#"{"channel":"market_trades","product_ids":["BTC-USD","ETH-USD"],"type":"subscribe"}"#,
+            r#"{"channel":"level2","product_ids":["BTC-USD"],"type":"subscribe"}"#,
+            r#"{"channel":"heartbeats","type":"subscribe"}"#,
+        ]
+    );
+}
+
+#[test]
+fn advanced_rejections() {
+    let mut v = advanced();
+    let mut bad_price = fixture("coinbase", "market_trades.json");
+    bad_price["events"][0]["trades"][0]["price"] = "-1260.01".into();
+    let mut bad_side = fixture("coinbase", "market_trades.json");
+    bad_side["events"][0]["trades"][0]["side"] = "SIDEWAYS".into();
+    let mut nan_bid = fixture("coinbase", "ticker.json");
+    nan_bid["events"][0]["tickers"][0]["best_bid"] = "NaN".into();
+    let mut unknown = fixture("coinbase", "heartbeats.json");
+    unknown["channel"] = "candles".into();
+    let cases = [
+        (bad_price, RejectReason::InvalidPrice),
+        (bad_side, RejectReason::ParseError),
+        (nan_bid, RejectReason::InvalidPrice),
+        (unknown, RejectReason::UnknownMessage),
+        (
+            json!({"type": "error", "message": "failure to subscribe"}),
+            RejectReason::VenueError,
+        ),
+        (json!([1]), RejectReason::ParseError),
+    ];
+    for (frame, reason) in cases {
+        let mut out = Vec::new();
+        let err = v.parse(&frame.to_string(), TS, &mut out).unwrap_err();
+        assert_eq!(err.reason, reason, "{frame}");
+    }
+}
+
+fn exchange() -> CoinbaseExchange {
+    CoinbaseExchange::new(&[sub(Channel::Book, "BTC-USD")], BookMode::Snapshots)
+}
+
+#[test]
+fn exchange_match_and_ticker() {
+    let mut v = exchange();
+    let events = parse(&mut v, &fixture("coinbase-exchange", "match.json"));
+    let [Event::Trade(t)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(t.trade_id, "10");
+    assert_eq!(
+        (t.price.to_string(), t.quantity.to_string()),
+        ("400.23".into(), "5.23512".into())
+    );
+    // Maker side `sell`: an up-tick, the buyer took liquidity.
+    assert_eq!(t.side, AggressorSide::Buy);
+    assert_eq!(
+        t.ts_event,
+        UnixNanos::parse_rfc3339("2014-11-07T08:19:27.028459Z").unwrap()
+    );
+    assert_eq!(t.exchange.as_str(), "coinbase-exchange");
+
+    let events = parse(&mut v, &fixture("coinbase-exchange", "ticker.json"));
+    let [Event::Quote(q)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(q.symbol.as_str(), "ETH-USD");
+    assert_eq!(
+        (q.bid_price.to_string(), q.bid_size.to_string()),
+        ("1285.04".into(), "0.46688654".into())
+    );
+    assert_eq!(
+        (q.ask_price.to_string(), q.ask_size.to_string()),
+        ("1285.27".into(), "1.56637040".into())
+    );
+    assert!(parse(&mut v, &fixture("coinbase-exchange", "heartbeat.json")).is_empty());
+}
+
+#[test]
+fn exchange_level2_snapshot_then_updates() {
+    let mut v = exchange();
+    // An update before the snapshot has nothing whole to apply to.
+    assert!(parse(&mut v, &fixture("coinbase-exchange", "l2update.json")).is_empty());
+    let out = parse(&mut v, &fixture("coinbase-exchange", "snapshot.json"));
+    let [Event::Book(snap), Event::Quote(q)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!((snap.action, snap.synced), (BookAction::Snapshot, true));
+    assert_eq!(
+        (q.bid_price.to_string(), q.ask_price.to_string()),
+        ("10101.10".into(), "10102.55".into())
+    );
+
+    let out = parse(&mut v, &fixture("coinbase-exchange", "l2update.json"));
+    let [Event::Book(delta), Event::Quote(q)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert!(delta.synced);
+    assert_eq!(delta.bids[0].price().to_string(), "10101.80000000");
+    assert_eq!(q.bid_size.to_string(), "0.162567");
+
+    // Both changes are on the bid side; the zero size removes a level the book never had.
+    let out = parse(
+        &mut v,
+        &fixture("coinbase-exchange", "l2update-multiple.json"),
+    );
+    let Event::Book(delta) = &out[0] else {
+        panic!("{out:?}")
+    };
+    assert_eq!(delta.bids.len(), 2);
+    assert_eq!(
+        v.book("BTC-USD")
+            .unwrap()
+            .best_bid()
+            .unwrap()
+            .price()
+            .to_string(),
+        "22356.300000"
+    );
+
+    v.reset();
+    let out = parse(&mut v, &fixture("coinbase-exchange", "snapshot.json"));
+    assert!(
+        out.iter()
+            .any(|e| matches!(e, Event::Status(s) if s.state == FeedState::Resync))
+    );
+}
+
+#[test]
+fn exchange_subscription_frame_is_exact() {
+    let subs = [
+        sub(Channel::Trades, "ETH-USD"),
+        sub(Channel::Bbo, "BTC-USD"),
+        sub(Channel::Book, "BTC-USD"),
+    ];
+    let v = CoinbaseExchange::new(&subs, BookMode::Snapshots);
+    assert_eq!(
+        v.subscribe_frames(&subs),
+        [
+            r#"{"channels":["level2_batch","matches","ticker","heartbeat"],"product_ids":["BTC-USD","ETH-USD"],"type":"subscribe"}"#
+        ]
+    );
+}
+
+#[test]
+fn exchange_rejections() {
+    let mut v = exchange();
+    let mut zero = fixture("coinbase-exchange", "match.json");
+    zero["price"] = "0".into();
+    let mut neg_size = fixture("coinbase-exchange", "l2update.json");
+    neg_size["changes"][0][2] = "-1".into();
+    let cases = [
+        (zero, RejectReason::InvalidPrice),
+        (neg_size, RejectReason::InvalidQuantity),
+        (
+            json!({"type": "done", "product_id": "BTC-USD"}),
+            RejectReason::UnknownMessage,
+        ),
+        (
+            json!({"type": "error", "message": "Failed to subscribe", "reason": "level2 requires authentication"}),
+            RejectReason::VenueError,
+        ),
+        (
+            json!({"product_id": "BTC-USD"}),
+            RejectReason::UnknownMessage,
+        ),
+    ];
+    for (frame, reason) in cases {
+        let mut out = Vec::new();
+        let err = v.parse(&frame.to_string(), TS, &mut out).unwrap_err();
+        assert_eq!(err.reason, reason, "{frame}");
+    }
+    let mut out = Vec::new();
+    assert_eq!(
+        v.parse("{\"type\":", TS, &mut out).unwrap_err().reason,
+        RejectReason::ParseError
+    );
+}
