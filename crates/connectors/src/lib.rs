@@ -8,6 +8,8 @@ pub mod coinbase;
 pub mod coinbase_exchange;
 mod error;
 pub mod fields;
+pub mod runner;
+pub mod simulator;
 pub mod symbols;
 mod venue;
 

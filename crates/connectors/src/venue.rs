@@ -161,7 +161,7 @@ impl ParseError {
 
 /// A venue as the runner drives it: pure parsing with the receive time passed in, plus the frames and
 /// rules of its protocol. One value serves one connection's subscriptions; it keeps the books.
-pub trait Venue: Send {
+pub trait Venue: Send + Sync {
     fn exchange(&self) -> Exchange;
 
     /// The websocket URL to connect to for these subscriptions (`base` is the venue default or the

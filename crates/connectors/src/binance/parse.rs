@@ -52,10 +52,8 @@ fn typed<'a, T: serde::Deserialize<'a>>(text: &'a str) -> Result<T, ParseError> 
 /// `{"stream":...,"data":...}`).
 pub fn classify(frame: &str) -> Result<Frame<'_>, ParseError> {
     let body = frame.trim_start();
-    if body
-        .strip_prefix('{')
-        .is_some_and(|rest| rest.trim_start().starts_with("\"stream\""))
-    {
+    // Payloads never carry a "stream" key: its presence marks the combined-stream wrapper.
+    if body.contains("\"stream\"") {
         let combined: Combined<'_> = typed(body)?;
         return classify_stream(combined.stream, combined.data.get());
     }

@@ -1,0 +1,410 @@
+//! `ExchangeSourceConfig`: one exchange source of a pipeline file (`kind = "exchange"`), its defaults and
+//! its validation, and the venue and subscriptions it turns into.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tickstream_model::{Exchange, Symbol, duration_text};
+
+use crate::binance::{self, Binance};
+use crate::coinbase::{self, CoinbaseAdvanced};
+use crate::coinbase_exchange::{self, CoinbaseExchange};
+use crate::{BookMode, Channel, Error, Subscription, Venue};
+
+/// An exchange source:
+///
+/// ```toml
+/// [sources.binance]
+/// kind = "exchange"
+/// exchange = "binance"                 # binance | coinbase | coinbase-exchange
+/// symbols = ["BTC-USDT", "ETHUSDT"]    # canonical or the venue's own
+/// channels = ["trades", "bbo", "book"] # trades | agg_trades (binance) | bbo | book
+/// url = "ws://127.0.0.1:9900/binance"  # optional: the venue's websocket (the simulator's)
+/// rest_url = "http://127.0.0.1:9900/binance" # optional: REST base for book snapshots (binance)
+/// staleness = "30s"                    # no data on a subscription for this long → stale, reconnect
+/// staleness_per_channel = { trades = "5m" }
+/// max_frame_bytes = 16777216
+/// connect_timeout = "10s"
+/// [sources.binance.backoff]
+/// initial = "250ms"
+/// max = "30s"
+/// reset_after = "60s"
+/// ```
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeSourceConfig {
+    pub exchange: Exchange,
+    pub symbols: Vec<String>,
+    #[serde(default = "default_channels")]
+    pub channels: Vec<Channel>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub rest_url: Option<String>,
+    #[serde(default = "default_staleness", with = "duration_text")]
+    pub staleness: Duration,
+    #[serde(default)]
+    pub staleness_per_channel: BTreeMap<Channel, Window>,
+    #[serde(default = "default_max_frame_bytes")]
+    pub max_frame_bytes: usize,
+    #[serde(default = "default_connect_timeout", with = "duration_text")]
+    pub connect_timeout: Duration,
+    #[serde(default)]
+    pub backoff: BackoffConfig,
+}
+
+/// A duration written as text (`"5m"`), for maps of windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Window(#[serde(with = "duration_text")] pub Duration);
+
+/// Reconnect delays: capped exponential with full jitter, reset after a healthy connection.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackoffConfig {
+    #[serde(default = "default_backoff_initial", with = "duration_text")]
+    pub initial: Duration,
+    #[serde(default = "default_backoff_max", with = "duration_text")]
+    pub max: Duration,
+    /// A connection that stayed up this long resets the delay to `initial`.
+    #[serde(default = "default_backoff_reset", with = "duration_text")]
+    pub reset_after: Duration,
+}
+
+fn default_channels() -> Vec<Channel> {
+    vec![Channel::Trades, Channel::Bbo]
+}
+fn default_staleness() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_frame_bytes() -> usize {
+    16 * 1024 * 1024
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_backoff_initial() -> Duration {
+    Duration::from_millis(250)
+}
+fn default_backoff_max() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_backoff_reset() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl Default for BackoffConfig {
+    fn default() -> BackoffConfig {
+        BackoffConfig {
+            initial: default_backoff_initial(),
+            max: default_backoff_max(),
+            reset_after: default_backoff_reset(),
+        }
+    }
+}
+
+impl ExchangeSourceConfig {
+    /// A config with every default, for `exchange` and `symbols`.
+    pub fn new(exchange: Exchange, symbols: &[&str]) -> ExchangeSourceConfig {
+        ExchangeSourceConfig {
+            exchange,
+            symbols: symbols.iter().map(|s| (*s).to_owned()).collect(),
+            channels: default_channels(),
+            url: None,
+            rest_url: None,
+            staleness: default_staleness(),
+            staleness_per_channel: BTreeMap::new(),
+            max_frame_bytes: default_max_frame_bytes(),
+            connect_timeout: default_connect_timeout(),
+            backoff: BackoffConfig::default(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |field: &str, message: String| {
+            Err(Error::Config {
+                field: field.into(),
+                message,
+            })
+        };
+        if !matches!(
+            self.exchange,
+            Exchange::Binance | Exchange::Coinbase | Exchange::CoinbaseExchange
+        ) {
+            return bad(
+                "exchange",
+                format!(
+                    "no connector for {} yet; expected binance, coinbase or coinbase-exchange",
+                    self.exchange
+                ),
+            );
+        }
+        if self.symbols.is_empty() {
+            return bad("symbols", "list at least one symbol".into());
+        }
+        if self.channels.is_empty() {
+            return bad("channels", "list at least one channel".into());
+        }
+        for channel in &self.channels {
+            if *channel == Channel::AggTrades && self.exchange != Exchange::Binance {
+                return bad(
+                    "channels",
+                    format!(
+                        "agg_trades is a Binance stream; {} has trades",
+                        self.exchange
+                    ),
+                );
+            }
+        }
+        for (i, symbol) in self.symbols.iter().enumerate() {
+            if let Err(message) = resolve_symbol(self.exchange, symbol) {
+                return bad(&format!("symbols[{i}]"), message);
+            }
+        }
+        for (field, url, schemes) in [
+            ("url", &self.url, ["ws", "wss"]),
+            ("rest_url", &self.rest_url, ["http", "https"]),
+        ] {
+            if let Some(url) = url {
+                match url::Url::parse(url) {
+                    Ok(u) if schemes.contains(&u.scheme()) && u.host_str().is_some() => {}
+                    Ok(_) => {
+                        return bad(
+                            field,
+                            format!("{url:?} must be a {} URL", schemes.join(" or ")),
+                        );
+                    }
+                    Err(e) => return bad(field, format!("{url:?}: {e}")),
+                }
+            }
+        }
+        if self.staleness.is_zero() {
+            return bad("staleness", "must be longer than 0s".into());
+        }
+        if let Some((channel, _)) = self
+            .staleness_per_channel
+            .iter()
+            .find(|(_, w)| w.0.is_zero())
+        {
+            return bad(
+                &format!("staleness_per_channel.{}", channel.as_str()),
+                "must be longer than 0s".into(),
+            );
+        }
+        if self.max_frame_bytes < 1024 {
+            return bad(
+                "max_frame_bytes",
+                format!("{} is too small; at least 1024", self.max_frame_bytes),
+            );
+        }
+        if self.connect_timeout.is_zero() {
+            return bad("connect_timeout", "must be longer than 0s".into());
+        }
+        if self.backoff.initial.is_zero() {
+            return bad("backoff.initial", "must be longer than 0s".into());
+        }
+        if self.backoff.max < self.backoff.initial {
+            return bad(
+                "backoff.max",
+                "must not be shorter than backoff.initial".into(),
+            );
+        }
+        let streams = self.symbols.len() * self.channels.len();
+        let limit = self
+            .venue(BookMode::Snapshots)
+            .limits()
+            .max_streams_per_connection;
+        if streams > limit {
+            return bad(
+                "symbols",
+                format!(
+                    "{streams} streams exceed {}'s {limit} per connection; split the symbols over several sources",
+                    self.exchange
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// The staleness window of a channel.
+    pub fn staleness_of(&self, channel: Channel) -> Duration {
+        self.staleness_per_channel
+            .get(&channel)
+            .map_or(self.staleness, |w| w.0)
+    }
+
+    /// Every channel × symbol, with the venue's symbols (call after `validate`).
+    pub fn subscriptions(&self) -> Result<Vec<Subscription>, Error> {
+        let mut subs = Vec::new();
+        for (i, text) in self.symbols.iter().enumerate() {
+            let (symbol, raw_symbol) =
+                resolve_symbol(self.exchange, text).map_err(|message| Error::Config {
+                    field: format!("symbols[{i}]"),
+                    message,
+                })?;
+            for channel in &self.channels {
+                subs.push(Subscription {
+                    channel: *channel,
+                    symbol: symbol.clone(),
+                    raw_symbol: raw_symbol.clone(),
+                });
+            }
+        }
+        Ok(subs)
+    }
+
+    /// The websocket base URL: the override or the venue's.
+    pub fn ws_url(&self) -> &str {
+        self.url.as_deref().unwrap_or(match self.exchange {
+            Exchange::Binance => binance::DEFAULT_WS_URL,
+            Exchange::CoinbaseExchange => coinbase_exchange::DEFAULT_WS_URL,
+            _ => coinbase::DEFAULT_WS_URL,
+        })
+    }
+
+    /// The venue parser for this source's subscriptions.
+    pub fn venue(&self, mode: BookMode) -> Box<dyn Venue> {
+        let subs = self.subscriptions().unwrap_or_default();
+        match self.exchange {
+            Exchange::Binance => Box::new(Binance::new(
+                &subs,
+                self.rest_url
+                    .as_deref()
+                    .unwrap_or(binance::DEFAULT_REST_URL),
+                mode,
+            )),
+            Exchange::CoinbaseExchange => Box::new(CoinbaseExchange::new(&subs, mode)),
+            _ => Box::new(CoinbaseAdvanced::new(&subs, mode)),
+        }
+    }
+}
+
+/// A configured symbol, canonical (`BTC-USDT`) or the venue's own (`BTCUSDT`, `btcusdt`), as
+/// (canonical, venue symbol).
+pub fn resolve_symbol(exchange: Exchange, text: &str) -> Result<(Symbol, String), String> {
+    if let Ok(symbol) = Symbol::parse(text) {
+        if symbol.kind() != tickstream_model::InstrumentKind::Spot {
+            return Err(format!(
+                "{text:?}: only spot instruments are supported on {exchange}"
+            ));
+        }
+        let raw = match exchange {
+            Exchange::Binance => format!("{}{}", symbol.base(), symbol.quote()),
+            _ => symbol.as_str().to_owned(),
+        };
+        return Ok((symbol, raw));
+    }
+    match exchange {
+        Exchange::Binance => binance::parse::symbol_from_suffix(text)
+            .map(|symbol| (symbol, text.to_ascii_uppercase()))
+            .ok_or_else(|| format!("{text:?} is neither canonical (BTC-USDT) nor a Binance symbol ending in a known quote asset")),
+        _ => coinbase::parse::product_symbol(&text.to_ascii_uppercase())
+            .map(|symbol| (symbol.clone(), symbol.as_str().to_owned()))
+            .ok_or_else(|| format!("{text:?} is not a product such as BTC-USD")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ExchangeSourceConfig, String> {
+        toml::from_str::<ExchangeSourceConfig>(text).map_err(|e| e.to_string())
+    }
+
+    fn field_of(config: &ExchangeSourceConfig) -> String {
+        match config.validate() {
+            Err(Error::Config { field, .. }) => field,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_the_full_shape() {
+        let config =
+            parse("exchange = \"binance\"\nsymbols = [\"BTC-USDT\", \"ethusdt\"]").unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.channels, [Channel::Trades, Channel::Bbo]);
+        assert_eq!(config.staleness, Duration::from_secs(30));
+        assert_eq!(config.max_frame_bytes, 16 * 1024 * 1024);
+        assert_eq!(config.backoff, BackoffConfig::default());
+        assert_eq!(config.ws_url(), "wss://stream.binance.com:9443");
+        let subs = config.subscriptions().unwrap();
+        assert_eq!(subs.len(), 4);
+        assert_eq!(
+            (subs[2].symbol.as_str(), subs[2].raw_symbol.as_str()),
+            ("ETH-USDT", "ETHUSDT")
+        );
+
+        let config = parse(
+            r#"exchange = "coinbase-exchange"
+symbols = ["BTC-USD"]
+channels = ["trades", "book"]
+url = "ws://127.0.0.1:9900/coinbase-exchange"
+staleness = "10s"
+staleness_per_channel = { trades = "5m" }
+max_frame_bytes = 1048576
+connect_timeout = "3s"
+backoff = { initial = "100ms", max = "5s", reset_after = "30s" }"#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(
+            config.staleness_of(Channel::Trades),
+            Duration::from_secs(300)
+        );
+        assert_eq!(config.staleness_of(Channel::Book), Duration::from_secs(10));
+        assert_eq!(config.backoff.initial, Duration::from_millis(100));
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_refused() {
+        assert!(
+            parse("exchange = \"binance\"\nsymbols = []\nsymbol = \"x\"")
+                .unwrap_err()
+                .contains("unknown field")
+        );
+        assert!(parse("exchange = \"nyse\"\nsymbols = []").is_err());
+        assert!(
+            parse("exchange = \"binance\"\nsymbols = [\"BTC-USDT\"]\nstaleness = \"soon\"")
+                .is_err()
+        );
+        let base = ExchangeSourceConfig::new(Exchange::Binance, &["BTC-USDT"]);
+        type Edit = Box<dyn Fn(&mut ExchangeSourceConfig)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            ("exchange", Box::new(|c| c.exchange = Exchange::Kraken)),
+            ("symbols", Box::new(|c| c.symbols.clear())),
+            (
+                "symbols[0]",
+                Box::new(|c| c.symbols = vec!["NOTASYMBOL".into()]),
+            ),
+            (
+                "symbols[0]",
+                Box::new(|c| c.symbols = vec!["BTC-USDT-PERP".into()]),
+            ),
+            ("channels", Box::new(|c| c.channels.clear())),
+            (
+                "url",
+                Box::new(|c| c.url = Some("http://example.com".into())),
+            ),
+            (
+                "rest_url",
+                Box::new(|c| c.rest_url = Some("not a url".into())),
+            ),
+            ("staleness", Box::new(|c| c.staleness = Duration::ZERO)),
+            ("max_frame_bytes", Box::new(|c| c.max_frame_bytes = 10)),
+            (
+                "backoff.max",
+                Box::new(|c| c.backoff.max = Duration::from_millis(1)),
+            ),
+        ];
+        for (field, edit) in cases {
+            let mut config = base.clone();
+            edit(&mut config);
+            assert_eq!(field_of(&config), field);
+        }
+        let mut coinbase = ExchangeSourceConfig::new(Exchange::Coinbase, &["BTC-USD"]);
+        coinbase.channels = vec![Channel::AggTrades];
+        assert_eq!(field_of(&coinbase), "channels");
+    }
+}

@@ -1,0 +1,345 @@
+//! The exchange simulator: a local websocket server speaking Binance spot (`/binance/stream`, plus the
+//! REST depth snapshot at `/binance/api/v3/depth`), Coinbase Advanced Trade (`/coinbase`) and the Coinbase
+//! Exchange feed (`/coinbase-exchange`) exactly as the parsers expect, driven by a seeded random market,
+//! with faults injected on command.
+
+pub mod binance;
+pub mod coinbase;
+pub mod market;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::Error;
+use market::{Market, Step};
+
+/// A fault, applied to every connection open when it is injected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Close the TCP connection without a websocket close frame.
+    Drop,
+    /// Send nothing more (no data, no heartbeats, no pings) on the open connections.
+    Silence,
+    /// Leave out the next book update (a sequence gap on the client's side).
+    SkipSequence,
+    /// A text frame that is not JSON.
+    Garbage,
+    /// A text frame of this many bytes.
+    Oversized(usize),
+    /// The venue's reconnect request: Binance `serverShutdown` then a close; Coinbase a close 1001.
+    Reconnect,
+    /// Stop reading the client's frames (its pings and requests) for this long.
+    Stall(Duration),
+}
+
+/// What the simulator is started with.
+#[derive(Debug, Clone)]
+pub struct SimulatorConfig {
+    /// `127.0.0.1:0` picks a free port.
+    pub listen: SocketAddr,
+    /// Everything the market does follows from the seed.
+    pub seed: u64,
+    /// Time between market steps.
+    pub tick: Duration,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> SimulatorConfig {
+        SimulatorConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            seed: 1,
+            tick: Duration::from_millis(50),
+        }
+    }
+}
+
+/// State shared by the server's connections.
+#[derive(Debug)]
+pub struct Shared {
+    seed: u64,
+    markets: Mutex<BTreeMap<String, Market>>,
+    steps: broadcast::Sender<Arc<Step>>,
+    faults: broadcast::Sender<Fault>,
+}
+
+impl Shared {
+    /// Runs `f` on the market of a canonical symbol, created on first use.
+    pub fn with_market<T>(&self, symbol: &str, f: impl FnOnce(&mut Market) -> T) -> T {
+        let mut markets = self.markets.lock().unwrap_or_else(PoisonError::into_inner);
+        let market = markets
+            .entry(symbol.to_owned())
+            .or_insert_with(|| Market::new(symbol, self.seed));
+        f(market)
+    }
+
+    fn step_all(&self) {
+        let time_ms = crate::runner::now().0 / 1_000_000;
+        let mut markets = self.markets.lock().unwrap_or_else(PoisonError::into_inner);
+        for market in markets.values_mut() {
+            // Sent under the lock so that a snapshot taken under it is never followed by an older step.
+            let _ = self.steps.send(Arc::new(market.step(time_ms)));
+        }
+    }
+}
+
+/// A running simulator.
+#[derive(Debug)]
+pub struct Simulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Simulator {
+    /// Binds and starts serving.
+    pub async fn start(config: SimulatorConfig) -> Result<Simulator, Error> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| Error::Io {
+                context: format!("binding {}", config.listen),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| Error::Io {
+            context: "local address".into(),
+            source,
+        })?;
+        let shared = Arc::new(Shared {
+            seed: config.seed,
+            markets: Mutex::new(BTreeMap::new()),
+            steps: broadcast::channel(4096).0,
+            faults: broadcast::channel(64).0,
+        });
+        let ticker = {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(config.tick);
+                loop {
+                    tick.tick().await;
+                    shared.step_all();
+                }
+            })
+        };
+        let server = {
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                while let Ok((tcp, _)) = listener.accept().await {
+                    tokio::spawn(serve_connection(tcp, shared.clone()));
+                }
+            })
+        };
+        Ok(Simulator {
+            addr,
+            shared,
+            tasks: vec![ticker, server],
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The websocket base URL for a venue (`binance`, `coinbase`, `coinbase-exchange`).
+    pub fn ws_url(&self, venue: &str) -> String {
+        format!("ws://{}/{venue}", self.addr)
+    }
+
+    /// The REST base URL for a venue.
+    pub fn rest_url(&self, venue: &str) -> String {
+        format!("http://{}/{venue}", self.addr)
+    }
+
+    /// Applies a fault to every open connection.
+    pub fn inject(&self, fault: Fault) {
+        let _ = self.shared.faults.send(fault);
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+/// A venue protocol as the simulator speaks it on one connection.
+pub trait Protocol: Send {
+    /// Answers a client frame (subscriptions); may send snapshots.
+    fn on_client_text(&mut self, text: &str, shared: &Shared, out: &mut Vec<String>);
+    /// Frames for a market step, for what the client subscribed to. `skip_book` leaves the book update
+    /// out; returns whether one was left out.
+    fn on_step(&mut self, step: &Step, skip_book: bool, out: &mut Vec<String>) -> bool;
+    /// Frames sent every second (heartbeats).
+    fn on_second(&mut self, out: &mut Vec<String>);
+    /// The venue's reconnect request: frames to send, then the close frame.
+    fn reconnect_request(&mut self, out: &mut Vec<String>) -> Option<CloseFrame>;
+    /// How often the server pings, if it does.
+    fn ping_every(&self) -> Option<Duration>;
+}
+
+async fn serve_connection(tcp: TcpStream, shared: Arc<Shared>) {
+    let mut head = [0u8; 4096];
+    let mut peeked = 0;
+    for _ in 0..50 {
+        peeked = tcp.peek(&mut head).await.unwrap_or(0);
+        if peeked == 0 || head[..peeked].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let text = String::from_utf8_lossy(&head[..peeked]).to_ascii_lowercase();
+    if !text.contains("upgrade: websocket") {
+        serve_http(tcp, &shared).await;
+        return;
+    }
+    let mut path = String::new();
+    // The callback's error type is tungstenite's HTTP response, as its signature requires.
+    #[allow(clippy::result_large_err)]
+    let capture = |request: &Request, response: Response| {
+        path = request.uri().path().to_owned();
+        Ok(response)
+    };
+    let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, capture).await else {
+        return;
+    };
+    let faults = shared.faults.subscribe();
+    match path.trim_end_matches('/') {
+        "/binance/stream" | "/binance/ws" => {
+            run_protocol(ws, shared, faults, binance::BinanceProtocol::default()).await
+        }
+        "/coinbase" => {
+            run_protocol(ws, shared, faults, coinbase::AdvancedProtocol::default()).await
+        }
+        "/coinbase-exchange" => {
+            run_protocol(ws, shared, faults, coinbase::ExchangeProtocol::default()).await
+        }
+        _ => {
+            let mut ws = ws;
+            let _ = ws.close(None).await;
+        }
+    }
+}
+
+/// One connection's loop: client frames, market steps, heartbeats, pings and faults.
+async fn run_protocol<P: Protocol>(
+    ws: WebSocketStream<TcpStream>,
+    shared: Arc<Shared>,
+    mut faults: broadcast::Receiver<Fault>,
+    mut protocol: P,
+) {
+    let (mut sink, mut stream) = ws.split();
+    let mut steps = shared.steps.subscribe();
+    let mut second = tokio::time::interval(Duration::from_secs(1));
+    let ping_every = protocol.ping_every().unwrap_or(Duration::from_secs(3600));
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+    let mut silent = false;
+    let mut skip_book = false;
+    let mut stalled_until: Option<Instant> = None;
+    let mut out = Vec::new();
+    loop {
+        let stalled = stalled_until.is_some_and(|t| Instant::now() < t);
+        let stall_end = stalled_until.unwrap_or_else(Instant::now);
+        tokio::select! {
+            message = stream.next(), if !stalled => match message {
+                Some(Ok(Message::Text(text))) => protocol.on_client_text(text.as_str(), &shared, &mut out),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            _ = tokio::time::sleep_until(stall_end), if stalled => stalled_until = None,
+            step = steps.recv() => match step {
+                Ok(step) if !silent => {
+                    if protocol.on_step(&step, skip_book, &mut out) {
+                        skip_book = false;
+                    }
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            _ = second.tick(), if !silent => protocol.on_second(&mut out),
+            _ = ping.tick(), if !silent && protocol.ping_every().is_some() => {
+                if sink.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return;
+                }
+            }
+            fault = faults.recv() => match fault {
+                Ok(Fault::Drop) | Err(broadcast::error::RecvError::Closed) => return,
+                Ok(Fault::Silence) => silent = true,
+                Ok(Fault::SkipSequence) => skip_book = true,
+                Ok(Fault::Garbage) => out.push("}{ not json at all".to_owned()),
+                Ok(Fault::Oversized(bytes)) => out.push(format!("{{\"padding\":\"{}\"}}", "x".repeat(bytes))),
+                Ok(Fault::Reconnect) => {
+                    let close = protocol.reconnect_request(&mut out);
+                    for frame in out.drain(..) {
+                        let _ = sink.send(Message::text(frame)).await;
+                    }
+                    let _ = sink.send(Message::Close(close)).await;
+                    return;
+                }
+                Ok(Fault::Stall(d)) => stalled_until = Some(Instant::now() + d),
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+            },
+        }
+        for frame in out.drain(..) {
+            if sink.send(Message::text(frame)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// A close frame asking the client to come back (`1001 going away`).
+pub fn going_away(reason: &str) -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::Away,
+        reason: reason.to_owned().into(),
+    }
+}
+
+/// The REST side: `GET /binance/api/v3/depth?symbol=BTCUSDT&limit=N`.
+async fn serve_http(mut tcp: TcpStream, shared: &Shared) {
+    let mut request = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 64 * 1024 {
+        match tcp.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&request);
+    let target = text
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    let (status, body) = match binance::rest_response(&target, shared) {
+        Some(body) => ("200 OK", body),
+        None => (
+            "404 Not Found",
+            format!("{{\"code\":-1121,\"msg\":\"no such endpoint or symbol: {target}\"}}"),
+        ),
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tcp.write_all(response.as_bytes()).await;
+    let _ = tcp.shutdown().await;
+}
