@@ -8,6 +8,7 @@ pub mod coinbase;
 pub mod coinbase_exchange;
 mod error;
 pub mod fields;
+pub mod normalize;
 pub mod runner;
 pub mod simulator;
 pub mod symbols;
@@ -15,6 +16,7 @@ mod venue;
 
 pub use book::{BookState, L2Book, Side};
 pub use error::Error;
+pub use normalize::{Market, NormalizeSummary, normalize};
 pub use venue::{
     BookMode, Channel, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits,
     VenueSignal,

@@ -93,7 +93,10 @@ impl CoinbaseAdvanced {
     fn check_sequence(&mut self, sequence: u64, ts_recv: UnixNanos, out: &mut Vec<Event>) {
         let expected = self.last_sequence.map(|s| s + 1);
         self.last_sequence = Some(sequence);
-        let Some(expected) = expected else { return };
+        // 0 opens a connection's count (recordings may span connections); anything else must follow.
+        let Some(expected) = expected.filter(|_| sequence != 0) else {
+            return;
+        };
         if sequence == expected {
             return;
         }

@@ -1,0 +1,151 @@
+//! Offline normalization of documented frames: events out as JSON lines, unsynced book deltas, a summary
+//! of frames, events and rejections, and no failure on bad lines.
+
+use std::collections::BTreeMap;
+
+use tickstream_connectors::normalize::normalize_with_clock;
+use tickstream_connectors::{Market, RejectReason};
+use tickstream_model::{Event, EventKind, Exchange, UnixNanos};
+
+/// A fixture compacted to one line.
+fn line(dir: &str, name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    value.to_string()
+}
+
+fn run(exchange: Exchange, input: &str) -> (Vec<Event>, tickstream_connectors::NormalizeSummary) {
+    let mut out = Vec::new();
+    let summary = normalize_with_clock(exchange, Market::Spot, input.as_bytes(), &mut out, || {
+        UnixNanos(42)
+    })
+    .unwrap();
+    let events = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Event>(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    (events, summary)
+}
+
+#[test]
+fn binance_frames_with_a_bad_line_and_a_capture_record() {
+    let capture = serde_json::json!({"ts_recv": 1_700_000_000_000_000_123i64, "connection_id": 3, "frame": line("binance", "bookTicker.json")});
+    let input = [
+        line("binance", "trade.json"),
+        String::new(),
+        line("binance", "aggTrade.json"),
+        "this is not json".into(),
+        line("binance", "depthUpdate.json"),
+        line("binance", "trade.json").replace("\"0.001\"", "\"0\""),
+        capture.to_string(),
+        line("binance", "subscribe-response.json"),
+    ]
+    .join("\n");
+    let (events, summary) = run(Exchange::Binance, &input);
+    assert_eq!(summary.frames, 7);
+    assert_eq!(
+        summary.events,
+        BTreeMap::from([
+            (EventKind::Trade, 2),
+            (EventKind::Quote, 1),
+            (EventKind::Book, 1)
+        ])
+    );
+    assert_eq!(
+        summary.rejected,
+        BTreeMap::from([
+            (RejectReason::ParseError, 1),
+            (RejectReason::InvalidPrice, 1)
+        ])
+    );
+    let Event::Book(book) = &events[2] else {
+        panic!("{events:?}")
+    };
+    assert!(
+        !book.synced,
+        "no snapshot offline: deltas are flagged unsynced"
+    );
+    let Event::Quote(quote) = &events[3] else {
+        panic!()
+    };
+    assert_eq!(quote.ts_recv, UnixNanos(1_700_000_000_000_000_123));
+    let Event::Trade(trade) = &events[0] else {
+        panic!()
+    };
+    assert_eq!(trade.ts_recv, UnixNanos(42));
+    assert_eq!(
+        summary.to_string(),
+        "frames read: 7\nevents: trade=2, quote=1, book=1\nrejected: parse_error=1, invalid_price=1"
+    );
+}
+
+#[test]
+fn coinbase_feeds() {
+    let input = [
+        line("coinbase", "market_trades.json"),
+        line("coinbase", "l2_data.json"),
+        line("coinbase", "ticker.json"),
+    ]
+    .join("\n");
+    let (events, summary) = run(Exchange::Coinbase, &input);
+    assert_eq!(
+        summary.events,
+        BTreeMap::from([
+            (EventKind::Trade, 1),
+            (EventKind::Quote, 1),
+            (EventKind::Book, 1)
+        ])
+    );
+    assert!(summary.rejected.is_empty());
+    // A snapshot in the input makes the book whole even offline.
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Book(b) if b.synced))
+    );
+
+    let input = [
+        line("coinbase-exchange", "l2update.json"),
+        line("coinbase-exchange", "match.json"),
+    ]
+    .join("\n");
+    let (events, summary) = run(Exchange::CoinbaseExchange, &input);
+    assert_eq!(summary.frames, 2);
+    assert!(matches!(&events[0], Event::Book(b) if !b.synced));
+    assert!(matches!(&events[1], Event::Trade(t) if t.exchange == Exchange::CoinbaseExchange));
+}
+
+#[test]
+fn unreadable_bytes_are_rejected_and_unsupported_markets_refused() {
+    let mut input = line("binance", "trade.json").into_bytes();
+    input.extend_from_slice(b"\n\xff\xfe\n");
+    let mut out = Vec::new();
+    let summary = normalize_with_clock(
+        Exchange::Binance,
+        Market::Spot,
+        &input[..],
+        &mut out,
+        || UnixNanos(0),
+    )
+    .unwrap();
+    assert_eq!(summary.frames, 2);
+    assert_eq!(summary.rejected.get(&RejectReason::ParseError), Some(&1));
+    assert!(
+        normalize_with_clock(
+            Exchange::Binance,
+            Market::Perp,
+            &b""[..],
+            Vec::new(),
+            || UnixNanos(0)
+        )
+        .is_err()
+    );
+    assert!(
+        normalize_with_clock(Exchange::Kraken, Market::Spot, &b""[..], Vec::new(), || {
+            UnixNanos(0)
+        })
+        .is_err()
+    );
+}
