@@ -4,10 +4,12 @@
 mod components;
 mod error;
 mod filter;
+mod normalize;
 mod pipeline;
 mod progress;
 mod registry;
 mod runtime;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,12 +46,12 @@ enum Command {
     /// Run a pipeline until its sources end or it is stopped (Ctrl-C or SIGTERM; a second signal exits at once).
     Run(RunArgs),
     /// Turn raw venue frames (one per line) into normalized events (one JSON object per line).
-    Normalize,
+    Normalize(normalize::NormalizeArgs),
     /// Run a pipeline's operators and sinks over recorded normalized events (NDJSON, optionally .zst) at
     /// full speed, in place of its live sources.
     Replay(ReplayArgs),
     /// Run the local exchange simulator.
-    Simulate,
+    Simulate(simulate::SimulateArgs),
     /// Serve the HTTP/WebSocket API over the cache.
     Serve,
     /// Create, list, revoke and rotate API keys.
@@ -93,9 +95,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate { files } => validate(&files),
         Command::Run(args) => run(args),
-        Command::Normalize => not_built("normalize"),
+        Command::Normalize(args) => normalize::normalize(args),
         Command::Replay(args) => replay(args),
-        Command::Simulate => not_built("simulate"),
+        Command::Simulate(args) => simulate::simulate(args),
         Command::Serve => not_built("serve"),
         Command::Keys => not_built("keys"),
         Command::Compact => not_built("compact"),
