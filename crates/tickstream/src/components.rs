@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
 use anyhow::Context;
+use tickstream_connectors::runner::{ExchangeSource, ExchangeSourceConfig};
 use tickstream_io::ndjson::{EventFileReader, FileSink};
 use tickstream_model::Event;
 use tickstream_operators::{Indicators, Operator, TimeBars};
@@ -22,6 +23,8 @@ const BATCH: usize = 1024;
 /// A running source.
 #[derive(Debug)]
 pub enum SourceTask {
+    /// A venue's websocket feed through the shared runner.
+    Exchange(Box<ExchangeSourceConfig>),
     /// Normalized events from files, in order, passing `filter`.
     Files {
         paths: Vec<PathBuf>,
@@ -40,6 +43,7 @@ impl SourceTask {
             });
         }
         match spec {
+            SourceSpec::Exchange(config) => Ok(SourceTask::Exchange(Box::new(config.clone()))),
             SourceSpec::File(config) => Ok(SourceTask::Files {
                 paths: config.paths.clone(),
                 filter: FilterConfig {
@@ -59,6 +63,7 @@ impl SourceTask {
         progress: Arc<AtomicU64>,
     ) -> anyhow::Result<u64> {
         let mut batches = match self {
+            SourceTask::Exchange(config) => exchange_feed(*config)?,
             SourceTask::Files { paths, filter } => read_files(paths, filter),
         };
         let mut sent = 0u64;
@@ -89,6 +94,41 @@ impl SourceTask {
         outputs.send(Message::End).await?;
         Ok(sent)
     }
+}
+
+/// Starts the venue's runner and groups what it sends into batches: whatever is waiting, up to a batch,
+/// without waiting for more. Dropping the receiver stops the runner.
+fn exchange_feed(
+    config: ExchangeSourceConfig,
+) -> anyhow::Result<mpsc::Receiver<anyhow::Result<Vec<Event>>>> {
+    let (event_tx, mut event_rx) = mpsc::channel(BATCH * 4);
+    let source = ExchangeSource::new(config, event_tx)?;
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        let runner = tokio::spawn(source.run());
+        while let Some(first) = event_rx.recv().await {
+            let mut batch = Vec::with_capacity(BATCH);
+            batch.push(first);
+            while batch.len() < BATCH {
+                match event_rx.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(_) => break,
+                }
+            }
+            if tx.send(Ok(batch)).await.is_err() {
+                break;
+            }
+        }
+        drop(event_rx);
+        match runner.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = tx.send(Err(e.into())).await;
+            }
+            Err(e) => tracing::error!("the exchange runner failed: {e}"),
+        }
+    });
+    Ok(rx)
 }
 
 /// Reads the files on a thread of their own, in order, into batches. Lines that are not events are counted

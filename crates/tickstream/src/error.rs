@@ -85,6 +85,21 @@ impl From<tickstream_operators::Error> for ParamError {
     }
 }
 
+impl From<tickstream_connectors::Error> for ParamError {
+    fn from(e: tickstream_connectors::Error) -> ParamError {
+        match e {
+            tickstream_connectors::Error::Config { field, message } => ParamError {
+                field: Some(field),
+                message,
+            },
+            other => ParamError {
+                field: None,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
 /// Deserializes a node's parameters, naming the field that failed and rewriting serde's wording into the
 /// form people read: `unknown field 'intervall'; expected one of: interval, lateness`.
 pub fn params<T: serde::de::DeserializeOwned>(value: toml::Value) -> Result<T, ParamError> {

@@ -365,6 +365,16 @@ fn check_graph(p: &Pipeline, errors: &mut Vec<ConfigError>) {
             ),
         );
     }
+    for n in &p.sinks {
+        if let Some((other, _)) = emits.get(n.name.as_str()) {
+            errors.push(ConfigError::node(
+                &p.file,
+                format!("sinks.{}", n.name),
+                None,
+                format!("the name is already used by {other}"),
+            ));
+        }
+    }
     let sink_names: BTreeSet<&str> = p.sinks.iter().map(|s| s.name.as_str()).collect();
     let mut check_inputs =
         |node: String, inputs: &[String], accepts: Vec<EventKind>, kind: &str| {

@@ -40,15 +40,16 @@ fn a_good_file_parses_with_env_expanded() {
     let p = parse("pipelines/x.toml", GOOD, &env).unwrap();
     assert_eq!(p.sources.len(), 1);
     assert_eq!(p.operators[0].inputs, ["events"]);
-    match &p.sources[0].spec {
-        SourceSpec::File(c) => {
-            assert_eq!(c.paths[0].to_str(), Some("/srv/data/events.ndjson"));
-            assert_eq!(c.paths[1].to_str(), Some("local/more.ndjson"));
-        }
-    }
-    match &p.sinks[0].spec {
-        SinkSpec::File(c) => assert_eq!(c.path.to_str(), Some("out.ndjson")),
-    }
+    let SourceSpec::File(c) = &p.sources[0].spec else {
+        panic!("expected a file source")
+    };
+    assert_eq!(c.paths[0].to_str(), Some("/srv/data/events.ndjson"));
+    assert_eq!(c.paths[1].to_str(), Some("local/more.ndjson"));
+    #[allow(irrefutable_let_patterns)]
+    let SinkSpec::File(c) = &p.sinks[0].spec else {
+        panic!("expected a file sink")
+    };
+    assert_eq!(c.path.to_str(), Some("out.ndjson"));
 }
 
 #[test]
@@ -179,6 +180,15 @@ fn names_are_unique_across_sections() {
                 .to_string()
         ),
         "{e:?}"
+    );
+}
+
+#[test]
+fn sink_names_may_not_repeat_an_operator_or_source() {
+    let text = GOOD.replace("[sinks.out]", "[sinks.btc]");
+    assert_eq!(
+        errors(&text),
+        ["pipelines/x.toml: sinks.btc: the name is already used by operators.btc"]
     );
 }
 

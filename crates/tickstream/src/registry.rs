@@ -3,6 +3,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use tickstream_connectors::Channel;
+use tickstream_connectors::runner::{ExchangeSourceConfig, resolve_symbol};
 use tickstream_io::ndjson::{FileSinkConfig, FileSourceConfig};
 use tickstream_model::EventKind;
 use tickstream_operators::{
@@ -12,13 +14,14 @@ use tickstream_operators::{
 use crate::error::{ParamError, params};
 use crate::filter::FilterConfig;
 
-pub const SOURCE_KINDS: &[&str] = &["file"];
+pub const SOURCE_KINDS: &[&str] = &["exchange", "file"];
 pub const OPERATOR_KINDS: &[&str] = &["filter", "time_bars", "indicators"];
 pub const SINK_KINDS: &[&str] = &["file"];
 
 /// A source node's component and parameters.
 #[derive(Debug, Clone)]
 pub enum SourceSpec {
+    Exchange(ExchangeSourceConfig),
     File(FileSourceConfig),
 }
 
@@ -38,6 +41,11 @@ pub enum SinkSpec {
 
 pub fn source(kind: &str, value: toml::Value) -> Result<SourceSpec, ParamError> {
     match kind {
+        "exchange" => {
+            let config: ExchangeSourceConfig = params(value)?;
+            config.validate()?;
+            Ok(SourceSpec::Exchange(config))
+        }
         "file" => {
             let config: FileSourceConfig = params(value)?;
             config.validate()?;
@@ -88,12 +96,26 @@ fn unknown(kind: &str, kinds: &[&str]) -> ParamError {
 impl SourceSpec {
     pub fn kind(&self) -> &'static str {
         match self {
+            SourceSpec::Exchange(_) => "exchange",
             SourceSpec::File(_) => "file",
         }
     }
 
     pub fn emits(&self) -> Vec<EventKind> {
         match self {
+            SourceSpec::Exchange(c) => {
+                let mut kinds = vec![EventKind::Status];
+                for channel in &c.channels {
+                    kinds.extend_from_slice(match channel {
+                        Channel::Trades | Channel::AggTrades => &[EventKind::Trade],
+                        Channel::Bbo => &[EventKind::Quote],
+                        Channel::Book => &[EventKind::Book, EventKind::Quote],
+                    });
+                }
+                kinds.sort();
+                kinds.dedup();
+                kinds
+            }
             SourceSpec::File(c) => c.emits(),
         }
     }
@@ -101,6 +123,16 @@ impl SourceSpec {
     /// In a replay, the events of the captured files this source would have produced itself.
     pub fn replay_filter(&self) -> FilterConfig {
         match self {
+            SourceSpec::Exchange(c) => FilterConfig {
+                kinds: self.emits(),
+                exchanges: vec![c.exchange],
+                symbols: c
+                    .symbols
+                    .iter()
+                    .filter_map(|s| resolve_symbol(c.exchange, s).ok())
+                    .map(|(symbol, _)| symbol)
+                    .collect(),
+            },
             SourceSpec::File(c) => FilterConfig {
                 kinds: c.kinds.clone(),
                 ..FilterConfig::default()
