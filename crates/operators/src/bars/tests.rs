@@ -1,6 +1,7 @@
 //! Tests of the `time_bars` operator: alignment, columns, lateness, gaps, empty and composite bars.
 
 use super::*;
+use tickstream_model::AggressorSide;
 
 const SEC: i64 = 1_000_000_000;
 /// 2024-01-01T00:00:00Z.
@@ -308,4 +309,28 @@ fn config_errors_name_the_field() {
             .unwrap();
     assert_eq!(cfg.allowed_lateness, Duration::from_millis(500));
     assert!(cfg.fill_empty && !cfg.composite);
+}
+
+#[test]
+fn a_sentinel_watermark_cannot_fill_bars_without_end() {
+    let mut cfg = config(&[Interval::M1]);
+    cfg.fill_empty = true;
+    let mut op = TimeBars::new(cfg).unwrap();
+    let mut out = Vec::new();
+    op.on_watermark(UnixNanos(i64::MAX), &mut out);
+    assert!(out.is_empty());
+    op.on_event(
+        &trade(
+            Exchange::Binance,
+            T0 + 10 * SEC,
+            "10",
+            "1",
+            AggressorSide::Buy,
+        ),
+        &mut out,
+    );
+    op.on_watermark(UnixNanos(i64::MAX), &mut out);
+    // The real bar, then flat bars up to one day past the trade.
+    assert_eq!(out.len(), 1_440);
+    assert_eq!(op.watermark(), UnixNanos(T0 + 10 * SEC + 86_400 * SEC));
 }

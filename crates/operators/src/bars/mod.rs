@@ -5,13 +5,18 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use tickstream_model::{
-    AggressorSide, Bar, Event, EventKind, Exchange, FeedState, FeedStatus, Interval, Symbol, Trade,
-    UnixNanos, duration_text,
+    Bar, Event, EventKind, Exchange, FeedState, FeedStatus, Interval, Symbol, Trade, UnixNanos,
+    duration_text,
 };
 
 use crate::{Error, Operator, OperatorIo, restore_json, save_json};
+use assemble::{OpenBar, add_composites, finish_bar, flat_bar};
+
+mod assemble;
 
 const OPERATOR: &str = "time_bars";
+/// How far a watermark may run ahead of the newest trade: one day.
+const MAX_IDLE_NANOS: i64 = 86_400 * 1_000_000_000;
 
 /// `time_bars` takes trades and feed statuses and emits bars.
 pub fn time_bars_io() -> OperatorIo {
@@ -79,64 +84,6 @@ impl TimeBarsConfig {
             ));
         }
         Ok(())
-    }
-}
-
-/// One bar still collecting trades.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-struct OpenBar {
-    open_time: i64,
-    open: f64,
-    open_ts: i64,
-    high: f64,
-    low: f64,
-    close: f64,
-    close_ts: i64,
-    volume: f64,
-    quote_volume: f64,
-    trades: u64,
-    buy_volume: f64,
-    sell_volume: f64,
-}
-
-impl OpenBar {
-    fn new(open_time: i64, ts: i64, price: f64) -> OpenBar {
-        OpenBar {
-            open_time,
-            open: price,
-            open_ts: ts,
-            high: price,
-            low: price,
-            close: price,
-            close_ts: ts,
-            volume: 0.0,
-            quote_volume: 0.0,
-            trades: 0,
-            buy_volume: 0.0,
-            sell_volume: 0.0,
-        }
-    }
-
-    /// Adds a trade. Open and close are the earliest and latest trades by event time (ties: arrival order).
-    fn add(&mut self, ts: i64, price: f64, quantity: f64, side: AggressorSide) {
-        if ts < self.open_ts {
-            self.open_ts = ts;
-            self.open = price;
-        }
-        if ts >= self.close_ts {
-            self.close_ts = ts;
-            self.close = price;
-        }
-        self.high = self.high.max(price);
-        self.low = self.low.min(price);
-        self.volume += quantity;
-        self.quote_volume += price * quantity;
-        self.trades += 1;
-        match side {
-            AggressorSide::Buy => self.buy_volume += quantity,
-            AggressorSide::Sell => self.sell_volume += quantity,
-            AggressorSide::Unknown => {}
-        }
     }
 }
 
@@ -211,6 +158,8 @@ impl Impairment {
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct BarsState {
     watermark: i64,
+    /// The newest trade time seen.
+    newest_trade: i64,
     streams: Vec<Stream>,
     impairments: Vec<Impairment>,
     /// Last composite close per (symbol, interval), for flat composite bars.
@@ -243,6 +192,7 @@ impl TimeBars {
             config,
             state: BarsState {
                 watermark: i64::MIN,
+                newest_trade: i64::MIN,
                 ..BarsState::default()
             },
             index: HashMap::new(),
@@ -311,6 +261,7 @@ impl TimeBars {
         let price = trade.price.to_f64();
         let quantity = trade.quantity.to_f64();
         let watermark = self.state.watermark;
+        self.state.newest_trade = self.state.newest_trade.max(ts);
         let i = self.stream_index(trade.exchange, &trade.symbol);
         let mut late = false;
         for series in &mut self.state.streams[i].series {
@@ -445,7 +396,7 @@ impl TimeBars {
                 });
         }
         if self.config.composite {
-            self.add_composites(&mut closed);
+            add_composites(&mut self.state.composite_closes, &mut closed);
         }
         closed.sort_by(|a, b| {
             (a.close_time, a.interval, &a.symbol, a.exchange).cmp(&(
@@ -469,41 +420,6 @@ impl TimeBars {
         self.state
             .impairments
             .retain(|w| w.end.is_none_or(|end| end >= horizon));
-    }
-
-    /// Appends one composite bar per (symbol, interval, open time) among the venue bars just closed.
-    fn add_composites(&mut self, closed: &mut Vec<Bar>) {
-        let mut venue: Vec<&Bar> = closed
-            .iter()
-            .filter(|b| b.exchange != Exchange::Composite)
-            .collect();
-        venue.sort_by(|a, b| {
-            (&a.symbol, a.interval, a.open_time).cmp(&(&b.symbol, b.interval, b.open_time))
-        });
-        let mut composites = Vec::new();
-        for group in venue.chunk_by(|a, b| {
-            a.symbol == b.symbol && a.interval == b.interval && a.open_time == b.open_time
-        }) {
-            let first = group[0];
-            let previous = self
-                .state
-                .composite_closes
-                .iter_mut()
-                .find(|(s, i, _)| *s == first.symbol && *i == first.interval);
-            let Some(bar) = composite_bar(group, previous.as_ref().map(|p| p.2)) else {
-                continue;
-            };
-            match previous {
-                Some(p) => p.2 = bar.close,
-                None => {
-                    self.state
-                        .composite_closes
-                        .push((bar.symbol.clone(), bar.interval, bar.close))
-                }
-            }
-            composites.push(bar);
-        }
-        closed.extend(composites);
     }
 
     fn rebuild_index(&mut self) {
@@ -535,8 +451,11 @@ impl Operator for TimeBars {
         }
     }
 
+    /// A watermark more than a day past the newest trade is held there, so that an idle feed (or a
+    /// sentinel such as `i64::MAX`) cannot make `fill_empty` produce bars without end.
     fn on_watermark(&mut self, watermark: UnixNanos, out: &mut Vec<Event>) {
-        self.advance(watermark.0, out);
+        let ceiling = self.state.newest_trade.saturating_add(MAX_IDLE_NANOS);
+        self.advance(watermark.0.min(ceiling), out);
     }
 
     fn save_state(&self) -> Result<serde_json::Value, Error> {
@@ -568,90 +487,5 @@ fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
-fn finish_bar(exchange: Exchange, symbol: &Symbol, interval: Interval, b: OpenBar) -> Bar {
-    Bar {
-        exchange,
-        symbol: symbol.clone(),
-        interval,
-        open_time: UnixNanos(b.open_time),
-        close_time: UnixNanos(b.open_time + interval.nanos()),
-        open: b.open,
-        high: b.high,
-        low: b.low,
-        close: b.close,
-        volume: b.volume,
-        quote_volume: b.quote_volume,
-        trades: b.trades,
-        vwap: b.quote_volume / b.volume,
-        buy_volume: b.buy_volume,
-        sell_volume: b.sell_volume,
-        gap: false,
-    }
-}
-
-fn flat_bar(
-    exchange: Exchange,
-    symbol: &Symbol,
-    interval: Interval,
-    open_time: i64,
-    close: f64,
-) -> Bar {
-    Bar {
-        exchange,
-        symbol: symbol.clone(),
-        interval,
-        open_time: UnixNanos(open_time),
-        close_time: UnixNanos(open_time + interval.nanos()),
-        open: close,
-        high: close,
-        low: close,
-        close,
-        volume: 0.0,
-        quote_volume: 0.0,
-        trades: 0,
-        vwap: close,
-        buy_volume: 0.0,
-        sell_volume: 0.0,
-        gap: false,
-    }
-}
-
-/// Combines the venue bars of one (symbol, interval, open time): prices are volume-weighted means of the
-/// venues' prices, amounts are sums. Without volume it is a flat bar at the previous composite close.
-fn composite_bar(group: &[&Bar], previous_close: Option<f64>) -> Option<Bar> {
-    let first = group[0];
-    let volume: f64 = group.iter().map(|b| b.volume).sum();
-    let weighted =
-        |price: fn(&Bar) -> f64| group.iter().map(|b| price(b) * b.volume).sum::<f64>() / volume;
-    let mut bar = if volume > 0.0 {
-        let quote_volume: f64 = group.iter().map(|b| b.quote_volume).sum();
-        Bar {
-            exchange: Exchange::Composite,
-            open: weighted(|b| b.open),
-            high: weighted(|b| b.high),
-            low: weighted(|b| b.low),
-            close: weighted(|b| b.close),
-            volume,
-            quote_volume,
-            trades: group.iter().map(|b| b.trades).sum(),
-            vwap: quote_volume / volume,
-            buy_volume: group.iter().map(|b| b.buy_volume).sum(),
-            sell_volume: group.iter().map(|b| b.sell_volume).sum(),
-            ..first.clone()
-        }
-    } else {
-        flat_bar(
-            Exchange::Composite,
-            &first.symbol,
-            first.interval,
-            first.open_time.0,
-            previous_close?,
-        )
-    };
-    bar.gap = group.iter().any(|b| b.gap);
-    Some(bar)
-}
-
 #[cfg(test)]
-#[path = "bars_tests.rs"]
 mod tests;

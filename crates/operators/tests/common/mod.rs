@@ -1,0 +1,128 @@
+//! Event builders shared by the integration tests.
+#![allow(dead_code)]
+
+use tickstream_model::{
+    AggressorSide, Bar, Event, Exchange, FeedState, FeedStatus, Interval, Quote, Symbol, Trade,
+    UnixNanos,
+};
+
+pub const SEC: i64 = 1_000_000_000;
+/// 2024-01-01T00:00:00Z.
+pub const T0: i64 = 1_704_067_200 * SEC;
+
+pub fn trade(
+    exchange: Exchange,
+    symbol: &Symbol,
+    ts: i64,
+    price: f64,
+    quantity: f64,
+    buy: bool,
+) -> Event {
+    Event::Trade(Trade {
+        exchange,
+        symbol: symbol.clone(),
+        raw_symbol: symbol.as_str().into(),
+        ts_event: UnixNanos(ts),
+        ts_recv: UnixNanos(ts + 1_000_000),
+        trade_id: ts.to_string(),
+        price: format!("{price:.2}").parse().unwrap(),
+        quantity: format!("{quantity:.4}").parse().unwrap(),
+        side: if buy {
+            AggressorSide::Buy
+        } else {
+            AggressorSide::Sell
+        },
+    })
+}
+
+pub fn quote(exchange: Exchange, symbol: &Symbol, ts: i64, bid: f64, ask: f64) -> Event {
+    Event::Quote(Quote {
+        exchange,
+        symbol: symbol.clone(),
+        raw_symbol: symbol.as_str().into(),
+        ts_event: UnixNanos(ts),
+        ts_recv: UnixNanos(ts),
+        bid_price: format!("{bid:.2}").parse().unwrap(),
+        bid_size: "1".parse().unwrap(),
+        ask_price: format!("{ask:.2}").parse().unwrap(),
+        ask_size: "1".parse().unwrap(),
+    })
+}
+
+pub fn status(exchange: Exchange, symbol: Option<&Symbol>, ts: i64, state: FeedState) -> Event {
+    Event::Status(FeedStatus {
+        exchange,
+        symbol: symbol.cloned(),
+        raw_symbol: None,
+        ts_event: UnixNanos(ts),
+        ts_recv: UnixNanos(ts),
+        state,
+        detail: String::new(),
+        reason: None,
+        connection_id: None,
+        expected_sequence: None,
+        received_sequence: None,
+    })
+}
+
+/// A 1-minute bar from OHLCV.
+pub fn bar(i: usize, open: f64, high: f64, low: f64, close: f64, volume: f64) -> Bar {
+    let minute = Interval::M1.nanos();
+    Bar {
+        exchange: Exchange::Binance,
+        symbol: Symbol::spot("BTC", "USDT"),
+        interval: Interval::M1,
+        open_time: UnixNanos(T0 + i as i64 * minute),
+        close_time: UnixNanos(T0 + (i as i64 + 1) * minute),
+        open,
+        high,
+        low,
+        close,
+        volume,
+        quote_volume: (open + close) / 2.0 * volume,
+        trades: 1,
+        vwap: (open + close) / 2.0,
+        buy_volume: volume / 2.0,
+        sell_volume: volume / 2.0,
+        gap: false,
+    }
+}
+
+/// A trading day of trades on two venues and two symbols: a random walk each, with arrival jitter up to
+/// 1.5 s (within the default lateness), a few late prints, and a short outage.
+pub fn market(seed: u64, count: usize) -> Vec<Event> {
+    let mut rng = seed.max(1);
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % 1_000_000) as f64 / 1_000_000.0
+    };
+    let symbols = [Symbol::spot("BTC", "USDT"), Symbol::spot("ETH", "USDT")];
+    let venues = [Exchange::Binance, Exchange::Okx];
+    let mut prices = [30_000.0, 30_010.0, 2_000.0, 2_001.0];
+    let mut events = Vec::with_capacity(count + 2);
+    let mut t = T0;
+    for n in 0..count {
+        t += (next() * 400_000_000.0) as i64;
+        let which = (next() * 4.0) as usize % 4;
+        prices[which] *= 1.0 + (next() - 0.5) * 0.002;
+        let jitter = (next() * 1_500_000_000.0) as i64;
+        let late = if n % 97 == 0 { 30 * SEC } else { 0 };
+        events.push(trade(
+            venues[which % 2],
+            &symbols[which / 2],
+            t - jitter - late,
+            prices[which],
+            0.01 + next(),
+            next() < 0.5,
+        ));
+        if n == count / 3 {
+            events.push(status(Exchange::Okx, None, t, FeedState::Disconnected));
+        }
+        if n == count / 3 + 20 {
+            events.push(status(Exchange::Okx, None, t, FeedState::Subscribed));
+        }
+    }
+    events
+}
