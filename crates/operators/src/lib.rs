@@ -11,10 +11,15 @@
 mod bars;
 mod error;
 mod indicators;
+mod signals;
 
 pub use bars::{TimeBars, TimeBarsConfig, time_bars_io};
 pub use error::Error;
 pub use indicators::{IndicatorSpec, Indicators, IndicatorsConfig, indicators_io};
+pub use signals::{
+    BandBreakRule, CrossoverRule, FeedHealthRule, SignalConfig, SignalRule, Signals, SpreadRule,
+    ThresholdRule, VolumeSpikeRule, signal_io,
+};
 
 use tickstream_model::{Event, EventKind, UnixNanos};
 
