@@ -120,7 +120,7 @@ pub fn market(seed: u64, count: usize) -> Vec<Event> {
         if n == count / 3 {
             events.push(status(Exchange::Okx, None, t, FeedState::Disconnected));
         }
-        if n == count / 3 + 20 {
+        if n == count / 3 + 60 {
             events.push(status(Exchange::Okx, None, t, FeedState::Subscribed));
         }
     }
