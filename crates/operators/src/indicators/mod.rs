@@ -283,13 +283,10 @@ enum Calculator {
 }
 
 impl Calculator {
-    /// Feeds one bar and writes the values that exist to `out` under `columns`.
-    fn update(&mut self, bar: &Bar, columns: &[String], out: &mut BTreeMap<String, f64>) {
-        let mut put = |i: usize, value: f64| {
-            if value.is_finite() {
-                out.insert(columns[i].clone(), value);
-            }
-        };
+    /// Feeds one bar and writes the values that exist to `slots`, one per output column (the others keep
+    /// their NaN: absent).
+    fn update(&mut self, bar: &Bar, slots: &mut [f64]) {
+        let mut put = |i: usize, value: f64| slots[i] = value;
         match self {
             Calculator::Sma(c) => c.update(bar.close).into_iter().for_each(|v| put(0, v)),
             Calculator::Ema(c) => c.update(bar.close).into_iter().for_each(|v| put(0, v)),
@@ -352,6 +349,11 @@ pub struct Indicators {
     names: Vec<String>,
     specs: Vec<IndicatorSpec>,
     columns: Vec<Vec<String>>,
+    /// Where each indicator's first column sits in `slots`.
+    offsets: Vec<usize>,
+    /// Every (slot, column name), sorted by name: the row's map is built from it in one pass.
+    sorted_columns: Vec<(usize, String)>,
+    slots: Vec<f64>,
     state: IndicatorsState,
     index: HashMap<(Exchange, Symbol, Interval), usize>,
 }
@@ -359,13 +361,28 @@ pub struct Indicators {
 impl Indicators {
     pub fn new(config: IndicatorsConfig) -> Result<Indicators, Error> {
         config.validate()?;
+        let columns: Vec<Vec<String>> = config
+            .indicators
+            .iter()
+            .map(IndicatorSpec::columns)
+            .collect();
+        let offsets = columns
+            .iter()
+            .scan(0, |next, c| {
+                let offset = *next;
+                *next += c.len();
+                Some(offset)
+            })
+            .collect();
+        let mut sorted_columns: Vec<(usize, String)> =
+            columns.iter().flatten().cloned().enumerate().collect();
+        sorted_columns.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(Indicators {
             names: config.indicators.iter().map(|s| s.to_string()).collect(),
-            columns: config
-                .indicators
-                .iter()
-                .map(IndicatorSpec::columns)
-                .collect(),
+            slots: vec![f64::NAN; sorted_columns.len()],
+            offsets,
+            sorted_columns,
+            columns,
             specs: config.indicators,
             state: IndicatorsState::default(),
             index: HashMap::new(),
@@ -420,10 +437,17 @@ impl Indicators {
             return self.reject(bar, "out_of_order_bar");
         }
         series.last_open_time = bar.open_time;
-        let mut values = BTreeMap::new();
-        for ((_, calculator), columns) in series.indicators.iter_mut().zip(&self.columns) {
-            calculator.update(bar, columns, &mut values);
+        self.slots.fill(f64::NAN);
+        for ((_, calculator), &offset) in series.indicators.iter_mut().zip(&self.offsets) {
+            calculator.update(bar, &mut self.slots[offset..]);
         }
+        // Built from names already in order, the map is filled in one pass; NaN and infinities are absent.
+        let values: BTreeMap<String, f64> = self
+            .sorted_columns
+            .iter()
+            .filter(|(slot, _)| self.slots[*slot].is_finite())
+            .map(|(slot, name)| (name.clone(), self.slots[*slot]))
+            .collect();
         if values.is_empty() {
             return;
         }
