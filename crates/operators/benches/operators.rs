@@ -80,6 +80,18 @@ fn bars(count: usize) -> Vec<Event> {
         .collect()
 }
 
+/// Feeds every event as a runtime would, draining the output after each; returns how many were emitted.
+fn feed(op: &mut impl Operator, input: &[Event]) -> usize {
+    let mut out = Vec::with_capacity(1024);
+    let mut emitted = 0;
+    for event in input {
+        op.on_event(event, &mut out);
+        emitted += out.len();
+        out.clear();
+    }
+    emitted
+}
+
 fn bar_building(c: &mut Criterion) {
     let input = trades(1_000_000);
     let mut group = c.benchmark_group("time_bars");
@@ -100,15 +112,7 @@ fn bar_building(c: &mut Criterion) {
                         intervals: intervals.clone(),
                         ..TimeBarsConfig::default()
                     };
-                    let mut op = TimeBars::new(config).unwrap();
-                    let mut out = Vec::with_capacity(1024);
-                    let mut emitted = 0;
-                    for event in &input {
-                        op.on_event(event, &mut out);
-                        emitted += out.len();
-                        out.clear();
-                    }
-                    emitted
+                    feed(&mut TimeBars::new(config).unwrap(), &input)
                 })
             },
         );
@@ -123,15 +127,10 @@ fn indicator_set(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("bars/default_set", |b| {
         b.iter(|| {
-            let mut op = Indicators::new(IndicatorsConfig::default()).unwrap();
-            let mut out = Vec::with_capacity(16);
-            let mut emitted = 0;
-            for event in &input {
-                op.on_event(event, &mut out);
-                emitted += out.len();
-                out.clear();
-            }
-            emitted
+            feed(
+                &mut Indicators::new(IndicatorsConfig::default()).unwrap(),
+                &input,
+            )
         })
     });
     group.finish();

@@ -55,9 +55,17 @@ fn operator_nodes_read_into_their_configs() {
     assert_eq!(indicators.indicators.len(), 10);
     let signals: SignalConfig = node(&doc, "signals").try_into().unwrap();
     signals.validate().unwrap();
-    assert_eq!(signals.rules.iter().map(|r| r.name()).collect::<Vec<_>>(), ["ema_cross", "rsi_extremes"]);
+    assert_eq!(
+        signals.rules.iter().map(|r| r.name()).collect::<Vec<_>>(),
+        ["ema_cross", "rsi_extremes"]
+    );
 
-    assert!(time_bars_io().emits.iter().all(|k| indicators_io().accepts.contains(k)));
+    assert!(
+        time_bars_io()
+            .emits
+            .iter()
+            .all(|k| indicators_io().accepts.contains(k))
+    );
     assert!(signal_io().accepts.contains(&EventKind::Indicator));
     assert_eq!(signal_io().emits, &[EventKind::Signal]);
 }

@@ -2,9 +2,11 @@
 //! (`fixtures/talib_vectors.json`, made by `fixtures/make_talib_vectors.py` with the `TA-Lib` package),
 //! within 1e-9 relative, with the same first output bar.
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use tickstream_model::{Bar, Event, Exchange, Interval, Symbol, UnixNanos};
+use tickstream_model::{Bar, Event};
 use tickstream_operators::{Indicators, IndicatorsConfig, Operator};
 
 #[derive(serde::Deserialize)]
@@ -23,26 +25,8 @@ fn vectors() -> Vectors {
 }
 
 fn bars(v: &Vectors) -> Vec<Bar> {
-    let minute = Interval::M1.nanos();
     (0..v.close.len())
-        .map(|i| Bar {
-            exchange: Exchange::Binance,
-            symbol: Symbol::spot("BTC", "USDT"),
-            interval: Interval::M1,
-            open_time: UnixNanos(1_704_067_200_000_000_000 + i as i64 * minute),
-            close_time: UnixNanos(1_704_067_200_000_000_000 + (i as i64 + 1) * minute),
-            open: v.open[i],
-            high: v.high[i],
-            low: v.low[i],
-            close: v.close[i],
-            volume: v.volume[i],
-            quote_volume: v.close[i] * v.volume[i],
-            trades: 1,
-            vwap: v.close[i],
-            buy_volume: 0.0,
-            sell_volume: 0.0,
-            gap: false,
-        })
+        .map(|i| common::bar(i, v.open[i], v.high[i], v.low[i], v.close[i], v.volume[i]))
         .collect()
 }
 

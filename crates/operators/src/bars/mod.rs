@@ -486,6 +486,3 @@ impl Operator for TimeBars {
 fn nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
-
-#[cfg(test)]
-mod tests;

@@ -348,6 +348,3 @@ impl Operator for Signals {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests;

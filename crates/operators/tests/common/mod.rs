@@ -2,9 +2,10 @@
 #![allow(dead_code)]
 
 use tickstream_model::{
-    AggressorSide, Bar, Event, Exchange, FeedState, FeedStatus, Interval, Quote, Symbol, Trade,
-    UnixNanos,
+    AggressorSide, Bar, Event, Exchange, FeedState, FeedStatus, IndicatorValues, Interval, Quote,
+    Symbol, Trade, UnixNanos,
 };
+use tickstream_operators::Operator;
 
 pub const SEC: i64 = 1_000_000_000;
 /// 2024-01-01T00:00:00Z.
@@ -16,7 +17,7 @@ pub fn trade(
     ts: i64,
     price: f64,
     quantity: f64,
-    buy: bool,
+    side: AggressorSide,
 ) -> Event {
     Event::Trade(Trade {
         exchange,
@@ -27,11 +28,7 @@ pub fn trade(
         trade_id: ts.to_string(),
         price: format!("{price:.2}").parse().unwrap(),
         quantity: format!("{quantity:.4}").parse().unwrap(),
-        side: if buy {
-            AggressorSide::Buy
-        } else {
-            AggressorSide::Sell
-        },
+        side,
     })
 }
 
@@ -88,6 +85,19 @@ pub fn bar(i: usize, open: f64, high: f64, low: f64, close: f64, volume: f64) ->
     }
 }
 
+/// The indicator row of the 1-minute bar number `i` of BTC-USDT on Binance.
+pub fn row(i: usize, values: &[(&str, f64)]) -> Event {
+    let b = bar(i, 1.0, 1.0, 1.0, 1.0, 1.0);
+    Event::Indicator(IndicatorValues {
+        exchange: b.exchange,
+        symbol: b.symbol,
+        interval: b.interval,
+        open_time: b.open_time,
+        close_time: b.close_time,
+        values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+    })
+}
+
 /// A trading day of trades on two venues and two symbols: a random walk each, with arrival jitter up to
 /// 1.5 s (within the default lateness), a few late prints, and a short outage.
 pub fn market(seed: u64, count: usize) -> Vec<Event> {
@@ -115,7 +125,11 @@ pub fn market(seed: u64, count: usize) -> Vec<Event> {
             t - jitter - late,
             prices[which],
             0.01 + next(),
-            next() < 0.5,
+            if next() < 0.5 {
+                AggressorSide::Buy
+            } else {
+                AggressorSide::Sell
+            },
         ));
         if n == count / 3 {
             events.push(status(Exchange::Okx, None, t, FeedState::Disconnected));
@@ -125,4 +139,13 @@ pub fn market(seed: u64, count: usize) -> Vec<Event> {
         }
     }
     events
+}
+
+/// Feeds every event to `op` and returns what it emitted.
+pub fn run_all(op: &mut impl Operator, events: &[Event]) -> Vec<Event> {
+    let mut out = Vec::new();
+    for e in events {
+        op.on_event(e, &mut out);
+    }
+    out
 }

@@ -1,40 +1,30 @@
 //! Tests of the `time_bars` operator: alignment, columns, lateness, gaps, empty and composite bars.
 
-use super::*;
-use tickstream_model::AggressorSide;
+mod common;
 
-const SEC: i64 = 1_000_000_000;
-/// 2024-01-01T00:00:00Z.
-const T0: i64 = 1_704_067_200 * SEC;
+use std::time::Duration;
+
+use tickstream_model::{
+    AggressorSide, Bar, Event, Exchange, FeedState, Interval, Symbol, UnixNanos,
+};
+use tickstream_operators::{Operator, TimeBars, TimeBarsConfig};
+
+use common::{SEC, T0, run_all};
 
 fn trade(exchange: Exchange, ts: i64, price: &str, quantity: &str, side: AggressorSide) -> Event {
-    Event::Trade(Trade {
+    let (price, quantity) = (price.parse().unwrap(), quantity.parse().unwrap());
+    common::trade(
         exchange,
-        symbol: Symbol::spot("BTC", "USDT"),
-        raw_symbol: "BTCUSDT".into(),
-        ts_event: UnixNanos(ts),
-        ts_recv: UnixNanos(ts + 1_000_000),
-        trade_id: format!("{ts}"),
-        price: price.parse().unwrap(),
-        quantity: quantity.parse().unwrap(),
+        &Symbol::spot("BTC", "USDT"),
+        ts,
+        price,
+        quantity,
         side,
-    })
+    )
 }
 
 fn status(state: FeedState, ts: i64, symbol: Option<Symbol>) -> Event {
-    Event::Status(FeedStatus {
-        exchange: Exchange::Binance,
-        symbol,
-        raw_symbol: None,
-        ts_event: UnixNanos(ts),
-        ts_recv: UnixNanos(ts),
-        state,
-        detail: String::new(),
-        reason: None,
-        connection_id: None,
-        expected_sequence: None,
-        received_sequence: None,
-    })
+    common::status(Exchange::Binance, symbol.as_ref(), ts, state)
 }
 
 fn config(intervals: &[Interval]) -> TimeBarsConfig {
@@ -45,11 +35,8 @@ fn config(intervals: &[Interval]) -> TimeBarsConfig {
 }
 
 fn run(op: &mut TimeBars, events: &[Event]) -> Vec<Bar> {
-    let mut out = Vec::new();
-    for e in events {
-        op.on_event(e, &mut out);
-    }
-    out.into_iter()
+    run_all(op, events)
+        .into_iter()
         .map(|e| match e {
             Event::Bar(b) => b,
             other => panic!("unexpected {other:?}"),

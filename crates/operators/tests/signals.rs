@@ -1,89 +1,41 @@
 //! Tests of the `signal` operator: the TOML shape, each rule kind, firing on transitions only, and the
 //! join of bars with their indicator rows in either order.
 
-use super::*;
-use tickstream_model::{FeedState, FeedStatus, Quote};
+mod common;
 
-const SEC: i64 = 1_000_000_000;
-const T0: i64 = 1_704_067_200 * SEC;
+use tickstream_model::{
+    Direction, Event, Exchange, FeedState, Interval, Signal, Symbol, UnixNanos,
+};
+use tickstream_operators::{Operator, SignalConfig, SignalRule, Signals};
+
+use common::{SEC, T0, row, run_all};
 
 fn signals(toml_text: &str) -> Signals {
     let config: SignalConfig = toml::from_str(toml_text).unwrap();
     Signals::new(config).unwrap()
 }
 
-fn btc() -> Symbol {
-    Symbol::spot("BTC", "USDT")
-}
-
-fn bar(i: i64, close: f64, volume: f64) -> Event {
-    Event::Bar(Bar {
-        exchange: Exchange::Binance,
-        symbol: btc(),
-        interval: Interval::M1,
-        open_time: UnixNanos(T0 + i * 60 * SEC),
-        close_time: UnixNanos(T0 + (i + 1) * 60 * SEC),
-        open: close,
-        high: close,
-        low: close,
-        close,
-        volume,
-        quote_volume: close * volume,
-        trades: 1,
-        vwap: close,
-        buy_volume: volume,
-        sell_volume: 0.0,
-        gap: false,
-    })
-}
-
-fn row(i: i64, values: &[(&str, f64)]) -> Event {
-    Event::Indicator(IndicatorValues {
-        exchange: Exchange::Binance,
-        symbol: btc(),
-        interval: Interval::M1,
-        open_time: UnixNanos(T0 + i * 60 * SEC),
-        close_time: UnixNanos(T0 + (i + 1) * 60 * SEC),
-        values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
-    })
+fn bar(i: usize, close: f64, volume: f64) -> Event {
+    Event::Bar(common::bar(i, close, close, close, close, volume))
 }
 
 fn quote(exchange: Exchange, ts: i64, bid: &str, ask: &str) -> Event {
-    Event::Quote(Quote {
+    common::quote(
         exchange,
-        symbol: btc(),
-        raw_symbol: "BTCUSDT".into(),
-        ts_event: UnixNanos(ts),
-        ts_recv: UnixNanos(ts),
-        bid_price: bid.parse().unwrap(),
-        bid_size: "1".parse().unwrap(),
-        ask_price: ask.parse().unwrap(),
-        ask_size: "1".parse().unwrap(),
-    })
+        &Symbol::spot("BTC", "USDT"),
+        ts,
+        bid.parse().unwrap(),
+        ask.parse().unwrap(),
+    )
 }
 
 fn status(state: FeedState, ts: i64) -> Event {
-    Event::Status(FeedStatus {
-        exchange: Exchange::Kraken,
-        symbol: None,
-        raw_symbol: None,
-        ts_event: UnixNanos(ts),
-        ts_recv: UnixNanos(ts),
-        state,
-        detail: String::new(),
-        reason: None,
-        connection_id: None,
-        expected_sequence: None,
-        received_sequence: None,
-    })
+    common::status(Exchange::Kraken, None, ts, state)
 }
 
 fn run(op: &mut Signals, events: &[Event]) -> Vec<Signal> {
-    let mut out = Vec::new();
-    for e in events {
-        op.on_event(e, &mut out);
-    }
-    out.into_iter()
+    run_all(op, events)
+        .into_iter()
         .map(|e| match e {
             Event::Signal(s) => s,
             other => panic!("unexpected {other:?}"),
@@ -195,7 +147,7 @@ fn a_crossover_fires_once_per_cross_with_a_deterministic_id() {
     let events: Vec<Event> = pairs
         .iter()
         .enumerate()
-        .map(|(i, (f, s))| row(i as i64, &[("ema_12", *f), ("ema_26", *s)]))
+        .map(|(i, (f, s))| row(i, &[("ema_12", *f), ("ema_26", *s)]))
         .collect();
     let fired = run(&mut op, &events);
     let seen: Vec<_> = fired
@@ -223,7 +175,7 @@ fn a_threshold_fires_when_entered_not_while_held() {
     let events: Vec<Event> = rsi
         .iter()
         .enumerate()
-        .map(|(i, v)| row(i as i64, &[("rsi_14", *v)]))
+        .map(|(i, v)| row(i, &[("rsi_14", *v)]))
         .collect();
     let fired = run(&mut op, &events);
     let seen: Vec<_> = fired
@@ -281,7 +233,7 @@ fn a_volume_spike_compares_with_the_bars_before() {
     let events: Vec<Event> = volumes
         .iter()
         .enumerate()
-        .map(|(i, v)| bar(i as i64, 100.0, *v))
+        .map(|(i, v)| bar(i, 100.0, *v))
         .collect();
     let fired = run(&mut signals(ALL_RULES), &events);
     let seen: Vec<_> = fired
