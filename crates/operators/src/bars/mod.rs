@@ -249,12 +249,18 @@ impl TimeBars {
 
     fn on_trade(&mut self, trade: &Trade, out: &mut Vec<Event>) {
         let ts = trade.ts_event.0;
-        if !trade.price.is_positive()
-            || !trade.quantity.is_positive()
-            || ts > trade.ts_recv.0.saturating_add(self.max_skew)
-        {
+        let reason = if !trade.price.is_positive() {
+            Some("invalid_price")
+        } else if !trade.quantity.is_positive() {
+            Some("invalid_quantity")
+        } else if ts > trade.ts_recv.0.saturating_add(self.max_skew) {
+            Some("future_timestamp")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
             self.state.rejected_trades += 1;
-            metrics::counter!("tickstream_operator_rejected_total", "operator" => OPERATOR, "exchange" => trade.exchange.as_str())
+            metrics::counter!("tickstream_operator_rejected_total", "operator" => OPERATOR, "exchange" => trade.exchange.as_str(), "reason" => reason)
                 .increment(1);
             return;
         }
