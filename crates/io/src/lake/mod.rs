@@ -32,6 +32,15 @@
 //! and the same topic names across restarts. Events written with `write` (no offsets) are written at least
 //! once per call, with no deduplication. After an error, drop the sink and open a new one.
 
+mod arrow_schema;
 mod config;
+mod partition;
+mod record_batch;
 
+pub use arrow_schema::{
+    META_DATASET, META_OFFSETS, META_SCHEMA, META_VERSION, TICKSTREAM_VERSION, arrow_schema,
+    lake_table, lake_table_named, writer_properties,
+};
 pub use config::ParquetSinkConfig;
+pub use partition::{PartitionKey, partition_batches};
+pub use record_batch::{record_batch, sort_by_event_time};
