@@ -33,14 +33,22 @@
 //! once per call, with no deduplication. After an error, drop the sink and open a new one.
 
 mod arrow_schema;
+mod compact;
 mod config;
+mod files;
+mod offsets;
 mod partition;
 mod record_batch;
+mod writer;
 
 pub use arrow_schema::{
     META_DATASET, META_OFFSETS, META_SCHEMA, META_VERSION, TICKSTREAM_VERSION, arrow_schema,
     lake_table, lake_table_named, writer_properties,
 };
+pub use compact::{CompactReport, compact};
 pub use config::ParquetSinkConfig;
+pub use files::file_offsets;
+pub use offsets::{OffsetRange, SourceOffset, SourcePartition};
 pub use partition::{PartitionKey, partition_batches};
 pub use record_batch::{record_batch, sort_by_event_time};
+pub use writer::{ParquetSink, SinkStats};
