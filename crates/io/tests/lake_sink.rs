@@ -219,6 +219,49 @@ fn files_roll_at_the_size_limit_and_the_age_limit() {
 }
 
 #[test]
+fn the_least_recently_written_files_are_committed_past_the_open_file_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.row_group_rows = 10;
+    cfg.max_open_files = 2;
+    let mut sink = ParquetSink::open(cfg).unwrap();
+    for (i, sym) in ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "ADA-USDT"]
+        .iter()
+        .enumerate()
+    {
+        sink.write(&trades(
+            Exchange::Bybit,
+            sym,
+            DAY_START,
+            SECOND,
+            i as u64 * 100,
+            10,
+        ))
+        .unwrap();
+        assert!(temp_files(dir.path()).len() <= 2, "at most two files open");
+    }
+    let committed: Vec<String> = parquet_files(dir.path())
+        .iter()
+        .map(|f| {
+            f.parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(
+        committed,
+        ["symbol=BTC-USDT", "symbol=ETH-USDT", "symbol=SOL-USDT"]
+    );
+    sink.flush().unwrap();
+    assert_eq!(stored_trades(dir.path()).len(), 50);
+}
+
+#[test]
 fn each_file_records_the_offsets_it_covers_and_commits_never_pass_buffered_rows() {
     let dir = tempfile::tempdir().unwrap();
     let mut sink = ParquetSink::open(config(dir.path())).unwrap();

@@ -23,8 +23,8 @@ use tickstream_model::schema::{LAKE_TABLES, LakeTable};
 
 use super::arrow_schema::{META_OFFSETS, arrow_schema, sort_column, writer_properties};
 use super::files::{
-    commit_file, data_files, file_offsets, io_error, leaf_dirs, new_file_name, parquet_error,
-    remove_if_present, sync_dir, temp_path,
+    commit_file, data_files, dir_entries, file_offsets, io_error, leaf_dirs, new_file_name,
+    parquet_error, remove_if_present, sync_dir, temp_path,
 };
 use super::offsets::{RangeSet, encode_ranges};
 use crate::Error;
@@ -228,18 +228,8 @@ fn merge_files(table: &LakeTable, dir: &Path, paths: &[PathBuf]) -> Result<u64, 
 /// Completes or rolls back the compactions in `dir` that a crash interrupted (see the module docs);
 /// returns how many there were.
 pub(crate) fn finish_interrupted_compactions(dir: &Path) -> Result<usize, Error> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(io_error(dir, e)),
-    };
     let mut markers = Vec::new();
-    for entry in entries {
-        let path = entry.map_err(|e| io_error(dir, e))?.path();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    for (path, name) in dir_entries(dir)? {
         if let Some(new) = name
             .strip_prefix(MARKER_PREFIX)
             .and_then(|n| n.strip_suffix(MARKER_SUFFIX))

@@ -29,9 +29,13 @@ pub struct ParquetSinkConfig {
     #[serde(default = "default_row_group_rows")]
     pub row_group_rows: usize,
     /// Rows waiting in memory across all partitions before the largest partitions are written out as
-    /// (smaller) row groups early; bounds the sink's memory.
+    /// (smaller) row groups early; bounds the sink's memory (about 200 bytes a row).
     #[serde(default = "default_max_buffered_rows")]
     pub max_buffered_rows: usize,
+    /// Files open for writing at once; past it the least recently written partition's file is committed
+    /// (a replay over many days and symbols would otherwise hold one descriptor per partition).
+    #[serde(default = "default_max_open_files")]
+    pub max_open_files: usize,
     /// zstd level, 1 (fast) to 22 (small).
     #[serde(default = "default_zstd_level")]
     pub zstd_level: i32,
@@ -45,8 +49,11 @@ fn default_datasets() -> Vec<String> {
         .collect()
 }
 
+/// The default file size limit, also the default target of `compact`.
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
 fn default_max_file_bytes() -> u64 {
-    256 * 1024 * 1024
+    DEFAULT_MAX_FILE_BYTES
 }
 
 fn default_max_file_age() -> Duration {
@@ -58,7 +65,11 @@ fn default_row_group_rows() -> usize {
 }
 
 fn default_max_buffered_rows() -> usize {
-    2_000_000
+    1_000_000
+}
+
+fn default_max_open_files() -> usize {
+    256
 }
 
 fn default_zstd_level() -> i32 {
@@ -75,6 +86,7 @@ impl ParquetSinkConfig {
             max_file_age: default_max_file_age(),
             row_group_rows: default_row_group_rows(),
             max_buffered_rows: default_max_buffered_rows(),
+            max_open_files: default_max_open_files(),
             zstd_level: default_zstd_level(),
         }
     }
@@ -121,6 +133,9 @@ impl ParquetSinkConfig {
                 "max_buffered_rows",
                 "must be at least 1024 or row_group_rows".into(),
             );
+        }
+        if self.max_open_files == 0 {
+            return bad("max_open_files", "must be at least 1".into());
         }
         if !(1..=22).contains(&self.zstd_level) {
             return bad(
@@ -196,6 +211,7 @@ mod tests {
         assert_eq!(field("root = \"l\"\nrow_group_rows = 0"), "row_group_rows");
         assert_eq!(field("root = \"l\"\nzstd_level = 23"), "zstd_level");
         assert_eq!(field("root = \"l\"\nmax_file_bytes = 10"), "max_file_bytes");
+        assert_eq!(field("root = \"l\"\nmax_open_files = 0"), "max_open_files");
         assert!(
             parse("root = \"l\"\nrott = 1").is_err(),
             "unknown fields are refused"

@@ -97,26 +97,35 @@ pub fn commit_file(file: &File, temp: &Path, final_path: &Path) -> Result<(), Er
     sync_dir(final_path.parent().unwrap_or(Path::new(".")))
 }
 
-/// The visible data files of a leaf directory, by name. A missing directory has none.
-pub fn data_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+/// The entries of `dir` as (path, file name), sorted; a missing directory has none.
+pub fn dir_entries(dir: &Path) -> Result<Vec<(PathBuf, String)>, Error> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io_error(dir, e)),
     };
-    let mut files = Vec::new();
+    let mut out = Vec::new();
     for entry in entries {
         let path = entry.map_err(|e| io_error(dir, e))?.path();
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if name.ends_with(".parquet") && !name.starts_with('.') && path.is_file() {
-            files.push(path);
-        }
+        out.push((path, name));
     }
-    files.sort();
-    Ok(files)
+    out.sort();
+    Ok(out)
+}
+
+/// The visible data files of a leaf directory, by name. A missing directory has none.
+pub fn data_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    Ok(dir_entries(dir)?
+        .into_iter()
+        .filter(|(path, name)| {
+            name.ends_with(".parquet") && !name.starts_with('.') && path.is_file()
+        })
+        .map(|(path, _)| path)
+        .collect())
 }
 
 /// Every directory under `dir` (itself included) that holds no subdirectory: the lake's leaf partitions.
@@ -124,14 +133,11 @@ pub fn leaf_dirs(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut leaves = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
-        let entries = match fs::read_dir(&current) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io_error(&current, e)),
-        };
+        if !current.is_dir() {
+            continue;
+        }
         let mut has_subdir = false;
-        for entry in entries {
-            let path = entry.map_err(|e| io_error(&current, e))?.path();
+        for (path, _) in dir_entries(&current)? {
             if path.is_dir() {
                 has_subdir = true;
                 stack.push(path);
@@ -148,17 +154,7 @@ pub fn leaf_dirs(dir: &Path) -> Result<Vec<PathBuf>, Error> {
 /// Removes the temporary files of interrupted writes in `dir`; returns how many.
 pub fn remove_temp_files(dir: &Path) -> Result<usize, Error> {
     let mut removed = 0;
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(io_error(dir, e)),
-    };
-    for entry in entries {
-        let path = entry.map_err(|e| io_error(dir, e))?.path();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    for (path, name) in dir_entries(dir)? {
         if name.starts_with('.') && name.ends_with(TEMP_SUFFIX) && path.is_file() {
             remove_if_present(&path)?;
             tracing::info!(path = %path.display(), "removed the temporary file of an interrupted write");

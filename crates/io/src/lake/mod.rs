@@ -25,9 +25,9 @@
 //! from the files' metadata (lazily, when a partition is first touched) and skips records at or below it.
 //!
 //! A checkpoint is: `sink.flush()` (or any call that committed files) returns `Ok`, then the caller commits
-//! `sink.committable_offsets()` to Kafka. Those offsets never pass a record that is only in memory, so a
-//! crash at any moment loses nothing (uncommitted records are read again) and duplicates nothing (records
-//! already in files are skipped). Kafka commits may lag far behind the lake (up to `max_file_age`); that
+//! `sink.committable_offsets()` to Kafka. Those offsets never pass a record that is only in memory or in a
+//! temporary file, so a crash at any moment loses nothing (uncommitted records are read again) and
+//! duplicates nothing (records already in files are skipped). Kafka commits may lag far behind the lake (up to `max_file_age`); that
 //! only costs re-reading on restart. The guarantee needs one sink per dataset and topic partition at a time
 //! and the same topic names across restarts. Events written with `write` (no offsets) are written at least
 //! once per call, with no deduplication. After an error, drop the sink and open a new one.
@@ -46,7 +46,7 @@ pub use arrow_schema::{
     lake_table, lake_table_named, writer_properties,
 };
 pub use compact::{CompactReport, compact};
-pub use config::ParquetSinkConfig;
+pub use config::{DEFAULT_MAX_FILE_BYTES, ParquetSinkConfig};
 pub use files::file_offsets;
 pub use offsets::{OffsetRange, SourceOffset, SourcePartition};
 pub use partition::{PartitionKey, partition_batches};

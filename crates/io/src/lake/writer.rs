@@ -52,6 +52,8 @@ pub struct ParquetSink {
     /// Highest offset seen per source, whatever became of the record.
     seen: HashMap<SourcePartition, i64>,
     buffered_rows: usize,
+    /// Counts row groups written, to find the least recently written open file.
+    row_groups_written: u64,
     last_age_check: Instant,
     stats: SinkStats,
     failed: bool,
@@ -75,6 +77,8 @@ struct OpenFile {
     final_path: PathBuf,
     /// Event time of the file's last row: a row group starting earlier goes to a new file.
     last_ts: i64,
+    /// `row_groups_written` when this file last got a row group.
+    last_write: u64,
 }
 
 impl std::fmt::Debug for OpenFile {
@@ -106,6 +110,7 @@ impl ParquetSink {
             accepted: HashMap::new(),
             seen: HashMap::new(),
             buffered_rows: 0,
+            row_groups_written: 0,
             last_age_check: Instant::now(),
             stats,
             failed: false,
@@ -174,8 +179,8 @@ impl ParquetSink {
     }
 
     /// Per source partition, the Kafka offset to commit (the next one to read): every record below it is
-    /// durable in the lake or was never meant for it. Commit these only after the call that made them so
-    /// (`flush`, `roll_expired` or a `write` that rolled files) has returned `Ok`.
+    /// in a committed file or was never meant for the lake (other datasets, duplicates). Always safe to
+    /// commit; it advances when files are committed (`flush`, `roll_expired`, or a roll inside a write).
     pub fn committable_offsets(&self) -> Vec<(SourcePartition, i64)> {
         let mut out: Vec<(SourcePartition, i64)> = self
             .seen
@@ -326,6 +331,18 @@ impl ParquetSink {
                 self.write_row_group(&key)?;
             }
         }
+        let mut open_files: Vec<(u64, PartitionKey)> = self
+            .partitions
+            .iter()
+            .filter_map(|(k, p)| p.file.as_ref().map(|f| (f.last_write, k.clone())))
+            .collect();
+        if open_files.len() > self.config.max_open_files {
+            open_files.sort();
+            let excess = open_files.len() - self.config.max_open_files;
+            for (_, key) in open_files.into_iter().take(excess) {
+                self.commit_partition(&key)?;
+            }
+        }
         if self.last_age_check.elapsed() >= Duration::from_secs(1) {
             self.last_age_check = Instant::now();
             self.roll_older_than(self.config.max_file_age)?;
@@ -380,6 +397,7 @@ impl ParquetSink {
                 temp,
                 final_path,
                 last_ts: i64::MIN,
+                last_write: 0,
             });
         }
         let Some(file) = open.file.as_mut() else {
@@ -392,6 +410,8 @@ impl ParquetSink {
             .flush()
             .map_err(|e| parquet_error(&file.temp, e))?;
         file.last_ts = open.pending.last().map_or(file.last_ts, |e| e.ts_event().0);
+        self.row_groups_written += 1;
+        file.last_write = self.row_groups_written;
         let full = file.writer.bytes_written() as u64 >= config.max_file_bytes;
         self.buffered_rows -= open.pending.len();
         open.pending.clear();
