@@ -109,20 +109,36 @@ def check_pyarrow(root, expected):
     print(f"pyarrow {pa.__version__}: every dataset read: ok")
 
 
+def rsi_14(frame):
+    values = pl.col("values")
+    if not isinstance(frame.collect_schema()["values"], pl.List):
+        return values.map.get("rsi_14").alias("rsi_14")
+    entry = pl.element()
+    picked = values.list.eval(entry.filter(entry.struct.field("key") == "rsi_14").struct.field("value"))
+    return picked.list.first().alias("rsi_14")
+
+
 def check_polars(root, expected):
     for dataset in DATASETS:
         frame = pl.scan_parquet(glob(root, dataset), hive_partitioning=True).collect()
         check(frame.height == expected["counts"][dataset], f"polars {dataset}: {frame.height} rows")
         ts_name = {"bars": "open_time", "indicators": "open_time", "signals": "ts"}.get(dataset, "ts_event")
         check(frame.schema[ts_name] == pl.Datetime("ns", "UTC"), f"polars {dataset}.{ts_name}: {frame.schema[ts_name]}")
-    closes = (
-        pl.scan_parquet(glob(root, "bars"), hive_partitioning=True)
-        .filter((pl.col("exchange") == "binance") & (pl.col("symbol") == "BTC-USDT") & (pl.col("interval") == "1m"))
+    # The analyst query in Polars: Polars 2 reads the `values` column as a map; older versions as a list of
+    # {key, value} structs.
+    one = (pl.col("exchange") == "binance") & (pl.col("symbol") == "BTC-USDT") & (pl.col("interval") == "1m")
+    bars = pl.scan_parquet(glob(root, "bars"), hive_partitioning=True).filter(one).select("open_time", "close")
+    indicators = pl.scan_parquet(glob(root, "indicators"), hive_partitioning=True).filter(one)
+    rsi = indicators.select("open_time", rsi_14(indicators))
+    last_24h = (
+        bars.join(rsi, on="open_time", how="left")
+        .filter(pl.col("open_time") > pl.col("open_time").max() - pl.duration(hours=24))
         .sort("open_time")
-        .select(pl.col("close"))
         .collect()
     )
-    check(closes["close"][-1] == expected["analyst"]["last"][1], "polars last close")
+    analyst = expected["analyst"]
+    check(last_24h.height == analyst["rows"], f"polars analyst query returned {last_24h.height} rows")
+    check(list(last_24h.row(-1))[1:] == analyst["last"][1:], f"polars last row {last_24h.row(-1)}")
     print(f"polars {pl.__version__}: every dataset read: ok")
 
 
