@@ -103,6 +103,8 @@ impl ParquetSink {
                 stats.compactions_resolved += finish_interrupted_compactions(&dir)? as u64;
             }
         }
+        metrics::counter!("tickstream_lake_temp_files_removed_total")
+            .increment(stats.temp_files_removed);
         Ok(ParquetSink {
             kinds: config.kinds(),
             config,
@@ -252,6 +254,8 @@ impl ParquetSink {
             match accepted.get_mut(partition) {
                 Some(high) if *offset <= *high => {
                     self.stats.duplicates_skipped += 1;
+                    metrics::counter!("tickstream_lake_duplicates_skipped_total", "dataset" => key.dataset())
+                        .increment(1);
                     return Ok(());
                 }
                 Some(high) => *high = *offset,
@@ -411,6 +415,8 @@ impl ParquetSink {
             .map_err(|e| parquet_error(&file.temp, e))?;
         file.last_ts = open.pending.last().map_or(file.last_ts, |e| e.ts_event().0);
         self.row_groups_written += 1;
+        metrics::counter!("tickstream_lake_rows_written_total", "dataset" => key.dataset())
+            .increment(open.pending.len() as u64);
         file.last_write = self.row_groups_written;
         let full = file.writer.bytes_written() as u64 >= config.max_file_bytes;
         self.buffered_rows -= open.pending.len();
@@ -461,6 +467,8 @@ impl ParquetSink {
         open.file_offsets.clear();
         open.opened_at = Instant::now();
         self.stats.files_committed += 1;
+        metrics::counter!("tickstream_lake_files_committed_total", "dataset" => key.dataset())
+            .increment(1);
         Ok(())
     }
 }
