@@ -7,6 +7,7 @@ Exits non-zero with a message on the first mismatch; prints one line per reader 
 
 import json
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -94,6 +95,22 @@ def check_duckdb(root, expected):
     check(len(result) == analyst["rows"], f"analyst query returned {len(result)} rows")
     check(list(result[0]) == analyst["first"], f"analyst first row {result[0]} != {analyst['first']}")
     check(list(result[-1]) == analyst["last"], f"analyst last row {result[-1]} != {analyst['last']}")
+    # The same query as crates/io/LAKE.md shows it, relative to the clock: it must bind and run.
+    con.execute(
+        f"""
+        WITH bars AS (
+            SELECT open_time, close FROM read_parquet('{glob(root, 'bars')}', hive_partitioning = true)
+            WHERE exchange = 'binance' AND symbol = 'BTC-USDT' AND "interval" = '1m'
+              AND open_time::TIMESTAMPTZ > now() - INTERVAL 24 HOUR
+        ),
+        rsi AS (
+            SELECT open_time, "values"['rsi_14'] AS rsi_14
+            FROM read_parquet('{glob(root, 'indicators')}', hive_partitioning = true)
+            WHERE exchange = 'binance' AND symbol = 'BTC-USDT' AND "interval" = '1m'
+        )
+        SELECT epoch_ns(open_time), close, rsi_14 FROM bars LEFT JOIN rsi USING (open_time) ORDER BY open_time
+        """
+    ).fetchall()
     print(f"duckdb {duckdb.__version__}: {len(rows)} trades, analyst query {len(result)} rows: ok")
 
 
@@ -136,6 +153,8 @@ def check_polars(root, expected):
         .sort("open_time")
         .collect()
     )
+    since = datetime.now(timezone.utc) - timedelta(hours=24)
+    bars.filter(pl.col("open_time") > since).join(rsi, on="open_time", how="left").sort("open_time").collect()
     analyst = expected["analyst"]
     check(last_24h.height == analyst["rows"], f"polars analyst query returned {last_24h.height} rows")
     check(list(last_24h.row(-1))[1:] == analyst["last"][1:], f"polars last row {last_24h.row(-1)}")
