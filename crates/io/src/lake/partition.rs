@@ -57,7 +57,7 @@ impl PartitionKey {
 
     /// `YYYY-MM-DD`.
     pub fn date(&self) -> String {
-        UnixNanos(self.day * NANOS_PER_DAY).utc_date()
+        UnixNanos(self.day.saturating_mul(NANOS_PER_DAY)).utc_date()
     }
 
     pub fn dataset(&self) -> &'static str {
@@ -130,5 +130,32 @@ mod tests {
         assert_eq!(escape_path_value("2026-11-22"), "2026-11-22");
         assert_eq!(escape_path_value("../x/y"), "%2E.%2Fx%2Fy");
         assert_eq!(escape_path_value("a=b"), "a%3Db");
+    }
+
+    #[test]
+    fn extreme_event_times_still_name_a_date() {
+        for ts in [i64::MIN, -1, 0, i64::MAX] {
+            let key = PartitionKey {
+                kind: EventKind::Status,
+                exchange: None,
+                symbol: None,
+                interval: None,
+                day: ts.div_euclid(NANOS_PER_DAY),
+            };
+            assert!(
+                key.relative_dir()
+                    .to_string_lossy()
+                    .starts_with("status/date="),
+                "{ts}"
+            );
+        }
+        let key = PartitionKey {
+            kind: EventKind::Status,
+            exchange: None,
+            symbol: None,
+            interval: None,
+            day: -1,
+        };
+        assert_eq!(key.date(), "1969-12-31");
     }
 }
