@@ -514,3 +514,25 @@ fn the_book_dataset_is_written_when_configured() {
     let seq = batches[0].column_by_name("first_sequence").unwrap();
     assert_eq!(seq.null_count(), 1);
 }
+
+#[test]
+fn the_sink_can_move_to_a_writer_thread() {
+    fn movable<T: Send + 'static>() {}
+    movable::<ParquetSink>();
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = ParquetSink::open(config(dir.path())).unwrap();
+    let handle = std::thread::spawn(move || {
+        sink.write(&trades(
+            Exchange::Bitstamp,
+            "BTC-USD",
+            DAY_START,
+            SECOND,
+            0,
+            3,
+        ))
+        .unwrap();
+        sink.flush().unwrap();
+        sink.stats().files_committed
+    });
+    assert_eq!(handle.join().unwrap(), 1);
+}
