@@ -167,6 +167,17 @@ fn rows_are_sorted_within_files_and_late_rows_start_a_new_file() {
             "sorted within the file"
         );
     }
+
+    // The two files overlap in time: compaction sorts their rows together.
+    let report = tickstream_io::lake::compact(dir.path(), None, None, 64 << 20).unwrap();
+    assert_eq!((report.files_replaced, report.files_written), (2, 1));
+    let rows = stored_trades(dir.path());
+    let ids: Vec<u64> = rows.iter().map(|r| r.1.parse().unwrap()).collect();
+    assert_eq!(
+        ids,
+        (0..300).collect::<Vec<u64>>(),
+        "one file, in time order"
+    );
 }
 
 #[test]

@@ -14,10 +14,10 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use arrow::compute::{SortOptions, concat_batches, sort_to_indices, take_record_batch};
-use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::file::metadata::KeyValue;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::file::metadata::{KeyValue, ParquetMetaDataReader};
+use parquet::file::statistics::Statistics;
 use tickstream_model::UnixNanos;
 use tickstream_model::schema::{LAKE_TABLES, LakeTable};
 
@@ -53,7 +53,8 @@ struct Marker {
 /// Merges the files smaller than half of `target_file_bytes` in each partition of `root` (one dataset, one
 /// `date`, or all) into files of up to about `target_file_bytes`. Run it over partitions no sink is writing
 /// (past dates); a sink opening a dataset while `compact` runs over it makes that run fail without loss.
-/// Memory: one group of files (up to the target size, compressed) is merged in memory.
+/// Memory: files that do not overlap in time are copied a batch at a time; a group of overlapping files
+/// (up to the target size, compressed) is sorted in memory.
 pub fn compact(
     root: &Path,
     dataset: Option<&str>,
@@ -133,13 +134,12 @@ fn compact_partition(
     Ok(())
 }
 
-/// Reads a data file whole, checking that it has the dataset's schema.
-fn read_file(table: &LakeTable, path: &Path) -> Result<Vec<RecordBatch>, Error> {
+/// Opens a data file for reading, checking that it has the dataset's schema.
+fn open_reader(table: &LakeTable, path: &Path) -> Result<ParquetRecordBatchReader, Error> {
     let file = File::open(path).map_err(|e| io_error(path, e))?;
     let builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| parquet_error(path, e))?;
-    let expected = arrow_schema(table);
-    if builder.schema().fields() != expected.fields() {
+    if builder.schema().fields() != arrow_schema(table).fields() {
         return Err(Error::Lake {
             path: path.display().to_string(),
             message: format!(
@@ -148,32 +148,58 @@ fn read_file(table: &LakeTable, path: &Path) -> Result<Vec<RecordBatch>, Error> 
             ),
         });
     }
-    let reader = builder.build().map_err(|e| parquet_error(path, e))?;
-    reader.map(|batch| batch.map_err(Error::from)).collect()
+    builder.build().map_err(|e| parquet_error(path, e))
 }
 
-/// Merges `paths` into one new file in `dir`; returns the new file's size.
+/// The event-time range of a file's rows, from its column statistics (the widest range when absent).
+fn time_range(table: &LakeTable, path: &Path) -> Result<(i64, i64), Error> {
+    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let metadata = ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map_err(|e| parquet_error(path, e))?;
+    let mut range: Option<(i64, i64)> = None;
+    for group in metadata.row_groups() {
+        let Some(Statistics::Int64(stats)) = group.column(sort_column(table)).statistics() else {
+            return Ok((i64::MIN, i64::MAX));
+        };
+        let (Some(min), Some(max)) = (stats.min_opt(), stats.max_opt()) else {
+            return Ok((i64::MIN, i64::MAX));
+        };
+        range = Some(range.map_or((*min, *max), |(lo, hi)| (lo.min(*min), hi.max(*max))));
+    }
+    Ok(range.unwrap_or((i64::MAX, i64::MAX)))
+}
+
+/// Merges `paths` into one new file in `dir`; returns the new file's size. Files whose time ranges do
+/// not overlap are copied batch by batch in time order; overlapping ones are sorted in memory.
 fn merge_files(table: &LakeTable, dir: &Path, paths: &[PathBuf]) -> Result<u64, Error> {
     let schema = arrow_schema(table);
-    let mut batches = Vec::new();
     let mut offsets = RangeSet::default();
+    let mut sources = Vec::with_capacity(paths.len());
     for path in paths {
-        batches.extend(read_file(table, path)?);
         offsets.add_all(&file_offsets(path)?);
+        sources.push((time_range(table, path)?, path));
     }
-    let merged = concat_batches(&schema, &batches)?;
-    let order = sort_to_indices(
-        merged.column(sort_column(table)),
-        Some(SortOptions::default()),
-        None,
-    )?;
-    let sorted = take_record_batch(&merged, &order)?;
-    let first_ts = sorted
-        .column(sort_column(table))
-        .as_any()
-        .downcast_ref::<arrow::array::TimestampNanosecondArray>()
-        .filter(|a| !a.is_empty())
-        .map_or(0, |a| a.value(0));
+    sources.sort();
+    let disjoint = sources.windows(2).all(|w| w[0].0.1 <= w[1].0.0);
+    let first_ts = sources.first().map_or(0, |s| s.0.0);
+    let sorted = if disjoint {
+        None
+    } else {
+        let mut batches = Vec::new();
+        for (_, path) in &sources {
+            for batch in open_reader(table, path)? {
+                batches.push(batch?);
+            }
+        }
+        let merged = concat_batches(&schema, &batches)?;
+        let order = sort_to_indices(
+            merged.column(sort_column(table)),
+            Some(SortOptions::default()),
+            None,
+        )?;
+        Some(take_record_batch(&merged, &order)?)
+    };
 
     let name = new_file_name(UnixNanos(first_ts));
     let final_path = dir.join(&name);
@@ -202,7 +228,16 @@ fn merge_files(table: &LakeTable, dir: &Path, paths: &[PathBuf]) -> Result<u64, 
     let properties = writer_properties(table, 3, 1_000_000);
     let mut writer = ArrowWriter::try_new(file, schema, Some(properties))
         .map_err(|e| parquet_error(&temp, e))?;
-    writer.write(&sorted).map_err(|e| parquet_error(&temp, e))?;
+    match &sorted {
+        Some(batch) => writer.write(batch).map_err(|e| parquet_error(&temp, e))?,
+        None => {
+            for (_, path) in &sources {
+                for batch in open_reader(table, path)? {
+                    writer.write(&batch?).map_err(|e| parquet_error(&temp, e))?;
+                }
+            }
+        }
+    }
     if !offsets.is_empty() {
         writer.append_key_value_metadata(KeyValue::new(
             META_OFFSETS.to_owned(),
