@@ -11,6 +11,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: {source}")]
+    Parquet {
+        path: String,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// A lake file or directory that is not what the lake layout says it should be.
+    #[error("{path}: {message}")]
+    Lake { path: String, message: String },
 }
 
 impl Error {

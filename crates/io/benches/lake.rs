@@ -1,0 +1,179 @@
+//! Lake write throughput (rows per second on one core) for trades and bars, and the size of a million
+//! trades in Parquet against their JSON Kafka messages.
+//!
+//! `cargo bench -p tickstream-io --bench lake`
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use tickstream_io::lake::{ParquetSink, ParquetSinkConfig};
+use tickstream_model::{
+    AggressorSide, Bar, Decimal, Event, Exchange, Interval, Symbol, Trade, UnixNanos,
+};
+
+/// 2026-11-21T00:00:00Z.
+const DAY_START: i64 = 1_795_219_200_000_000_000;
+const SYMBOLS: [(&str, &str, i128); 4] = [
+    ("BTC-USDT", "BTCUSDT", 9_000_000),
+    ("ETH-USDT", "ETHUSDT", 300_000),
+    ("SOL-USDT", "SOLUSDT", 14_000),
+    ("XRP-USDT", "XRPUSDT", 220),
+];
+
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Trades shaped like a busy venue's: a price random walk in cents, quantities spread over four orders of
+/// magnitude, millisecond timestamps with irregular gaps, increasing ids, mixed sides.
+fn market_trades(n: usize) -> Vec<Event> {
+    let mut noise = Noise(0x9E37_79B9_7F4A_7C15);
+    let mut prices: Vec<i128> = SYMBOLS.iter().map(|s| s.2).collect();
+    let raw: Vec<Arc<str>> = SYMBOLS.iter().map(|s| Arc::from(s.1)).collect();
+    let symbols: Vec<Symbol> = SYMBOLS
+        .iter()
+        .map(|s| Symbol::parse(s.0).expect("symbol"))
+        .collect();
+    let mut ts = DAY_START;
+    (0..n)
+        .map(|i| {
+            let k = (noise.next() % 4) as usize;
+            ts += (noise.next() % 40) as i64 * 1_000_000;
+            let step = (noise.next() % 5) as i128 - 2;
+            prices[k] = (prices[k] + step).max(1);
+            let quantity =
+                Decimal::new((noise.next() % 10_000_000) as i128 + 1, 6).expect("quantity");
+            Event::Trade(Trade {
+                exchange: Exchange::Binance,
+                symbol: symbols[k].clone(),
+                raw_symbol: raw[k].clone(),
+                ts_event: UnixNanos(ts),
+                ts_recv: UnixNanos(ts + 3_000_000 + (noise.next() % 2_000_000) as i64),
+                trade_id: (4_200_000_000 + i as u64).to_string(),
+                price: Decimal::new(prices[k], 2).expect("price"),
+                quantity,
+                side: if noise.next().is_multiple_of(2) {
+                    AggressorSide::Buy
+                } else {
+                    AggressorSide::Sell
+                },
+            })
+        })
+        .collect()
+}
+
+fn bars(n: usize) -> Vec<Event> {
+    let mut noise = Noise(0x2545_F491_4F6C_DD1D);
+    let symbols: Vec<Symbol> = SYMBOLS
+        .iter()
+        .map(|s| Symbol::parse(s.0).expect("symbol"))
+        .collect();
+    let mut close = 90_000.0;
+    (0..n)
+        .map(|i| {
+            let k = i % 4;
+            let open_time = DAY_START + (i / 4) as i64 * Interval::M1.nanos();
+            close += (noise.next() % 200) as f64 / 10.0 - 10.0;
+            let volume = (noise.next() % 100_000) as f64 / 1_000.0;
+            Event::Bar(Bar {
+                exchange: Exchange::Binance,
+                symbol: symbols[k].clone(),
+                interval: Interval::M1,
+                open_time: UnixNanos(open_time),
+                close_time: UnixNanos(open_time + Interval::M1.nanos()),
+                open: close - 3.0,
+                high: close + 5.0,
+                low: close - 7.5,
+                close,
+                volume,
+                quote_volume: volume * close,
+                trades: noise.next() % 2_000,
+                vwap: close - 1.0,
+                buy_volume: volume / 2.0,
+                sell_volume: volume / 2.0,
+                gap: false,
+            })
+        })
+        .collect()
+}
+
+fn write_all(root: &Path, events: &[Event]) {
+    let mut sink = ParquetSink::open(ParquetSinkConfig::new(root)).expect("open sink");
+    for chunk in events.chunks(10_000) {
+        sink.write(chunk).expect("write");
+    }
+    sink.flush().expect("flush");
+}
+
+fn bytes_under(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        total += if path.is_dir() {
+            bytes_under(&path)
+        } else {
+            path.metadata().expect("metadata").len()
+        };
+    }
+    total
+}
+
+/// Prints the size of one million trades in the lake and as JSON Kafka messages.
+fn report_sizes() {
+    let trades = market_trades(1_000_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_all(dir.path(), &trades);
+    let parquet = bytes_under(dir.path());
+    let json: usize = trades
+        .iter()
+        .map(|e| serde_json::to_vec(e).expect("json").len())
+        .sum();
+    let mut per_symbol = BTreeMap::new();
+    for e in &trades {
+        *per_symbol.entry(e.key().to_owned()).or_insert(0usize) += 1;
+    }
+    println!(
+        "lake: 1,000,000 trades ({} symbols) = {parquet} bytes of Parquet ({:.1} bytes/trade); \
+         JSON Kafka messages {json} bytes ({:.1} bytes/trade); ratio {:.1}x",
+        per_symbol.len(),
+        parquet as f64 / 1e6,
+        json as f64 / 1e6,
+        json as f64 / parquet as f64
+    );
+}
+
+fn lake_benches(c: &mut Criterion) {
+    report_sizes();
+    let mut group = c.benchmark_group("lake");
+    group.sample_size(10);
+
+    for (name, events) in [
+        ("write_trades", market_trades(200_000)),
+        ("write_bars", bars(200_000)),
+    ] {
+        group.throughput(Throughput::Elements(events.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || tempfile::tempdir().expect("tempdir"),
+                |dir| {
+                    write_all(dir.path(), &events);
+                    dir
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, lake_benches);
+criterion_main!(benches);

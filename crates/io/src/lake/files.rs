@@ -1,0 +1,220 @@
+//! Lake files on disk: names, the atomic commit (temporary name in the same directory, fsync, rename, fsync
+//! of the directory), discovery of data files and their metadata, and removal of what a crash left behind.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parquet::file::metadata::ParquetMetaDataReader;
+use tickstream_model::UnixNanos;
+
+use super::arrow_schema::META_OFFSETS;
+use super::offsets::{OffsetRange, decode_ranges};
+use crate::Error;
+
+/// Suffix of files being written; readers' `*.parquet` globs never match them, and their leading `.` hides
+/// them from pyarrow and Spark too.
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+pub fn io_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+pub fn parquet_error(path: &Path, source: parquet::errors::ParquetError) -> Error {
+    Error::Parquet {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// A fresh file name, `part-HHMMSS-<16 hex>.parquet`, where the time is the UTC time of day of the file's
+/// first row, so a directory lists in time order for people; the hex part makes names unique across
+/// processes and restarts.
+pub fn new_file_name(first_row: UnixNanos) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let secs_of_day = first_row.0.rem_euclid(86_400_000_000_000) / 1_000_000_000;
+    let (h, m, s) = (secs_of_day / 3600, secs_of_day / 60 % 60, secs_of_day % 60);
+    let clock = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let seed =
+        clock ^ (u64::from(std::process::id()) << 40) ^ COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("part-{h:02}{m:02}{s:02}-{:016x}.parquet", mix(seed))
+}
+
+/// splitmix64's finalizer: spreads nearby seeds over all 64 bits.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The temporary name a file is written under before it is renamed to `final_path`.
+pub fn temp_path(final_path: &Path) -> PathBuf {
+    let name = final_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    final_path.with_file_name(format!(".{name}{TEMP_SUFFIX}"))
+}
+
+/// Creates `dir` and its parents, making each new directory entry durable.
+pub fn create_dir_durable(dir: &Path) -> Result<(), Error> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_durable(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(io_error(dir, e)),
+    }
+    match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
+        _ => Ok(()),
+    }
+}
+
+/// fsync of a directory, so that renames and removals in it survive a power loss.
+pub fn sync_dir(dir: &Path) -> Result<(), Error> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error(dir, e))
+}
+
+/// Makes a fully written temporary file durable and visible under its final name.
+pub fn commit_file(file: &File, temp: &Path, final_path: &Path) -> Result<(), Error> {
+    file.sync_all().map_err(|e| io_error(temp, e))?;
+    fs::rename(temp, final_path).map_err(|e| io_error(final_path, e))?;
+    sync_dir(final_path.parent().unwrap_or(Path::new(".")))
+}
+
+/// The entries of `dir` as (path, file name), sorted; a missing directory has none.
+pub fn dir_entries(dir: &Path) -> Result<Vec<(PathBuf, String)>, Error> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_error(dir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| io_error(dir, e))?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push((path, name));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The visible data files of a leaf directory, by name. A missing directory has none.
+pub fn data_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    Ok(dir_entries(dir)?
+        .into_iter()
+        .filter(|(path, name)| {
+            name.ends_with(".parquet") && !name.starts_with('.') && path.is_file()
+        })
+        .map(|(path, _)| path)
+        .collect())
+}
+
+/// Every directory under `dir` (itself included) that holds no subdirectory: the lake's leaf partitions.
+pub fn leaf_dirs(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut leaves = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        if !current.is_dir() {
+            continue;
+        }
+        let mut has_subdir = false;
+        for (path, _) in dir_entries(&current)? {
+            if path.is_dir() {
+                has_subdir = true;
+                stack.push(path);
+            }
+        }
+        if !has_subdir {
+            leaves.push(current);
+        }
+    }
+    leaves.sort();
+    Ok(leaves)
+}
+
+/// Removes the temporary files of interrupted writes in `dir`; returns how many.
+pub fn remove_temp_files(dir: &Path) -> Result<usize, Error> {
+    let mut removed = 0;
+    for (path, name) in dir_entries(dir)? {
+        if name.starts_with('.') && name.ends_with(TEMP_SUFFIX) && path.is_file() {
+            remove_if_present(&path)?;
+            tracing::info!(path = %path.display(), "removed the temporary file of an interrupted write");
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        sync_dir(dir)?;
+    }
+    Ok(removed)
+}
+
+/// Removes a file; a file already gone is not an error.
+pub fn remove_if_present(path: &Path) -> Result<(), Error> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error(path, e)),
+    }
+}
+
+/// The source offset ranges recorded in a data file's metadata (none for files written without offsets).
+pub fn file_offsets(path: &Path) -> Result<Vec<OffsetRange>, Error> {
+    let file = File::open(path).map_err(|e| io_error(path, e))?;
+    let metadata = ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map_err(|e| parquet_error(path, e))?;
+    let Some(pairs) = metadata.file_metadata().key_value_metadata() else {
+        return Ok(Vec::new());
+    };
+    match pairs
+        .iter()
+        .find(|kv| kv.key == META_OFFSETS)
+        .and_then(|kv| kv.value.as_deref())
+    {
+        Some(text) => decode_ranges(text).map_err(|e| Error::Lake {
+            path: path.display().to_string(),
+            message: format!("unreadable {META_OFFSETS} metadata: {e}"),
+        }),
+        None => Ok(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_tell_the_time_of_day() {
+        let t = UnixNanos::parse_rfc3339("2026-11-22T09:14:07.5Z").unwrap();
+        let a = new_file_name(t);
+        let b = new_file_name(t);
+        assert!(
+            a.starts_with("part-091407-") && a.ends_with(".parquet"),
+            "{a}"
+        );
+        assert_ne!(a, b);
+        assert_eq!(
+            temp_path(Path::new("x/y/part-1.parquet")),
+            Path::new("x/y/.part-1.parquet.tmp")
+        );
+    }
+}

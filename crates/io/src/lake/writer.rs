@@ -1,0 +1,474 @@
+//! `ParquetSink`: buffers events per lake partition, writes sorted row groups into a temporary file per
+//! partition, commits files atomically when they reach their size or age limit or on `flush`, and skips
+//! records whose source offsets the lake already holds.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use parquet::arrow::ArrowWriter;
+use parquet::file::metadata::KeyValue;
+use tickstream_model::{Event, EventKind};
+
+use super::arrow_schema::{META_OFFSETS, arrow_schema, lake_table, writer_properties};
+use super::compact::finish_interrupted_compactions;
+use super::config::ParquetSinkConfig;
+use super::files::{
+    commit_file, create_dir_durable, data_files, file_offsets, io_error, leaf_dirs, new_file_name,
+    parquet_error, remove_temp_files, temp_path,
+};
+use super::offsets::{RangeSet, SourceOffset, SourcePartition, encode_ranges};
+use super::partition::PartitionKey;
+use super::record_batch::{record_batch, sort_by_event_time};
+use crate::Error;
+
+/// Counters of what the sink did since it was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SinkStats {
+    /// Rows accepted (buffered or written).
+    pub rows_accepted: u64,
+    /// Records skipped because the lake already held their source offset.
+    pub duplicates_skipped: u64,
+    /// Events of datasets this sink does not write.
+    pub passed_over: u64,
+    /// Files committed (renamed into place).
+    pub files_committed: u64,
+    /// Temporary files of interrupted writes removed on open.
+    pub temp_files_removed: u64,
+    /// Interrupted compactions completed or rolled back on open.
+    pub compactions_resolved: u64,
+}
+
+/// Writes events into the lake. See the module docs of `lake` for the guarantees.
+#[derive(Debug)]
+pub struct ParquetSink {
+    config: ParquetSinkConfig,
+    kinds: Vec<EventKind>,
+    partitions: HashMap<PartitionKey, OpenPartition>,
+    /// Per lake partition and source: the highest offset accepted (committed or not). Loaded from the files'
+    /// metadata the first time a partition is touched.
+    accepted: HashMap<PartitionKey, HashMap<SourcePartition, i64>>,
+    /// Highest offset seen per source, whatever became of the record.
+    seen: HashMap<SourcePartition, i64>,
+    buffered_rows: usize,
+    /// Counts row groups written, to find the least recently written open file.
+    row_groups_written: u64,
+    last_age_check: Instant,
+    stats: SinkStats,
+    failed: bool,
+}
+
+#[derive(Debug)]
+struct OpenPartition {
+    dir: PathBuf,
+    /// Rows not yet in a row group, in arrival order.
+    pending: Vec<Event>,
+    pending_offsets: RangeSet,
+    file: Option<OpenFile>,
+    /// Offsets of the rows in the open file.
+    file_offsets: RangeSet,
+    opened_at: Instant,
+}
+
+struct OpenFile {
+    writer: ArrowWriter<File>,
+    temp: PathBuf,
+    final_path: PathBuf,
+    /// Event time of the file's last row: a row group starting earlier goes to a new file.
+    last_ts: i64,
+    /// `row_groups_written` when this file last got a row group.
+    last_write: u64,
+}
+
+impl std::fmt::Debug for OpenFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenFile")
+            .field("temp", &self.temp)
+            .field("last_ts", &self.last_ts)
+            .finish()
+    }
+}
+
+impl ParquetSink {
+    /// Validates the configuration, creates the root, and removes what a crash left in the datasets this
+    /// sink writes: temporary files, and compactions interrupted between their steps.
+    pub fn open(config: ParquetSinkConfig) -> Result<ParquetSink, Error> {
+        config.validate()?;
+        create_dir_durable(&config.root)?;
+        let mut stats = SinkStats::default();
+        for dataset in &config.datasets {
+            for dir in leaf_dirs(&config.root.join(dataset))? {
+                stats.temp_files_removed += remove_temp_files(&dir)? as u64;
+                stats.compactions_resolved += finish_interrupted_compactions(&dir)? as u64;
+            }
+        }
+        metrics::counter!("tickstream_lake_temp_files_removed_total")
+            .increment(stats.temp_files_removed);
+        Ok(ParquetSink {
+            kinds: config.kinds(),
+            config,
+            partitions: HashMap::new(),
+            accepted: HashMap::new(),
+            seen: HashMap::new(),
+            buffered_rows: 0,
+            row_groups_written: 0,
+            last_age_check: Instant::now(),
+            stats,
+            failed: false,
+        })
+    }
+
+    pub fn config(&self) -> &ParquetSinkConfig {
+        &self.config
+    }
+
+    pub fn stats(&self) -> SinkStats {
+        self.stats
+    }
+
+    /// Writes events that carry no source offsets (replay of files, in-process pipelines).
+    pub fn write(&mut self, events: &[Event]) -> Result<(), Error> {
+        self.guarded(|sink| {
+            for event in events {
+                sink.accept(event, None)?;
+            }
+            sink.after_write()
+        })
+    }
+
+    /// Writes events read from Kafka; `sources[i]` is where `events[i]` came from. Records at or below the
+    /// offset the lake already holds for their partition and source are skipped.
+    pub fn write_batch(
+        &mut self,
+        events: &[Event],
+        sources: &[SourceOffset<'_>],
+    ) -> Result<(), Error> {
+        if events.len() != sources.len() {
+            return Err(Error::Lake {
+                path: self.config.root.display().to_string(),
+                message: format!(
+                    "{} events but {} source offsets",
+                    events.len(),
+                    sources.len()
+                ),
+            });
+        }
+        self.guarded(|sink| {
+            for (event, source) in events.iter().zip(sources) {
+                sink.accept(event, Some(*source))?;
+            }
+            sink.after_write()
+        })
+    }
+
+    /// Commits every open file: everything written so far is durable and visible when this returns, and
+    /// `committable_offsets` covers every record seen.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.guarded(|sink| {
+            let keys: Vec<PartitionKey> = sink.partitions.keys().cloned().collect();
+            for key in keys {
+                sink.commit_partition(&key)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Commits the files that have been open longer than `max_file_age`. Call it on a timer so that quiet
+    /// partitions become visible too; `write` also does it at most once a second.
+    pub fn roll_expired(&mut self) -> Result<(), Error> {
+        self.guarded(|sink| sink.roll_older_than(sink.config.max_file_age))
+    }
+
+    /// Per source partition, the Kafka offset to commit (the next one to read): every record below it is
+    /// in a committed file or was never meant for the lake (other datasets, duplicates). Always safe to
+    /// commit; it advances when files are committed (`flush`, `roll_expired`, or a roll inside a write).
+    pub fn committable_offsets(&self) -> Vec<(SourcePartition, i64)> {
+        let mut out: Vec<(SourcePartition, i64)> = self
+            .seen
+            .iter()
+            .map(|(source, seen)| {
+                let open = self
+                    .partitions
+                    .values()
+                    .flat_map(|p| {
+                        [
+                            p.pending_offsets.first(source),
+                            p.file_offsets.first(source),
+                        ]
+                    })
+                    .flatten()
+                    .min();
+                (source.clone(), open.unwrap_or(seen + 1))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Rows buffered in memory, not yet in a file.
+    pub fn buffered_rows(&self) -> usize {
+        self.buffered_rows
+    }
+
+    fn guarded(
+        &mut self,
+        f: impl FnOnce(&mut ParquetSink) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        if self.failed {
+            return Err(Error::Lake {
+                path: self.config.root.display().to_string(),
+                message:
+                    "an earlier write failed; open a new sink (unflushed records are read again)"
+                        .into(),
+            });
+        }
+        let result = f(self);
+        if result.is_err() {
+            self.failed = true;
+        }
+        result
+    }
+
+    fn accept(&mut self, event: &Event, source: Option<SourceOffset<'_>>) -> Result<(), Error> {
+        let source = source.map(|s| {
+            (
+                SourcePartition {
+                    topic: s.topic.to_owned(),
+                    partition: s.partition,
+                },
+                s.offset,
+            )
+        });
+        if let Some((partition, offset)) = &source {
+            let seen = self.seen.entry(partition.clone()).or_insert(*offset);
+            *seen = (*seen).max(*offset);
+        }
+        if !self.kinds.contains(&event.kind()) {
+            self.stats.passed_over += 1;
+            return Ok(());
+        }
+        let key = PartitionKey::of(event);
+        if let Some((partition, offset)) = &source {
+            let accepted = self.accepted_offsets(&key)?;
+            match accepted.get_mut(partition) {
+                Some(high) if *offset <= *high => {
+                    self.stats.duplicates_skipped += 1;
+                    metrics::counter!("tickstream_lake_duplicates_skipped_total", "dataset" => key.dataset())
+                        .increment(1);
+                    return Ok(());
+                }
+                Some(high) => *high = *offset,
+                None => {
+                    accepted.insert(partition.clone(), *offset);
+                }
+            }
+        }
+        let root = &self.config.root;
+        let open = self
+            .partitions
+            .entry(key.clone())
+            .or_insert_with(|| OpenPartition {
+                dir: root.join(key.relative_dir()),
+                pending: Vec::new(),
+                pending_offsets: RangeSet::default(),
+                file: None,
+                file_offsets: RangeSet::default(),
+                opened_at: Instant::now(),
+            });
+        open.pending.push(event.clone());
+        if let Some((partition, offset)) = &source {
+            open.pending_offsets.add(partition, *offset, *offset);
+        }
+        self.buffered_rows += 1;
+        self.stats.rows_accepted += 1;
+        if open.pending.len() >= self.config.row_group_rows {
+            self.write_row_group(&key)?;
+        }
+        Ok(())
+    }
+
+    /// The accepted offsets of a partition, read from its files' metadata the first time.
+    fn accepted_offsets(
+        &mut self,
+        key: &PartitionKey,
+    ) -> Result<&mut HashMap<SourcePartition, i64>, Error> {
+        if !self.accepted.contains_key(key) {
+            let mut high: HashMap<SourcePartition, i64> = HashMap::new();
+            for path in data_files(&self.config.root.join(key.relative_dir()))? {
+                let ranges = match file_offsets(&path) {
+                    Ok(ranges) => ranges,
+                    // Removed by a compaction between listing and reading: its rows are in the new file.
+                    Err(Error::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::NotFound =>
+                    {
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                for r in ranges {
+                    let entry = high.entry(SourcePartition {
+                        topic: r.topic,
+                        partition: r.partition,
+                    });
+                    let value = entry.or_insert(r.last);
+                    *value = (*value).max(r.last);
+                }
+            }
+            self.accepted.insert(key.clone(), high);
+        }
+        Ok(self.accepted.entry(key.clone()).or_default())
+    }
+
+    fn after_write(&mut self) -> Result<(), Error> {
+        if self.buffered_rows > self.config.max_buffered_rows {
+            let mut sizes: Vec<(usize, PartitionKey)> = self
+                .partitions
+                .iter()
+                .map(|(k, p)| (p.pending.len(), k.clone()))
+                .collect();
+            sizes.sort_by_key(|s| std::cmp::Reverse(s.0));
+            for (_, key) in sizes {
+                if self.buffered_rows <= self.config.max_buffered_rows / 2 {
+                    break;
+                }
+                self.write_row_group(&key)?;
+            }
+        }
+        let mut open_files: Vec<(u64, PartitionKey)> = self
+            .partitions
+            .iter()
+            .filter_map(|(k, p)| p.file.as_ref().map(|f| (f.last_write, k.clone())))
+            .collect();
+        if open_files.len() > self.config.max_open_files {
+            open_files.sort();
+            let excess = open_files.len() - self.config.max_open_files;
+            for (_, key) in open_files.into_iter().take(excess) {
+                self.commit_partition(&key)?;
+            }
+        }
+        if self.last_age_check.elapsed() >= Duration::from_secs(1) {
+            self.last_age_check = Instant::now();
+            self.roll_older_than(self.config.max_file_age)?;
+        }
+        Ok(())
+    }
+
+    fn roll_older_than(&mut self, age: Duration) -> Result<(), Error> {
+        let expired: Vec<PartitionKey> = self
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.opened_at.elapsed() >= age)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in expired {
+            self.commit_partition(&key)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a partition's pending rows, sorted by event time, as one row group of its open file. Rows
+    /// earlier than the file's last row start a new file, so that every file stays sorted. Rolls the file
+    /// when it reached `max_file_bytes`.
+    fn write_row_group(&mut self, key: &PartitionKey) -> Result<(), Error> {
+        let Some(open) = self.partitions.get_mut(key) else {
+            return Ok(());
+        };
+        if open.pending.is_empty() {
+            return Ok(());
+        }
+        sort_by_event_time(&mut open.pending);
+        let first_ts = open.pending[0].ts_event();
+        if open.file.as_ref().is_some_and(|f| first_ts.0 < f.last_ts) {
+            self.commit_open_file(key)?;
+        }
+        let config = &self.config;
+        let Some(open) = self.partitions.get_mut(key) else {
+            return Ok(());
+        };
+        let batch = record_batch(key.kind, &open.pending)?;
+        if open.file.is_none() {
+            let table = lake_table(key.kind);
+            create_dir_durable(&open.dir)?;
+            let final_path = open.dir.join(new_file_name(first_ts));
+            let temp = temp_path(&final_path);
+            let file = File::create_new(&temp).map_err(|e| io_error(&temp, e))?;
+            let properties = writer_properties(table, config.zstd_level, config.row_group_rows);
+            let writer = ArrowWriter::try_new(file, arrow_schema(table), Some(properties))
+                .map_err(|e| parquet_error(&temp, e))?;
+            open.file = Some(OpenFile {
+                writer,
+                temp,
+                final_path,
+                last_ts: i64::MIN,
+                last_write: 0,
+            });
+        }
+        let Some(file) = open.file.as_mut() else {
+            return Ok(());
+        };
+        file.writer
+            .write(&batch)
+            .map_err(|e| parquet_error(&file.temp, e))?;
+        file.writer
+            .flush()
+            .map_err(|e| parquet_error(&file.temp, e))?;
+        file.last_ts = open.pending.last().map_or(file.last_ts, |e| e.ts_event().0);
+        self.row_groups_written += 1;
+        metrics::counter!("tickstream_lake_rows_written_total", "dataset" => key.dataset())
+            .increment(open.pending.len() as u64);
+        file.last_write = self.row_groups_written;
+        let full = file.writer.bytes_written() as u64 >= config.max_file_bytes;
+        self.buffered_rows -= open.pending.len();
+        open.pending.clear();
+        for (source, first, last) in open.pending_offsets.iter() {
+            open.file_offsets.add(source, first, last);
+        }
+        open.pending_offsets.clear();
+        if full {
+            self.commit_open_file(key)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the pending rows and commits the partition's file; forgets the partition when nothing is left.
+    fn commit_partition(&mut self, key: &PartitionKey) -> Result<(), Error> {
+        self.write_row_group(key)?;
+        self.commit_open_file(key)?;
+        if self
+            .partitions
+            .get(key)
+            .is_some_and(|p| p.pending.is_empty() && p.file.is_none())
+        {
+            self.partitions.remove(key);
+        }
+        Ok(())
+    }
+
+    /// Finishes the partition's open file with its offset ranges in the metadata, fsyncs it and renames it
+    /// into place.
+    fn commit_open_file(&mut self, key: &PartitionKey) -> Result<(), Error> {
+        let Some(open) = self.partitions.get_mut(key) else {
+            return Ok(());
+        };
+        let Some(mut file) = open.file.take() else {
+            return Ok(());
+        };
+        if !open.file_offsets.is_empty() {
+            let ranges = encode_ranges(&open.file_offsets.to_ranges());
+            file.writer
+                .append_key_value_metadata(KeyValue::new(META_OFFSETS.to_owned(), ranges));
+        }
+        file.writer
+            .finish()
+            .map_err(|e| parquet_error(&file.temp, e))?;
+        commit_file(file.writer.inner_mut(), &file.temp, &file.final_path)?;
+        tracing::debug!(path = %file.final_path.display(), "committed lake file");
+        open.file_offsets.clear();
+        open.opened_at = Instant::now();
+        self.stats.files_committed += 1;
+        metrics::counter!("tickstream_lake_files_committed_total", "dataset" => key.dataset())
+            .increment(1);
+        Ok(())
+    }
+}
