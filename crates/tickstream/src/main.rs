@@ -1,15 +1,17 @@
 //! The `tickstream` command: validate and run pipelines, normalize and replay captured data, run the
 //! exchange simulator, serve the API, manage API keys, and benchmark.
 
-mod components;
 mod error;
 mod filter;
 mod normalize;
+mod operator_task;
 mod pipeline;
 mod progress;
 mod registry;
 mod runtime;
 mod simulate;
+mod sink_task;
+mod source_task;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

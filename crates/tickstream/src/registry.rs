@@ -5,18 +5,20 @@ use std::path::{Component, Path, PathBuf};
 
 use tickstream_connectors::Channel;
 use tickstream_connectors::runner::{ExchangeSourceConfig, resolve_symbol};
+use tickstream_io::lake::ParquetSinkConfig;
 use tickstream_io::ndjson::{FileSinkConfig, FileSourceConfig};
 use tickstream_model::EventKind;
 use tickstream_operators::{
-    IndicatorsConfig, OperatorIo, TimeBarsConfig, indicators_io, time_bars_io,
+    IndicatorsConfig, OperatorIo, SignalConfig, TimeBarsConfig, indicators_io, signal_io,
+    time_bars_io,
 };
 
 use crate::error::{ParamError, params};
 use crate::filter::FilterConfig;
 
 pub const SOURCE_KINDS: &[&str] = &["exchange", "file"];
-pub const OPERATOR_KINDS: &[&str] = &["filter", "time_bars", "indicators"];
-pub const SINK_KINDS: &[&str] = &["file"];
+pub const OPERATOR_KINDS: &[&str] = &["filter", "time_bars", "indicators", "signal"];
+pub const SINK_KINDS: &[&str] = &["file", "parquet"];
 
 /// A source node's component and parameters.
 #[derive(Debug, Clone)]
@@ -31,12 +33,14 @@ pub enum OperatorSpec {
     Filter(FilterConfig),
     TimeBars(TimeBarsConfig),
     Indicators(IndicatorsConfig),
+    Signal(SignalConfig),
 }
 
 /// A sink node's component and parameters.
 #[derive(Debug, Clone)]
 pub enum SinkSpec {
     File(FileSinkConfig),
+    Parquet(ParquetSinkConfig),
 }
 
 pub fn source(kind: &str, value: toml::Value) -> Result<SourceSpec, ParamError> {
@@ -68,6 +72,11 @@ pub fn operator(kind: &str, value: toml::Value) -> Result<OperatorSpec, ParamErr
             config.validate()?;
             Ok(OperatorSpec::Indicators(config))
         }
+        "signal" => {
+            let config: SignalConfig = params(value)?;
+            config.validate()?;
+            Ok(OperatorSpec::Signal(config))
+        }
         _ => Err(unknown(kind, OPERATOR_KINDS)),
     }
 }
@@ -78,6 +87,11 @@ pub fn sink(kind: &str, value: toml::Value) -> Result<SinkSpec, ParamError> {
             let config: FileSinkConfig = params(value)?;
             config.validate()?;
             Ok(SinkSpec::File(config))
+        }
+        "parquet" => {
+            let config: ParquetSinkConfig = params(value)?;
+            config.validate()?;
+            Ok(SinkSpec::Parquet(config))
         }
         _ => Err(unknown(kind, SINK_KINDS)),
     }
@@ -147,6 +161,7 @@ impl OperatorSpec {
             OperatorSpec::Filter(_) => "filter",
             OperatorSpec::TimeBars(_) => "time_bars",
             OperatorSpec::Indicators(_) => "indicators",
+            OperatorSpec::Signal(_) => "signal",
         }
     }
 
@@ -155,6 +170,7 @@ impl OperatorSpec {
             OperatorSpec::Filter(_) => None,
             OperatorSpec::TimeBars(_) => Some(time_bars_io()),
             OperatorSpec::Indicators(_) => Some(indicators_io()),
+            OperatorSpec::Signal(_) => Some(signal_io()),
         }
     }
 
@@ -179,12 +195,14 @@ impl SinkSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             SinkSpec::File(_) => "file",
+            SinkSpec::Parquet(_) => "parquet",
         }
     }
 
     pub fn accepts(&self) -> Vec<EventKind> {
         match self {
             SinkSpec::File(_) => EventKind::ALL.to_vec(),
+            SinkSpec::Parquet(c) => c.kinds(),
         }
     }
 
@@ -193,6 +211,7 @@ impl SinkSpec {
         match self {
             SinkSpec::File(c) if c.path.as_os_str() != "-" => c.path = under(dir, &c.path),
             SinkSpec::File(_) => {}
+            SinkSpec::Parquet(c) => c.root = under(dir, &c.root),
         }
     }
 }

@@ -11,18 +11,46 @@ use tickstream_model::Event;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::components::{OperatorTask, SinkTask, SourceTask};
+use crate::operator_task::OperatorTask;
 use crate::pipeline::Pipeline;
+use crate::sink_task::SinkTask;
+use crate::source_task::SourceTask;
 
 /// What flows along an edge of the graph.
 #[derive(Debug, Clone)]
 pub enum Message {
     /// Events in order; shared by every downstream node.
-    Batch(Arc<[Event]>),
+    Batch(Batch),
     /// Checkpoint `n`: everything before it must be durable at the sinks before sources commit `n`.
     Barrier(u64),
     /// The upstream node has no more events.
     End,
+}
+
+/// Events in order, with where each came from when the source is a log with offsets (Kafka).
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub events: Arc<[Event]>,
+    /// `sources[i]` is where `events[i]` was read; only sources with offsets set it, and operators do not
+    /// pass it on (what they emit is new data).
+    pub sources: Option<Arc<[SourceRef]>>,
+}
+
+impl Batch {
+    pub fn new(events: Vec<Event>) -> Batch {
+        Batch {
+            events: events.into(),
+            sources: None,
+        }
+    }
+}
+
+/// A record's place in its source log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRef {
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
 }
 
 /// Tuning for a run.

@@ -1,21 +1,18 @@
-//! The task behind each kind of node: how a source produces batches and answers checkpoint requests, how an
-//! operator transforms batches, and how a sink writes, flushes on barriers and acknowledges.
+//! The task behind each source node: how it produces batches, answers checkpoint requests and stops.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
-use anyhow::Context;
 use tickstream_connectors::runner::{ExchangeSource, ExchangeSourceConfig};
-use tickstream_io::ndjson::{EventFileReader, FileSink};
+use tickstream_io::ndjson::EventFileReader;
 use tickstream_model::Event;
-use tickstream_operators::{Indicators, Operator, TimeBars};
 use tokio::sync::{mpsc, watch};
 
 use crate::filter::FilterConfig;
-use crate::registry::{OperatorSpec, SinkSpec, SourceSpec};
-use crate::runtime::{FINAL_CHECKPOINT, InputMarkers, Message, Outputs, SourceControl};
+use crate::registry::SourceSpec;
+use crate::runtime::{Batch, Message, Outputs, SourceControl};
 
 /// Events per batch a source sends downstream.
 const BATCH: usize = 1024;
@@ -84,7 +81,7 @@ impl SourceTask {
                     Some(Ok(events)) => {
                         sent += events.len() as u64;
                         progress.fetch_add(events.len() as u64, Ordering::Relaxed);
-                        outputs.send(Message::Batch(events.into())).await?;
+                        outputs.send(Message::Batch(Batch::new(events))).await?;
                     }
                     Some(Err(e)) => return Err(e),
                     None => break,
@@ -175,132 +172,4 @@ fn read_files(
         }
     });
     rx
-}
-
-/// A running operator.
-pub enum OperatorTask {
-    Filter(FilterConfig),
-    Operator(Box<dyn Operator>),
-}
-
-impl std::fmt::Debug for OperatorTask {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OperatorTask::Filter(c) => f.debug_tuple("Filter").field(c).finish(),
-            OperatorTask::Operator(_) => f.write_str("Operator"),
-        }
-    }
-}
-
-impl OperatorTask {
-    pub fn build(spec: &OperatorSpec) -> anyhow::Result<OperatorTask> {
-        Ok(match spec {
-            OperatorSpec::Filter(config) => OperatorTask::Filter(config.clone()),
-            OperatorSpec::TimeBars(config) => {
-                OperatorTask::Operator(Box::new(TimeBars::new(config.clone())?))
-            }
-            OperatorSpec::Indicators(config) => {
-                OperatorTask::Operator(Box::new(Indicators::new(config.clone())?))
-            }
-        })
-    }
-
-    fn process(&mut self, events: &[Event], out: &mut Vec<Event>) {
-        match self {
-            OperatorTask::Filter(filter) => {
-                out.extend(events.iter().filter(|e| filter.matches(e)).cloned())
-            }
-            OperatorTask::Operator(operator) => {
-                for event in events {
-                    operator.on_event(event, out);
-                }
-            }
-        }
-    }
-
-    /// Transforms batches until every input has ended. Returns the events emitted.
-    pub async fn run(
-        mut self,
-        mut inbound: mpsc::Receiver<Message>,
-        mut markers: InputMarkers,
-        outputs: Outputs,
-    ) -> anyhow::Result<u64> {
-        let mut emitted = 0u64;
-        let mut out = Vec::new();
-        while let Some(message) = inbound.recv().await {
-            match message {
-                Message::Batch(events) => {
-                    self.process(&events, &mut out);
-                    if !out.is_empty() {
-                        emitted += out.len() as u64;
-                        let batch: Arc<[Event]> = std::mem::take(&mut out).into();
-                        outputs.send(Message::Batch(batch)).await?;
-                    }
-                }
-                Message::Barrier(n) if markers.barrier(n) => {
-                    outputs.send(Message::Barrier(n)).await?
-                }
-                Message::Barrier(_) => {}
-                Message::End if markers.end() => break,
-                Message::End => {}
-            }
-        }
-        outputs.send(Message::End).await?;
-        Ok(emitted)
-    }
-}
-
-/// A running sink.
-#[derive(Debug)]
-pub enum SinkTask {
-    File(FileSink),
-}
-
-impl SinkTask {
-    pub async fn build(spec: &SinkSpec) -> anyhow::Result<SinkTask> {
-        match spec {
-            SinkSpec::File(config) => Ok(SinkTask::File(FileSink::create(config)?)),
-        }
-    }
-
-    async fn write(&mut self, events: &[Event]) -> anyhow::Result<()> {
-        match self {
-            SinkTask::File(sink) => Ok(sink.write(events)?),
-        }
-    }
-
-    async fn flush(&mut self) -> anyhow::Result<()> {
-        match self {
-            SinkTask::File(sink) => Ok(sink.flush()?),
-        }
-    }
-
-    /// Writes batches; on a barrier from every input, flushes and acknowledges it; at the end, flushes and
-    /// acknowledges the final checkpoint. Returns the events written.
-    pub async fn run(
-        mut self,
-        mut inbound: mpsc::Receiver<Message>,
-        mut markers: InputMarkers,
-        acks: mpsc::Sender<u64>,
-    ) -> anyhow::Result<u64> {
-        let mut written = 0u64;
-        while let Some(message) = inbound.recv().await {
-            match message {
-                Message::Batch(events) => {
-                    written += events.len() as u64;
-                    self.write(&events).await?;
-                }
-                Message::Barrier(n) if markers.barrier(n) => {
-                    self.flush().await.context("flushing at a checkpoint")?;
-                    let _ = acks.send(n).await;
-                }
-                Message::Barrier(_) => {}
-                Message::End if markers.end() => break,
-                Message::End => {}
-            }
-        }
-        self.flush().await.context("flushing at the end")?;
-        let _ = acks.send(FINAL_CHECKPOINT).await;
-        Ok(written)
-    }
 }
