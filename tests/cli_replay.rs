@@ -23,6 +23,11 @@ inputs = ["bars"]
 kind = "file"
 inputs = ["bars", "ta"]
 path = "results/bars.ndjson"
+
+[sinks.lake]
+kind = "parquet"
+inputs = ["trades", "bars", "ta"]
+root = "lake"
 "#;
 
 /// Two hours of trades, one every 5 s, on a zig-zag price, written as normalized events.

@@ -66,7 +66,8 @@ pub fn temp_path(final_path: &Path) -> PathBuf {
 
 /// Creates `dir` and its parents, making each new directory entry durable.
 pub fn create_dir_durable(dir: &Path) -> Result<(), Error> {
-    if dir.is_dir() {
+    // The empty path is the parent of a relative path's first component: the working directory.
+    if dir.as_os_str().is_empty() || dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent() {
@@ -201,6 +202,18 @@ pub fn file_offsets(path: &Path) -> Result<Vec<OffsetRange>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn creates_relative_directories_whose_parents_are_missing() {
+        let base = tempfile::tempdir().unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let nested = base.path().join("a/b");
+        create_dir_durable(&nested).unwrap();
+        assert!(nested.is_dir());
+        // A relative path ends its parents at the empty path, which is the working directory.
+        assert!(create_dir_durable(Path::new("")).is_ok());
+        assert_eq!(std::env::current_dir().unwrap(), cwd);
+    }
 
     #[test]
     fn names_are_unique_and_tell_the_time_of_day() {
