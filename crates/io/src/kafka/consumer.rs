@@ -16,6 +16,7 @@
 //! - On assign, consumption resumes from the group's committed offsets (`offset_reset` where none).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rdkafka::config::FromClientConfigAndContext;
@@ -29,7 +30,9 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tickstream_model::{Event, EventKind};
 
 use super::poison::{DeadLetter, DeadLetters, decode_event};
-use super::{Cluster, KafkaSourceConfig, Topics, ensure_topics, log_sampled, run_blocking};
+use super::{
+    Cluster, KafkaSourceConfig, Topics, ensure_topics, log_client_error, log_sampled, run_blocking,
+};
 use crate::Error;
 
 /// An event with the position it was read from.
@@ -152,6 +155,8 @@ impl Assignment {
 #[derive(Debug)]
 struct SourceContext {
     assignment: Arc<Mutex<Assignment>>,
+    /// Client-level errors (such as brokers down) since start, for log sampling.
+    client_errors: AtomicU64,
 }
 
 fn lock(assignment: &Mutex<Assignment>) -> MutexGuard<'_, Assignment> {
@@ -162,9 +167,7 @@ fn lock(assignment: &Mutex<Assignment>) -> MutexGuard<'_, Assignment> {
 
 impl ClientContext for SourceContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        metrics::counter!("tickstream_kafka_client_errors_total", "client" => "consumer")
-            .increment(1);
-        tracing::warn!(%error, reason, "kafka consumer error");
+        log_client_error("consumer", &self.client_errors, &error, reason);
     }
 
     fn stats(&self, statistics: Statistics) {
@@ -288,6 +291,7 @@ impl KafkaSource {
         let assignment = Arc::new(Mutex::new(Assignment::default()));
         let context = SourceContext {
             assignment: assignment.clone(),
+            client_errors: AtomicU64::new(0),
         };
         let consumer: StreamConsumer<SourceContext> =
             StreamConsumer::from_config_and_context(&cluster.client_config(&settings), context)
@@ -474,5 +478,44 @@ impl KafkaSource {
     /// The brokers this source reads from.
     pub fn cluster(&self) -> &Cluster {
         &self.cluster
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(partitions: &[i32]) -> TopicPartitionList {
+        let mut list = TopicPartitionList::new();
+        for partition in partitions {
+            list.add_partition("t.trades.v1", *partition);
+        }
+        list
+    }
+
+    #[test]
+    fn revoke_commits_only_confirmed_uncommitted_offsets_and_reassign_starts_a_new_epoch() {
+        let mut assignment = Assignment::default();
+        assignment.assign(&list(&[0, 1, 2]));
+        let first_epoch = assignment.get_mut("t.trades.v1", 0).unwrap().epoch;
+        let p0 = assignment.get_mut("t.trades.v1", 0).unwrap();
+        (p0.handed_out, p0.confirmed, p0.committed) = (Some(9), Some(5), Some(3));
+        let p1 = assignment.get_mut("t.trades.v1", 1).unwrap();
+        (p1.handed_out, p1.confirmed, p1.committed) = (Some(7), Some(7), Some(7));
+        assignment.get_mut("t.trades.v1", 2).unwrap().handed_out = Some(4);
+
+        let to_commit = assignment.revoke(&list(&[0, 1, 2]));
+        let committed: Vec<(i32, Offset)> = to_commit
+            .elements()
+            .iter()
+            .map(|e| (e.partition(), e.offset()))
+            .collect();
+        assert_eq!(committed, [(0, Offset::Offset(5))]);
+        assert!(assignment.partitions.is_empty());
+
+        assignment.assign(&list(&[0]));
+        let state = assignment.get_mut("t.trades.v1", 0).unwrap();
+        assert_ne!(state.epoch, first_epoch);
+        assert_eq!(state.handed_out, None);
     }
 }

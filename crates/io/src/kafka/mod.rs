@@ -18,6 +18,7 @@ mod tests;
 mod topics;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -118,6 +119,20 @@ pub(crate) fn is_retryable(error: &KafkaError) -> bool {
 /// Log sampling for repeated rejections: the first ten, then every thousandth.
 pub(crate) fn log_sampled(count: u64) -> bool {
     count <= 10 || count.is_multiple_of(1000)
+}
+
+/// Counts a client-level error (a broker down, an authentication failure) and logs it, sampled.
+pub(crate) fn log_client_error(
+    client: &'static str,
+    errors: &AtomicU64,
+    error: &KafkaError,
+    reason: &str,
+) {
+    metrics::counter!("tickstream_kafka_client_errors_total", "client" => client).increment(1);
+    let count = errors.fetch_add(1, Ordering::Relaxed) + 1;
+    if log_sampled(count) {
+        tracing::warn!(client, %error, reason, errors = count, "kafka client error");
+    }
 }
 
 /// Runs a blocking librdkafka call (flush, commit, metadata) on the blocking thread pool.

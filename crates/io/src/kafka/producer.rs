@@ -14,7 +14,7 @@ use tokio::sync::{Notify, watch};
 
 use super::{
     Cluster, HEADER_CONTENT_TYPE, HEADER_EXCHANGE, HEADER_SCHEMA, KafkaSinkConfig, Topics,
-    ensure_topics, log_sampled, run_blocking,
+    ensure_topics, log_client_error, log_sampled, run_blocking,
 };
 use crate::Error;
 
@@ -184,6 +184,8 @@ struct DeliveryTracker {
     /// Failures since start, for log sampling.
     failed_total: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// Client-level errors (such as brokers down) since start, for log sampling.
+    client_errors: AtomicU64,
     room: Notify,
     waiting: AtomicBool,
 }
@@ -196,9 +198,7 @@ struct TrackingContext {
 
 impl ClientContext for TrackingContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        metrics::counter!("tickstream_kafka_client_errors_total", "client" => "producer")
-            .increment(1);
-        tracing::warn!(%error, reason, "kafka producer error");
+        log_client_error("producer", &self.tracker.client_errors, &error, reason);
     }
 }
 

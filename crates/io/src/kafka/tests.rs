@@ -312,3 +312,78 @@ async fn existing_topics_with_fewer_partitions_are_reported() {
         other => panic!("unexpected {other}"),
     }
 }
+
+#[tokio::test]
+async fn a_member_joining_mid_stream_loses_nothing_and_rereads_only_unconfirmed_events() {
+    let symbols = [
+        "BTC-USD", "ETH-USD", "SOL-USD", "DOGE-USD", "XRP-USD", "ADA-USD", "DOT-USD", "LTC-USD",
+        "BCH-USD", "LINK-USD", "AVAX-USD", "UNI-USD",
+    ];
+    let (rounds, total) = (40, 40 * symbols.len());
+    let mut sink = KafkaSink::new(&sink_config("rebalance", 4)).await.unwrap();
+    sink.write(&trades(&symbols, 3)).await.unwrap();
+    sink.flush().await.unwrap();
+
+    let config = source_config("rebalance", "rebalance-group", 4);
+    let mut first = KafkaSource::new(&config).await.unwrap();
+    let mut distinct: BTreeSet<(i32, i64)> = recv_n(&mut first, 24)
+        .await
+        .iter()
+        .map(|c| (c.partition, c.offset))
+        .collect();
+    let barrier = first.position();
+    first.commit(&barrier).await.unwrap();
+    let unconfirmed: BTreeSet<(i32, i64)> = recv_n(&mut first, 12)
+        .await
+        .iter()
+        .map(|c| (c.partition, c.offset))
+        .collect();
+    distinct.extend(unconfirmed.iter().copied());
+
+    // Both members run on; the second joins while events keep arriving.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(u8, Consumed)>(1024);
+    let member =
+        |id: u8, mut source: KafkaSource, tx: tokio::sync::mpsc::Sender<(u8, Consumed)>| {
+            tokio::spawn(async move {
+                while let Ok(consumed) = source.recv().await {
+                    if tx.send((id, consumed)).await.is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+    let second = KafkaSource::new(&config).await.unwrap();
+    let members = [member(1, first, tx.clone()), member(2, second, tx)];
+    let writer = tokio::spawn(async move {
+        for seq in 3..rounds {
+            let batch: Vec<Event> = symbols.iter().map(|s| trade(s, seq)).collect();
+            sink.write(&batch).await.unwrap();
+            sink.flush().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut second_part = Vec::new();
+    while distinct.len() < total {
+        let (id, consumed) = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        distinct.insert((consumed.partition, consumed.offset));
+        if id == 2 {
+            second_part.push(consumed);
+        }
+    }
+    writer.await.unwrap();
+    members.iter().for_each(|m| m.abort());
+
+    assert!(!second_part.is_empty(), "the joining member got no events");
+    for c in &second_part {
+        let committed = barrier.next_offset(&c.topic, c.partition).unwrap_or(0);
+        assert!(
+            c.offset >= committed || unconfirmed.contains(&(c.partition, c.offset)),
+            "partition {} offset {} was committed before the rebalance",
+            c.partition,
+            c.offset
+        );
+    }
+}
