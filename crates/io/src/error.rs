@@ -22,12 +22,28 @@ pub enum Error {
     /// A lake file or directory that is not what the lake layout says it should be.
     #[error("{path}: {message}")]
     Lake { path: String, message: String },
+    #[error("kafka {op}: {source}")]
+    Kafka {
+        op: &'static str,
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("kafka delivery: {failed} message(s) failed since the last flush; last error: {last}")]
+    KafkaDelivery { failed: u64, last: String },
+    #[error("kafka topic {topic}: {message}")]
+    KafkaTopic { topic: String, message: String },
 }
 
 impl Error {
     /// True when trying again later may succeed (a broker or store that went away), false for bad input
     /// or configuration.
     pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Kafka { source, .. } => return crate::kafka::is_retryable(source),
+            Error::KafkaDelivery { .. } => return true,
+            Error::KafkaTopic { .. } => return false,
+            _ => {}
+        }
         matches!(self, Error::Io { .. })
     }
 }

@@ -1,0 +1,521 @@
+//! The `kafka` source: a consumer group member that hands out decoded events with their positions and
+//! commits only the offsets its caller confirms as durably written downstream.
+//!
+//! Checkpoint barrier: the caller takes [`KafkaSource::position`] (everything handed out so far), makes
+//! every sink flush what it was given, and then calls [`KafkaSource::commit`] with that position. At
+//! least once: a crash between flush and commit replays from the last commit.
+//!
+//! Rebalances: each assignment of a partition gets a new epoch, and positions carry it.
+//! - On revoke, the source commits the offsets its caller has confirmed through `commit` for the revoked
+//!   partitions (if not committed yet) and forgets them. Events handed out but not yet confirmed are
+//!   read again by the next owner: duplicates bounded by one checkpoint, never a loss. librdkafka then
+//!   discards fetched messages of the revoked partitions.
+//! - `commit` ignores offsets of partitions that are no longer assigned, or that were assigned again
+//!   since the position was taken (the epoch differs), so a late checkpoint never overwrites the progress
+//!   of the partition's next owner.
+//! - On assign, consumption resumes from the group's committed offsets (`offset_reset` where none).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rdkafka::config::FromClientConfigAndContext;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::statistics::Statistics;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tickstream_model::{Event, EventKind};
+
+use super::poison::{DeadLetter, DeadLetters, decode_event};
+use super::{
+    Cluster, KafkaSourceConfig, Topics, ensure_topics, log_client_error, log_sampled, run_blocking,
+};
+use crate::Error;
+
+/// An event with the position it was read from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consumed {
+    pub event: Event,
+    pub topic: Arc<str>,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+/// Per topic and partition, the next offset to read: what a commit stores. Carries the assignment
+/// epoch of each partition (see the module documentation).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OffsetMap {
+    partitions: BTreeMap<Arc<str>, BTreeMap<i32, Mark>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark {
+    next_offset: i64,
+    epoch: u64,
+}
+
+impl OffsetMap {
+    /// The next offset to read on a partition (one past the last event covered).
+    pub fn next_offset(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.partitions
+            .get(topic)
+            .and_then(|p| p.get(&partition))
+            .map(|m| m.next_offset)
+    }
+
+    /// `(topic, partition, next offset)` for every partition.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, i32, i64)> {
+        self.partitions.iter().flat_map(|(topic, partitions)| {
+            partitions
+                .iter()
+                .map(move |(partition, mark)| (topic.as_ref(), *partition, mark.next_offset))
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.partitions.is_empty()
+    }
+}
+
+/// What the source knows of one assigned partition.
+#[derive(Debug, Clone, Copy)]
+struct PartitionState {
+    epoch: u64,
+    /// One past the last offset handed out.
+    handed_out: Option<i64>,
+    /// One past the last offset the caller confirmed as flushed downstream.
+    confirmed: Option<i64>,
+    /// The last offset committed by this member.
+    committed: Option<i64>,
+}
+
+/// The current assignment, shared by the source and its rebalance callbacks.
+#[derive(Debug, Default)]
+struct Assignment {
+    partitions: BTreeMap<Arc<str>, BTreeMap<i32, PartitionState>>,
+    epochs: u64,
+}
+
+impl Assignment {
+    fn get_mut(&mut self, topic: &str, partition: i32) -> Option<&mut PartitionState> {
+        self.partitions.get_mut(topic)?.get_mut(&partition)
+    }
+
+    fn assign(&mut self, list: &TopicPartitionList) {
+        for element in list.elements() {
+            self.epochs += 1;
+            let state = PartitionState {
+                epoch: self.epochs,
+                handed_out: None,
+                confirmed: None,
+                committed: None,
+            };
+            let topic = element.topic();
+            match self.partitions.get_mut(topic) {
+                Some(partitions) => {
+                    partitions.insert(element.partition(), state);
+                }
+                None => {
+                    let partitions = BTreeMap::from([(element.partition(), state)]);
+                    self.partitions.insert(Arc::from(topic), partitions);
+                }
+            }
+        }
+    }
+
+    /// Forgets the revoked partitions and returns their confirmed, not yet committed offsets.
+    fn revoke(&mut self, list: &TopicPartitionList) -> TopicPartitionList {
+        let mut to_commit = TopicPartitionList::new();
+        for element in list.elements() {
+            let Some(partitions) = self.partitions.get_mut(element.topic()) else {
+                continue;
+            };
+            if let Some(state) = partitions.remove(&element.partition())
+                && let Some(confirmed) = state.confirmed
+                && state.committed < Some(confirmed)
+            {
+                let _ = to_commit.add_partition_offset(
+                    element.topic(),
+                    element.partition(),
+                    Offset::Offset(confirmed),
+                );
+            }
+            if partitions.is_empty() {
+                self.partitions.remove(element.topic());
+            }
+        }
+        to_commit
+    }
+}
+
+/// Consumer context: rebalance handling per the module's protocol, errors, and lag export.
+#[derive(Debug)]
+struct SourceContext {
+    assignment: Arc<Mutex<Assignment>>,
+    /// Client-level errors (such as brokers down) since start, for log sampling.
+    client_errors: AtomicU64,
+}
+
+fn lock(assignment: &Mutex<Assignment>) -> MutexGuard<'_, Assignment> {
+    assignment
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl ClientContext for SourceContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        log_client_error("consumer", &self.client_errors, &error, reason);
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        for (name, topic) in &statistics.topics {
+            for (partition, stats) in &topic.partitions {
+                if *partition < 0 || !stats.desired || stats.hi_offset < 0 {
+                    continue;
+                }
+                let read = if stats.app_offset >= 0 {
+                    stats.app_offset
+                } else if stats.committed_offset >= 0 {
+                    stats.committed_offset
+                } else {
+                    continue;
+                };
+                metrics::gauge!(
+                    "tickstream_kafka_consumer_lag",
+                    "topic" => name.clone(),
+                    "partition" => partition.to_string()
+                )
+                .set((stats.hi_offset - read).max(0) as f64);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for SourceContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(list) => {
+                lock(&self.assignment).assign(list);
+                tracing::info!(partitions = list.count(), "kafka partitions assigned");
+            }
+            Rebalance::Revoke(list) => {
+                let to_commit = lock(&self.assignment).revoke(list);
+                tracing::info!(
+                    partitions = list.count(),
+                    committing = to_commit.count(),
+                    "kafka partitions revoked"
+                );
+                if to_commit.count() == 0 {
+                    return;
+                }
+                if consumer.assignment_lost() {
+                    tracing::warn!(
+                        "kafka assignment lost before revoke: confirmed offsets not committed; \
+                         the next owner re-reads them"
+                    );
+                } else if let Err(error) = consumer.commit(&to_commit, CommitMode::Sync) {
+                    tracing::warn!(%error, "kafka commit on revoke failed; the next owner re-reads");
+                }
+            }
+            Rebalance::Error(error) => tracing::warn!(%error, "kafka rebalance error"),
+        }
+    }
+}
+
+/// Reads events of the configured kinds in a consumer group. See the module documentation for the
+/// commit and rebalance protocol.
+pub struct KafkaSource {
+    consumer: Arc<StreamConsumer<SourceContext>>,
+    assignment: Arc<Mutex<Assignment>>,
+    topics: Topics,
+    cluster: Cluster,
+    dead_letters: DeadLetters,
+    poison_total: u64,
+    errors_total: u64,
+}
+
+impl std::fmt::Debug for KafkaSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSource")
+            .field("topics", &self.topics)
+            .field("assignment", &self.assignment)
+            .field("poison_total", &self.poison_total)
+            .finish()
+    }
+}
+
+/// The outcome of reading one message.
+enum Read {
+    Event(Consumed),
+    Poison(DeadLetter),
+    Skip,
+}
+
+impl KafkaSource {
+    /// Connects (using the embedded cluster when no brokers are configured), creates missing topics
+    /// and subscribes to the configured kinds' topics. Validates `config` first.
+    pub async fn new(config: &KafkaSourceConfig) -> Result<KafkaSource, Error> {
+        config.validate()?;
+        let cluster = Cluster::connect(config.brokers.as_deref(), &config.properties)?;
+        let topics = Topics::new(&config.topic_prefix);
+        let replication = if cluster.embedded().is_some() {
+            1
+        } else {
+            config.replication
+        };
+        let mut names: Vec<&str> = config.kinds.iter().map(|k| topics.topic(*k)).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut with_dlq = names.clone();
+        with_dlq.push(topics.dlq());
+        ensure_topics(&cluster, &with_dlq, config.partitions, replication).await?;
+        let settings = [
+            ("client.id", "tickstream-source".to_owned()),
+            ("group.id", config.group_id.clone()),
+            ("enable.auto.commit", "false".to_owned()),
+            ("enable.auto.offset.store", "false".to_owned()),
+            ("enable.partition.eof", "false".to_owned()),
+            ("auto.offset.reset", config.offset_reset.as_str().to_owned()),
+            (
+                "session.timeout.ms",
+                config.session_timeout.as_millis().to_string(),
+            ),
+            (
+                "statistics.interval.ms",
+                config.lag_interval.as_millis().to_string(),
+            ),
+        ];
+        let assignment = Arc::new(Mutex::new(Assignment::default()));
+        let context = SourceContext {
+            assignment: assignment.clone(),
+            client_errors: AtomicU64::new(0),
+        };
+        let consumer: StreamConsumer<SourceContext> =
+            StreamConsumer::from_config_and_context(&cluster.client_config(&settings), context)
+                .map_err(|source| Error::Kafka {
+                    op: "create consumer",
+                    source,
+                })?;
+        consumer.subscribe(&names).map_err(|source| Error::Kafka {
+            op: "subscribe",
+            source,
+        })?;
+        let dead_letters = DeadLetters::new(&cluster, topics.dlq())?;
+        Ok(KafkaSource {
+            consumer: Arc::new(consumer),
+            assignment,
+            topics,
+            cluster,
+            dead_letters,
+            poison_total: 0,
+            errors_total: 0,
+        })
+    }
+
+    /// The next event. Poison messages are counted, logged, copied to the dead-letter topic and
+    /// skipped; transient client errors (a broker away) are counted and logged while librdkafka
+    /// reconnects. Fails only on a fatal client error. Cancel-safe.
+    pub async fn recv(&mut self) -> Result<Consumed, Error> {
+        loop {
+            self.dead_letters.send_pending().await?;
+            let consumer = self.consumer.clone();
+            let read = match consumer.recv().await {
+                Ok(message) => self.read(&message),
+                Err(error) => {
+                    self.client_error(error)?;
+                    continue;
+                }
+            };
+            match read {
+                Read::Event(consumed) => return Ok(consumed),
+                Read::Poison(letter) => self.dead_letters.hold(letter),
+                Read::Skip => {}
+            }
+        }
+    }
+
+    fn read(&mut self, message: &BorrowedMessage<'_>) -> Read {
+        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+        let mut assignment = lock(&self.assignment);
+        let Some(state) = assignment.get_mut(topic, partition) else {
+            // A message of a partition revoked meanwhile: its next owner reads it.
+            return Read::Skip;
+        };
+        state.handed_out = Some(offset + 1);
+        drop(assignment);
+        let Some(kind) = self.topics.kind_of(topic) else {
+            return Read::Skip;
+        };
+        match decode_event(kind, message) {
+            Ok(event) => Read::Event(Consumed {
+                event,
+                topic: self.topic_name(kind),
+                partition,
+                offset,
+            }),
+            Err(error) => {
+                self.poison_total += 1;
+                Read::Poison(DeadLetter::new(message, &error, self.poison_total))
+            }
+        }
+    }
+
+    fn topic_name(&self, kind: EventKind) -> Arc<str> {
+        let topic = self.topics.topic(kind);
+        lock(&self.assignment)
+            .partitions
+            .get_key_value(topic)
+            .map(|(name, _)| name.clone())
+            .unwrap_or_else(|| Arc::from(topic))
+    }
+
+    fn client_error(&mut self, error: KafkaError) -> Result<(), Error> {
+        if let Some((code, reason)) = self.consumer.client().fatal_error() {
+            tracing::error!(%code, reason, "kafka consumer failed fatally");
+            return Err(Error::Kafka {
+                op: "consume",
+                source: error,
+            });
+        }
+        self.errors_total += 1;
+        metrics::counter!("tickstream_kafka_consume_errors_total").increment(1);
+        if log_sampled(self.errors_total) {
+            tracing::warn!(%error, errors = self.errors_total, "kafka consume error; retrying");
+        }
+        Ok(())
+    }
+
+    /// Everything handed out so far: one past the last offset per assigned partition.
+    pub fn position(&self) -> OffsetMap {
+        let assignment = lock(&self.assignment);
+        let mut map = OffsetMap::default();
+        for (topic, partitions) in &assignment.partitions {
+            let marks: BTreeMap<i32, Mark> = partitions
+                .iter()
+                .filter_map(|(partition, state)| {
+                    state.handed_out.map(|next_offset| {
+                        let mark = Mark {
+                            next_offset,
+                            epoch: state.epoch,
+                        };
+                        (*partition, mark)
+                    })
+                })
+                .collect();
+            if !marks.is_empty() {
+                map.partitions.insert(topic.clone(), marks);
+            }
+        }
+        map
+    }
+
+    /// Commits `offsets`, which the caller confirms are durably written by every sink downstream
+    /// (take them with [`KafkaSource::position`] before flushing the sinks). Dead-letter copies are
+    /// flushed first. Offsets of partitions no longer assigned under the same epoch are ignored. On an
+    /// error nothing is lost: the confirmed offsets are committed again on the next commit or on revoke.
+    pub async fn commit(&mut self, offsets: &OffsetMap) -> Result<(), Error> {
+        self.dead_letters.flush().await?;
+        let mut list = TopicPartitionList::new();
+        let mut marked = Vec::new();
+        {
+            let mut assignment = lock(&self.assignment);
+            for (topic, partitions) in &offsets.partitions {
+                for (partition, mark) in partitions {
+                    let Some(state) = assignment.get_mut(topic, *partition) else {
+                        continue;
+                    };
+                    if state.epoch != mark.epoch {
+                        continue;
+                    }
+                    state.confirmed = state.confirmed.max(Some(mark.next_offset));
+                    if state.committed < Some(mark.next_offset) {
+                        list.add_partition_offset(
+                            topic,
+                            *partition,
+                            Offset::Offset(mark.next_offset),
+                        )
+                        .map_err(|source| Error::Kafka {
+                            op: "commit",
+                            source,
+                        })?;
+                        marked.push((topic.clone(), *partition, *mark));
+                    }
+                }
+            }
+        }
+        if marked.is_empty() {
+            return Ok(());
+        }
+        let consumer = self.consumer.clone();
+        run_blocking("commit", move || {
+            consumer
+                .commit(&list, CommitMode::Sync)
+                .map_err(|source| Error::Kafka {
+                    op: "commit",
+                    source,
+                })
+        })
+        .await?;
+        let mut assignment = lock(&self.assignment);
+        for (topic, partition, mark) in marked {
+            if let Some(state) = assignment.get_mut(&topic, partition)
+                && state.epoch == mark.epoch
+            {
+                state.committed = state.committed.max(Some(mark.next_offset));
+            }
+        }
+        metrics::counter!("tickstream_kafka_commits_total").increment(1);
+        Ok(())
+    }
+
+    pub fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// The brokers this source reads from.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(partitions: &[i32]) -> TopicPartitionList {
+        let mut list = TopicPartitionList::new();
+        for partition in partitions {
+            list.add_partition("t.trades.v1", *partition);
+        }
+        list
+    }
+
+    #[test]
+    fn revoke_commits_only_confirmed_uncommitted_offsets_and_reassign_starts_a_new_epoch() {
+        let mut assignment = Assignment::default();
+        assignment.assign(&list(&[0, 1, 2]));
+        let first_epoch = assignment.get_mut("t.trades.v1", 0).unwrap().epoch;
+        let p0 = assignment.get_mut("t.trades.v1", 0).unwrap();
+        (p0.handed_out, p0.confirmed, p0.committed) = (Some(9), Some(5), Some(3));
+        let p1 = assignment.get_mut("t.trades.v1", 1).unwrap();
+        (p1.handed_out, p1.confirmed, p1.committed) = (Some(7), Some(7), Some(7));
+        assignment.get_mut("t.trades.v1", 2).unwrap().handed_out = Some(4);
+
+        let to_commit = assignment.revoke(&list(&[0, 1, 2]));
+        let committed: Vec<(i32, Offset)> = to_commit
+            .elements()
+            .iter()
+            .map(|e| (e.partition(), e.offset()))
+            .collect();
+        assert_eq!(committed, [(0, Offset::Offset(5))]);
+        assert!(assignment.partitions.is_empty());
+
+        assignment.assign(&list(&[0]));
+        let state = assignment.get_mut("t.trades.v1", 0).unwrap();
+        assert_ne!(state.epoch, first_epoch);
+        assert_eq!(state.handed_out, None);
+    }
+}
