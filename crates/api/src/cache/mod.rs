@@ -19,6 +19,7 @@ use tokio::sync::broadcast;
 pub use self::embedded::EmbeddedCache;
 pub use self::entry::{Channel, Update};
 pub use self::redis::RedisCache;
+pub(crate) use self::redis::RedisLink;
 pub use self::redis_writer::WriterStats;
 use crate::Error;
 

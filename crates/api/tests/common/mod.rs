@@ -269,3 +269,41 @@ pub async fn check_reads(cache: &Cache) {
     };
     assert_eq!(cache.signals(&one).await.unwrap().len(), 1);
 }
+
+/// A fresh, unique directory under the system temp dir.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!("tickstream-api-{name}-{nonce}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A key record and its text, made without a store.
+pub fn issue(
+    name: &str,
+    scopes: &[tickstream_api::keys::Scope],
+    tier: &str,
+) -> (tickstream_api::keys::ApiKey, String) {
+    let (id, text) = tickstream_api::keys::generate_key().unwrap();
+    let key = tickstream_api::keys::ApiKey {
+        id,
+        name: name.to_owned(),
+        scopes: scopes.iter().copied().collect(),
+        tier: tier.to_owned(),
+        created_at: UnixNanos(T0),
+        expires_at: None,
+        revoked_at: None,
+        sha256: hex_sha256(&text),
+    };
+    (key, text)
+}
+
+pub fn hex_sha256(text: &str) -> String {
+    tickstream_api::keys::hash_key(text)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
