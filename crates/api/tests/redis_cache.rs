@@ -173,3 +173,111 @@ async fn redis_that_stalls_and_loses_its_data_converges() {
     let stats = cache.health().await.stats;
     assert!(stats.write_errors >= 1, "{stats:?}");
 }
+
+#[tokio::test]
+#[ignore = "needs Redis: run by tests/run"]
+async fn endpoints_serve_from_redis() {
+    use axum::http::StatusCode;
+    use common::app::*;
+    use tickstream_api::ApiConfig;
+    use tickstream_api::keys::Scope;
+
+    let _turn = SERVER.lock().await;
+    let cache = Cache::open(&config("endpoints")).unwrap();
+    let app = app_over(ApiConfig::default(), cache.clone());
+    let (key, text) = issue("reader", &[Scope::Read], "pro");
+    app.keys.replace(vec![key]);
+    let ex = Exchange::Okx;
+    cache
+        .write(&[
+            trade(ex, "ETH-USDT", T0, "2051.95"),
+            bar(ex, "ETH-USDT", Interval::M1, T0, 1.0),
+            bar(ex, "ETH-USDT", Interval::M1, T0 + MINUTE, 2.0),
+            signal(ex, "ETH-USDT", T0, "cross"),
+        ])
+        .await;
+    let uri = "/v1/bars?exchange=okx&symbol=ETH-USDT&interval=1m";
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            call(&app.router, get(uri, Some(&text))).await.0 == StatusCode::OK
+        })
+        .await
+    );
+    let (_, _, body) = call(&app.router, get(uri, Some(&text))).await;
+    assert_eq!(body["bars"][0]["close"], 2.0);
+    let (status, _, body) = call(
+        &app.router,
+        get("/v1/latest?exchange=okx&symbol=ETH-USDT", Some(&text)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["trade"]["price"].as_str()),
+        (StatusCode::OK, Some("2051.95"))
+    );
+    let (status, _, _) = call(
+        &app.router,
+        get("/v1/latest?exchange=okx&symbol=XRP-USDT", Some(&text)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, _, body) = call(&app.router, get("/v1/signals?symbol=ETH-USDT", Some(&text))).await;
+    assert_eq!(body["signals"][0]["rule"], "cross");
+    let (_, _, body) = call(&app.router, get("/v1/instruments", Some(&text))).await;
+    assert_eq!(body["instruments"][0]["symbol"], "ETH-USDT");
+    let (status, _, body) = call(&app.router, get("/readyz", None)).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ready"))
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs Redis: run by tests/run"]
+async fn redis_key_store_revocation_reaches_every_instance() {
+    use std::collections::BTreeSet;
+    use tickstream_api::keys::{
+        KeyRejection, KeyRing, KeyStore, KeyStoreConfig, NewKey, Scope, spawn_reload,
+    };
+    use tickstream_model::UnixNanos;
+
+    let _turn = SERVER.lock().await;
+    let store_config = KeyStoreConfig::Redis {
+        url: redis_url(),
+        key: format!("{}:keys", config("keys").key_prefix),
+    };
+    let admin_store = KeyStore::open(&store_config).unwrap();
+    let new = NewKey {
+        name: "app".into(),
+        scopes: BTreeSet::from([Scope::Read]),
+        tier: "free".into(),
+        expires_at: None,
+    };
+    let issued = admin_store.create(new, UnixNanos(T0)).await.unwrap();
+    let rings = [KeyRing::default(), KeyRing::default()];
+    let mut tasks = Vec::new();
+    for ring in &rings {
+        let store = KeyStore::open(&store_config).unwrap();
+        tasks.push(
+            spawn_reload(store, ring.clone(), Duration::from_millis(500))
+                .await
+                .unwrap(),
+        );
+        assert!(ring.authenticate(&issued.text, UnixNanos(T0)).is_ok());
+    }
+    assert_eq!(admin_store.list().await.unwrap().len(), 1);
+    admin_store
+        .revoke(&issued.key.id, UnixNanos(T0))
+        .await
+        .unwrap();
+    let revoked = eventually(Duration::from_millis(1_200), || async {
+        rings
+            .iter()
+            .all(|r| r.authenticate(&issued.text, UnixNanos(T0)) == Err(KeyRejection::Revoked))
+    })
+    .await;
+    assert!(
+        revoked,
+        "every instance refuses the key within about a second"
+    );
+    tasks.iter().for_each(|t| t.abort());
+}

@@ -3,64 +3,17 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode};
+use common::app::*;
 use common::*;
-use http_body_util::BodyExt;
 use serde_json::Value;
-use tickstream_api::keys::{KeyRing, Scope};
+use tickstream_api::ApiConfig;
+use tickstream_api::keys::Scope;
 use tickstream_api::rate_limit::TierConfig;
-use tickstream_api::{ApiConfig, AppState, Cache, CacheConfig, router};
 use tickstream_model::{Exchange, Interval, UnixNanos};
-use tower::ServiceExt;
-
-#[derive(Debug)]
-pub struct App {
-    pub router: Router,
-    pub cache: Cache,
-    pub keys: KeyRing,
-    pub now: Arc<AtomicI64>,
-}
-
-pub fn app(config: ApiConfig) -> App {
-    let cache = Cache::open(&CacheConfig::default()).unwrap();
-    let keys = KeyRing::default();
-    let now = Arc::new(AtomicI64::new(T0));
-    let clock = {
-        let now = now.clone();
-        Arc::new(move || UnixNanos(now.load(Ordering::Relaxed)))
-    };
-    let state = AppState::with_clock(config, cache.clone(), keys.clone(), clock).unwrap();
-    App {
-        router: router(state),
-        cache,
-        keys,
-        now,
-    }
-}
-
-pub async fn call(router: &Router, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-    (status, headers, body)
-}
-
-pub fn get(uri: &str, key: Option<&str>) -> Request<Body> {
-    let mut request = Request::get(uri);
-    if let Some(key) = key {
-        request = request.header("authorization", format!("Bearer {key}"));
-    }
-    request.body(Body::empty()).unwrap()
-}
 
 fn from_ip(mut request: Request<Body>, ip: [u8; 4]) -> Request<Body> {
     request

@@ -2,6 +2,8 @@
 //! implementation must show.
 #![allow(dead_code)]
 
+pub mod app;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
