@@ -5,11 +5,13 @@ mod components;
 mod error;
 mod filter;
 mod normalize;
+mod keys;
 mod pipeline;
 mod progress;
 mod registry;
 mod runtime;
 mod simulate;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,9 +55,9 @@ enum Command {
     /// Run the local exchange simulator.
     Simulate(simulate::SimulateArgs),
     /// Serve the HTTP/WebSocket API over the cache.
-    Serve,
+    Serve(serve::ServeArgs),
     /// Create, list, revoke and rotate API keys.
-    Keys,
+    Keys(keys::KeysArgs),
     /// Merge small Parquet files of the lake into sized ones.
     Compact,
     /// Measure end-to-end throughput and latency.
@@ -100,6 +102,9 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::simulate(args),
         Command::Serve => not_built("serve"),
         Command::Keys => not_built("keys"),
+        Command::Simulate => not_built("simulate"),
+        Command::Serve(args) => serve::run(args),
+        Command::Keys(args) => keys::run(args),
         Command::Compact => not_built("compact"),
         Command::Bench => not_built("bench"),
     }
