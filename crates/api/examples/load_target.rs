@@ -1,8 +1,9 @@
 //! A load-test target: the API over an embedded cache holding the `schemas/examples` events, with keys from
-//! the given key file and a `bench` tier of one million requests per second (rate limiting stays on).
+//! the given key file, and the `pro` tier raised to one million requests per second (rate limiting stays on:
+//! every request takes a token from its key's bucket).
 //!
 //! ```text
-//! tickstream keys --keys /tmp/bench-keys.json create --name bench --tier bench
+//! tickstream keys --keys /tmp/bench-keys.json create --name bench --tier pro
 //! cargo run --release -p tickstream-api --example load_target -- /tmp/bench-keys.json 127.0.0.1:8088
 //! wrk -t1 -c32 -d20s --latency -H "Authorization: Bearer $KEY" \
 //!     'http://127.0.0.1:8088/v1/latest?exchange=coinbase&symbol=BTC-USD'

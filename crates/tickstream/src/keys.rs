@@ -51,15 +51,17 @@ pub enum KeysCommand {
     },
 }
 
-fn store(args: &KeysArgs) -> anyhow::Result<KeyStore> {
+/// The key store and the tier names of the settings.
+fn store(args: &KeysArgs) -> anyhow::Result<(KeyStore, Vec<String>)> {
     let serve = ServeArgs {
         config: args.config.clone(),
         listen: None,
         redis_url: None,
         keys: args.keys.clone(),
     };
-    let config: KeyStoreConfig = ServeConfig::load(&serve)?.api.keys;
-    Ok(KeyStore::open(&config)?)
+    let api = ServeConfig::load(&serve)?.api;
+    let config: KeyStoreConfig = api.keys;
+    Ok((KeyStore::open(&config)?, api.tiers.into_keys().collect()))
 }
 
 fn describe(key: &ApiKey) -> String {
@@ -91,7 +93,7 @@ fn print_issued(issued: &IssuedKey) {
 
 pub fn run(args: KeysArgs) -> ExitCode {
     let result = crate::block_on(async {
-        let store = store(&args)?;
+        let (store, tiers) = store(&args)?;
         let now = system_clock();
         match &args.command {
             KeysCommand::Create {
@@ -100,6 +102,12 @@ pub fn run(args: KeysArgs) -> ExitCode {
                 tier,
                 expires_in,
             } => {
+                if !tiers.contains(tier) {
+                    anyhow::bail!(
+                        "tier: unknown {tier:?}; the settings have: {}",
+                        tiers.join(", ")
+                    );
+                }
                 let new = NewKey {
                     name: name.clone(),
                     scopes: scopes.iter().copied().collect::<BTreeSet<Scope>>(),
