@@ -38,7 +38,7 @@ fn main() -> anyhow::Result<()> {
         ..ApiConfig::default()
     };
     config.tiers.insert(
-        "bench".into(),
+        "pro".into(),
         TierConfig {
             per_second: 1_000_000,
             burst: 1_000_000,
