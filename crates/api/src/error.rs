@@ -39,7 +39,23 @@ impl Error {
     /// configuration.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Redis(e) => !matches!(e.kind(), redis::ErrorKind::InvalidClientConfig),
+            Error::Redis(e) => {
+                use redis::{ErrorKind, ServerErrorKind};
+                !matches!(
+                    e.kind(),
+                    ErrorKind::InvalidClientConfig
+                        | ErrorKind::Client
+                        | ErrorKind::Extension
+                        | ErrorKind::Parse
+                        | ErrorKind::UnexpectedReturnType
+                        | ErrorKind::Server(
+                            ServerErrorKind::ResponseError
+                                | ServerErrorKind::ExecAbort
+                                | ServerErrorKind::NoScript
+                                | ServerErrorKind::NoPerm
+                        )
+                )
+            }
             Error::RedisTimeout(_) | Error::Io { .. } => true,
             _ => false,
         }

@@ -281,3 +281,41 @@ async fn redis_key_store_revocation_reaches_every_instance() {
     );
     tasks.iter().for_each(|t| t.abort());
 }
+
+#[tokio::test]
+#[ignore = "needs Redis: run by tests/run"]
+async fn a_batch_redis_refuses_is_dropped_and_writing_goes_on() {
+    let _turn = SERVER.lock().await;
+    let config = config("refused");
+    let prefix = config.key_prefix.clone();
+    let mut admin = admin().await;
+    // A key of the wrong type makes HSET fail with WRONGTYPE.
+    let _: () = redis::cmd("SET")
+        .arg(format!("{prefix}:latest:okx:ETH-USDT"))
+        .arg("not a hash")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let cache = Cache::open(&config).unwrap();
+    cache
+        .write(&[trade(Exchange::Okx, "ETH-USDT", T0, "1")])
+        .await;
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            cache.health().await.stats.rejected_batches == 1
+        })
+        .await
+    );
+    cache
+        .write(&[trade(Exchange::Okx, "BTC-USDT", T0, "2")])
+        .await;
+    let written = eventually(Duration::from_secs(5), || async {
+        cache
+            .latest(Exchange::Okx, &sym("BTC-USDT"))
+            .await
+            .is_ok_and(|l| l.is_some())
+    })
+    .await;
+    assert!(written, "a refused batch must not block later writes");
+    assert!(!cache.health().await.degraded);
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tickstream_api::http::system_clock;
 use tickstream_api::keys::{ApiKey, IssuedKey, KeyStore, KeyStoreConfig, NewKey, Scope};
 
-use crate::serve::{ServeArgs, ServeConfig};
+use crate::serve::{ServeArgs, ServeConfig, exit_code};
 
 #[derive(Debug, clap::Args)]
 pub struct KeysArgs {
@@ -141,11 +141,5 @@ pub fn run(args: KeysArgs) -> ExitCode {
         }
         Ok(())
     });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code(result)
 }

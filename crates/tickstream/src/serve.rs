@@ -64,13 +64,8 @@ impl ServeConfig {
     }
 }
 
-pub fn run(args: ServeArgs) -> ExitCode {
-    let result = crate::block_on(async {
-        let config = ServeConfig::load(&args)?;
-        let cache = Cache::open(&config.cache)?;
-        tickstream_api::serve(config.api, cache, crate::stop_signal()).await?;
-        Ok(())
-    });
+/// Success, or the error with its causes on standard error.
+pub fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -78,6 +73,16 @@ pub fn run(args: ServeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    let result = crate::block_on(async {
+        let config = ServeConfig::load(&args)?;
+        let cache = Cache::open(&config.cache)?;
+        tickstream_api::serve(config.api, cache, crate::stop_signal()).await?;
+        Ok(())
+    });
+    exit_code(result)
 }
 
 #[cfg(test)]

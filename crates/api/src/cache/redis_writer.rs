@@ -61,6 +61,8 @@ pub struct WriterStats {
     pub dropped_updates: u64,
     /// Failed write rounds.
     pub write_errors: u64,
+    /// Write rounds Redis refused (a command error, such as a key of another type): dropped, not retried.
+    pub rejected_batches: u64,
     pub last_error: Option<String>,
 }
 
@@ -250,6 +252,13 @@ impl WriterShared {
         (mem::take(&mut buffers.pending), rewrite)
     }
 
+    fn rejected(&self, error: &Error) {
+        let mut buffers = self.lock();
+        buffers.stats.write_errors += 1;
+        buffers.stats.rejected_batches += 1;
+        buffers.stats.last_error = Some(error.to_string());
+    }
+
     fn recovered(&self) {
         let mut buffers = self.lock();
         buffers.stats.degraded = false;
@@ -287,6 +296,11 @@ pub(crate) async fn run(shared: Arc<WriterShared>, link: Arc<RedisLink>, keys: K
                     shared.recovered();
                 }
                 backoff.reset();
+            }
+            Err(e) if !e.is_retryable() => {
+                // Retrying a batch Redis refuses would block every later write.
+                tracing::warn!(error = %e, "redis refused a write batch; it is dropped");
+                shared.rejected(&e);
             }
             Err(e) => {
                 let delay = backoff.next_delay();
