@@ -29,6 +29,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+cd "$work" # schemathesis keeps its state in .schemathesis/ of the working directory
 "$python" -m schemathesis.cli run "http://127.0.0.1:$port/openapi.json" \
   -H "Authorization: Bearer $key" \
   --exclude-path /v1/stream \
