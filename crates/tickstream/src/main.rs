@@ -4,14 +4,14 @@
 mod components;
 mod error;
 mod filter;
-mod normalize;
 mod keys;
+mod normalize;
 mod pipeline;
 mod progress;
 mod registry;
 mod runtime;
-mod simulate;
 mod serve;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -100,9 +100,6 @@ fn main() -> ExitCode {
         Command::Normalize(args) => normalize::normalize(args),
         Command::Replay(args) => replay(args),
         Command::Simulate(args) => simulate::simulate(args),
-        Command::Serve => not_built("serve"),
-        Command::Keys => not_built("keys"),
-        Command::Simulate => not_built("simulate"),
         Command::Serve(args) => serve::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Compact => not_built("compact"),
