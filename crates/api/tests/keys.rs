@@ -43,6 +43,15 @@ async fn file_store_keeps_only_hashes() {
         !file.contains(&issued.text) && !file.contains(issued.text.rsplit('_').next().unwrap())
     );
     assert!(file.contains(&hex_sha256(&issued.text)));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("keys.json"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "only the owner may read the key file");
+    }
     let listed = store.list().await.unwrap();
     assert_eq!(listed, vec![issued.key.clone()]);
     let empty = NewKey {

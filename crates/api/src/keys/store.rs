@@ -158,7 +158,7 @@ impl KeyStore {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(io)?;
                 }
-                std::fs::write(&temp, text).map_err(io)?;
+                write_private(std::path::Path::new(&temp), text.as_bytes()).map_err(io)?;
                 std::fs::rename(&temp, path).map_err(io)
             }
             Backend::Redis { link, key } => {
@@ -253,6 +253,18 @@ impl KeyStore {
         self.save(&all, &[&changed]).await?;
         Ok(changed)
     }
+}
+
+/// Writes a file readable by its owner only (the hashes are not secrets, but nobody else needs them).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Reads the store into `ring` now and then every `every` (at most a second, so that a revocation takes
