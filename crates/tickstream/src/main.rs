@@ -3,12 +3,14 @@
 
 mod error;
 mod filter;
+mod keys;
 mod normalize;
 mod operator_task;
 mod pipeline;
 mod progress;
 mod registry;
 mod runtime;
+mod serve;
 mod simulate;
 mod sink_task;
 mod source_task;
@@ -55,9 +57,9 @@ enum Command {
     /// Run the local exchange simulator.
     Simulate(simulate::SimulateArgs),
     /// Serve the HTTP/WebSocket API over the cache.
-    Serve,
+    Serve(serve::ServeArgs),
     /// Create, list, revoke and rotate API keys.
-    Keys,
+    Keys(keys::KeysArgs),
     /// Merge the small Parquet files of the lake's partitions into sized ones, atomically.
     Compact(CompactArgs),
     /// Measure end-to-end throughput and latency.
@@ -115,8 +117,8 @@ fn main() -> ExitCode {
         Command::Normalize(args) => normalize::normalize(args),
         Command::Replay(args) => replay(args),
         Command::Simulate(args) => simulate::simulate(args),
-        Command::Serve => not_built("serve"),
-        Command::Keys => not_built("keys"),
+        Command::Serve(args) => serve::run(args),
+        Command::Keys(args) => keys::run(args),
         Command::Compact(args) => compact(args),
         Command::Bench => not_built("bench"),
     }
