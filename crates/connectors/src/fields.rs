@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
+
 use tickstream_model::{
     BookAction, BookUpdate, Decimal, Event, Exchange, FeedState, FeedStatus, Level, Quote, Symbol,
     UnixNanos,
@@ -163,6 +165,27 @@ pub fn levels(pairs: &[[&str; 2]]) -> Result<Vec<Level>, ParseError> {
     pairs.iter().map(|[p, q]| level(p, q)).collect()
 }
 
+/// The text of a JSON number or string exactly as sent (`0.5666` or `"0.5666"` → `0.5666`), so that
+/// numbers become exact decimals without passing through `f64`.
+pub fn raw_text(raw: &RawValue) -> &str {
+    let text = raw.get();
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text)
+}
+
+/// Milliseconds sent as a JSON number or a string of digits.
+pub fn millis_value(raw: &RawValue) -> Result<UnixNanos, ParseError> {
+    UnixNanos::parse_millis(raw_text(raw))
+        .map_err(|e| ParseError::new(RejectReason::InvalidTimestamp, e.to_string()))
+}
+
+/// Microseconds sent as a JSON number or a string of digits (Bitstamp's `microtimestamp`).
+pub fn micros_value(raw: &RawValue) -> Result<UnixNanos, ParseError> {
+    UnixNanos::parse_micros(raw_text(raw))
+        .map_err(|e| ParseError::new(RejectReason::InvalidTimestamp, e.to_string()))
+}
+
 pub fn millis(ms: i64) -> Result<UnixNanos, ParseError> {
     UnixNanos::from_millis(ms).ok_or_else(|| {
         ParseError::new(
@@ -237,6 +260,28 @@ mod tests {
         assert_eq!(
             peek_string_field(r#"{"x":"type","type" : "match"}"#, "\"type\""),
             Some("match")
+        );
+    }
+
+    #[test]
+    fn raw_numbers_and_strings_keep_their_text() {
+        let number: Box<RawValue> = serde_json::from_str("0.5660").unwrap();
+        let string: Box<RawValue> = serde_json::from_str("\"1672304486865\"").unwrap();
+        assert_eq!(raw_text(&number), "0.5660");
+        assert_eq!(price(raw_text(&number)).unwrap().to_string(), "0.5660");
+        assert_eq!(
+            millis_value(&string).unwrap(),
+            UnixNanos(1_672_304_486_865_000_000)
+        );
+        let micros: Box<RawValue> = serde_json::from_str("\"1580336904228758\"").unwrap();
+        assert_eq!(
+            micros_value(&micros).unwrap(),
+            UnixNanos(1_580_336_904_228_758_000)
+        );
+        let bad: Box<RawValue> = serde_json::from_str("1.5").unwrap();
+        assert_eq!(
+            millis_value(&bad).unwrap_err().reason,
+            RejectReason::InvalidTimestamp
         );
     }
 

@@ -8,10 +8,12 @@ pub mod coinbase;
 pub mod coinbase_exchange;
 mod error;
 pub mod fields;
+pub mod kraken;
 pub mod normalize;
 pub mod runner;
 pub mod simulator;
 pub mod symbols;
+pub mod tracked_book;
 mod venue;
 
 pub use book::{BookState, L2Book, Side};
