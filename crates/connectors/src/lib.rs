@@ -10,6 +10,7 @@ mod error;
 pub mod fields;
 pub mod kraken;
 pub mod normalize;
+pub mod okx;
 pub mod runner;
 pub mod simulator;
 pub mod symbols;
