@@ -4,6 +4,7 @@
 
 pub mod binance;
 pub mod book;
+pub mod bybit;
 pub mod coinbase;
 pub mod coinbase_exchange;
 mod error;
