@@ -3,6 +3,7 @@
 //! websocket runner, the exchange simulator and offline normalization.
 
 pub mod binance;
+pub mod bitstamp;
 pub mod book;
 pub mod bybit;
 pub mod coinbase;
