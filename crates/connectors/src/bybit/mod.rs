@@ -41,6 +41,17 @@ const TOPICS_PER_REQUEST: usize = 10;
 
 type Resolved = (Symbol, Arc<str>);
 
+/// A book depth Bybit serves, or a configuration error naming `book_depth`.
+pub fn check_depth(depth: u16) -> Result<(), Error> {
+    if BOOK_DEPTHS.contains(&depth) {
+        return Ok(());
+    }
+    Err(Error::Config {
+        field: "book_depth".into(),
+        message: format!("Bybit serves books of {BOOK_DEPTHS:?} levels, not {depth}"),
+    })
+}
+
 fn request(op: &str, topics: &[String]) -> String {
     serde_json::json!({"op": op, "args": topics}).to_string()
 }
@@ -65,25 +76,27 @@ impl Bybit {
         depth: u16,
         mode: BookMode,
     ) -> Result<Bybit, Error> {
-        if !BOOK_DEPTHS.contains(&depth) {
-            return Err(Error::Config {
-                field: "book_depth".into(),
-                message: format!("Bybit serves books of {BOOK_DEPTHS:?} levels, not {depth}"),
-            });
-        }
+        check_depth(depth)?;
+        let mut venue = Bybit::with_default_depth(subs, market, mode);
+        venue.depth = depth;
+        Ok(venue)
+    }
+
+    /// A venue serving `subs` on `market`'s endpoint with books of 50 levels.
+    pub fn with_default_depth(subs: &[Subscription], market: BybitMarket, mode: BookMode) -> Bybit {
         let mut symbols = SymbolMap::new();
         for sub in subs {
             symbols.insert(&sub.raw_symbol, sub.symbol.clone());
         }
-        Ok(Bybit {
+        Bybit {
             market,
             symbols,
             books: HashMap::new(),
             bbo: HashMap::new(),
-            depth,
+            depth: BOOK_DEPTHS[0],
             mode,
             signals: Vec::new(),
-        })
+        }
     }
 
     /// The book of a symbol, if depth data was seen for it.

@@ -38,6 +38,17 @@ pub const BOOK_DEPTHS: [u16; 5] = [10, 25, 100, 500, 1000];
 
 type Resolved = (Symbol, Arc<str>);
 
+/// A book depth Kraken serves, or a configuration error naming `book_depth`.
+pub fn check_depth(depth: u16) -> Result<(), Error> {
+    if BOOK_DEPTHS.contains(&depth) {
+        return Ok(());
+    }
+    Err(Error::Config {
+        field: "book_depth".into(),
+        message: format!("Kraken serves books of {BOOK_DEPTHS:?} levels, not {depth}"),
+    })
+}
+
 /// One pair's book with the decimals its checksum is written with.
 #[derive(Debug, Default)]
 struct PairBook {
@@ -69,24 +80,26 @@ pub struct Kraken {
 impl Kraken {
     /// A venue serving `subs` with books of `depth` levels (10, 25, 100, 500 or 1000).
     pub fn new(subs: &[Subscription], depth: u16, mode: BookMode) -> Result<Kraken, Error> {
-        if !BOOK_DEPTHS.contains(&depth) {
-            return Err(Error::Config {
-                field: "book_depth".into(),
-                message: format!("Kraken serves books of {BOOK_DEPTHS:?} levels, not {depth}"),
-            });
-        }
+        check_depth(depth)?;
+        let mut venue = Kraken::with_default_depth(subs, mode);
+        venue.depth = depth;
+        Ok(venue)
+    }
+
+    /// A venue serving `subs` with books of 10 levels, Kraken's default.
+    pub fn with_default_depth(subs: &[Subscription], mode: BookMode) -> Kraken {
         let mut symbols = SymbolMap::new();
         for sub in subs {
             symbols.insert(&sub.raw_symbol, sub.symbol.clone());
         }
-        Ok(Kraken {
+        Kraken {
             symbols,
             books: HashMap::new(),
-            depth,
+            depth: BOOK_DEPTHS[0],
             mode,
             signals: Vec::new(),
             scratch: Vec::with_capacity(512),
-        })
+        }
     }
 
     /// The pair's price and quantity decimals (Kraken's `price_precision` / `qty_precision`), used
