@@ -77,28 +77,44 @@ pub fn parse_levels(levels: &[LevelMsg<'_>]) -> Result<Vec<Level>, ParseError> {
         .collect()
 }
 
+/// `00` to `99`, for writing digits two at a time.
+const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
 /// Appends a decimal's digits written with `scale` decimals, without the point and leading zeros
 /// (`0.5660` at scale 4 → `5660`; `0.566` at scale 4 → `5660`).
 fn push_digits(out: &mut Vec<u8>, value: Decimal, scale: u8) {
     let mut tmp = [0u8; 40];
     let mut at = tmp.len();
     let magnitude = value.mantissa().unsigned_abs();
+    if magnitude == 0 {
+        return;
+    }
     if let Ok(mut n) = u64::try_from(magnitude) {
-        while n > 0 {
+        while n >= 100 {
+            let pair = usize::try_from(n % 100).unwrap_or_default() * 2;
+            n /= 100;
+            at -= 2;
+            tmp[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        }
+        if n >= 10 {
+            let pair = usize::try_from(n).unwrap_or_default() * 2;
+            at -= 2;
+            tmp[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+        } else {
             at -= 1;
-            tmp[at] = b'0' + (n % 10) as u8;
-            n /= 10;
+            tmp[at] = b'0' + u8::try_from(n).unwrap_or_default();
         }
     } else {
         let mut n = magnitude;
         while n > 0 {
             at -= 1;
-            tmp[at] = b'0' + (n % 10) as u8;
+            tmp[at] = b'0' + u8::try_from(n % 10).unwrap_or_default();
             n /= 10;
         }
-    }
-    if at == tmp.len() {
-        return;
     }
     out.extend_from_slice(&tmp[at..]);
     let pad = scale.saturating_sub(value.scale()) as usize;
