@@ -6,12 +6,45 @@ use std::sync::Arc;
 use serde_json::value::RawValue;
 
 use tickstream_model::{
-    BookAction, BookUpdate, Decimal, Event, Exchange, FeedState, FeedStatus, Level, Quote, Symbol,
-    UnixNanos,
+    AggressorSide, BookAction, BookUpdate, Decimal, Event, Exchange, FeedState, FeedStatus, Level,
+    Quote, Symbol, UnixNanos,
 };
 
 use crate::book::L2Book;
 use crate::{ParseError, RejectReason};
+
+/// The aggressor side from the taker's side as a venue writes it: `words` are its words for buy and
+/// sell (`["buy", "sell"]`, `["Buy", "Sell"]`).
+pub fn taker_side(side: &str, words: [&str; 2]) -> Result<AggressorSide, ParseError> {
+    if side == words[0] {
+        Ok(AggressorSide::Buy)
+    } else if side == words[1] {
+        Ok(AggressorSide::Sell)
+    } else {
+        Err(ParseError::new(
+            RejectReason::ParseError,
+            format!("unknown side {side:?}"),
+        ))
+    }
+}
+
+/// The items of a JSON array held as raw text (a message's `data`); none when it is absent.
+pub fn raw_items<'a, T: serde::Deserialize<'a>>(
+    raw: Option<&'a RawValue>,
+) -> Result<Vec<T>, ParseError> {
+    match raw {
+        Some(raw) => serde_json::from_str(raw.get()).map_err(ParseError::json),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The rejection of a REST snapshot handed to a venue whose snapshots come on the websocket.
+pub fn snapshot_not_expected(exchange: Exchange) -> ParseError {
+    ParseError::new(
+        RejectReason::UnknownMessage,
+        format!("{exchange} sends its book snapshots on the websocket"),
+    )
+}
 
 /// The string value of the first `quoted_key` (written with its quotes, `"\"type\""`) followed by a
 /// colon, found without a full parse. For dispatching on a message type whose values are plain words.

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use tickstream_model::Symbol;
 
+use crate::{ParseError, RejectReason};
+
 /// FNV-1a: venue symbols are short, known keys (no untrusted flooding concern for a lookup table built
 /// from configuration), and it hashes them several times faster than SipHash.
 #[derive(Debug, Clone, Copy)]
@@ -71,5 +73,21 @@ impl SymbolMap {
         let symbol = fallback(raw)?;
         self.insert(raw, symbol.clone());
         self.get(raw).map(|(s, r)| (s.clone(), r.clone()))
+    }
+
+    /// [`SymbolMap::resolve`], or an `invalid_symbol` rejection naming the venue's `what` (`pair`,
+    /// `instrument`).
+    pub fn resolve_or_reject(
+        &mut self,
+        raw: &str,
+        fallback: impl Fn(&str) -> Option<Symbol>,
+        what: &str,
+    ) -> Result<(Symbol, Arc<str>), ParseError> {
+        self.resolve(raw, fallback).ok_or_else(|| {
+            ParseError::new(
+                RejectReason::InvalidSymbol,
+                format!("unknown {what} {raw:?}"),
+            )
+        })
     }
 }

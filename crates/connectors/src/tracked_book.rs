@@ -38,13 +38,16 @@ impl TrackedBook {
         )));
         let at = out.len() - 1;
         if std::mem::take(&mut self.broken) {
-            out.push(Event::Status(status(
+            let mut resync = status(
                 exchange,
                 Some(sym),
                 FeedState::Resync,
                 "book rebuilt from a new snapshot".into(),
                 ts_recv,
-            )));
+            );
+            // The sequence the rebuilt book starts from, where the venue numbers its messages.
+            resync.received_sequence = self.book.sequence();
+            out.push(Event::Status(resync));
         }
         out.extend(top_quote(exchange, sym, &mut self.book, ts_event, ts_recv));
         at

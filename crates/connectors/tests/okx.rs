@@ -196,6 +196,7 @@ fn a_skipped_sequence_reports_gap_resubscribes_and_resyncs() {
     };
     assert!(snap.synced);
     assert_eq!(resync.state, FeedState::Resync);
+    assert_eq!(resync.received_sequence, Some(123_456));
 }
 
 #[test]

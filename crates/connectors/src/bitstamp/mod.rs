@@ -79,13 +79,7 @@ impl Bitstamp {
 
     fn resolve(&mut self, pair: &str) -> Result<Resolved, ParseError> {
         self.symbols
-            .resolve(pair, symbol_from_suffix)
-            .ok_or_else(|| {
-                ParseError::new(
-                    RejectReason::InvalidSymbol,
-                    format!("unknown pair {pair:?}"),
-                )
-            })
+            .resolve_or_reject(pair, symbol_from_suffix, "pair")
     }
 
     fn snapshot_url(&self, pair: &str) -> String {

@@ -25,7 +25,7 @@ use messages::{BookMsg, Envelope, TradeMsg};
 pub use parse::BybitMarket;
 
 use crate::book::L2Book;
-use crate::fields::{millis_value, top_quote};
+use crate::fields::{millis_value, snapshot_not_expected, top_quote};
 use crate::symbols::SymbolMap;
 use crate::tracked_book::{TrackedBook, unsynced_delta};
 use crate::{
@@ -118,13 +118,7 @@ impl Bybit {
     fn resolve(&mut self, raw: &str) -> Result<Resolved, ParseError> {
         let market = self.market;
         self.symbols
-            .resolve(raw, |r| parse::market_symbol(market, r))
-            .ok_or_else(|| {
-                ParseError::new(
-                    RejectReason::InvalidSymbol,
-                    format!("unknown symbol {raw:?}"),
-                )
-            })
+            .resolve_or_reject(raw, |r| parse::market_symbol(market, r), "symbol")
     }
 
     fn on_bbo(
@@ -332,10 +326,7 @@ impl Venue for Bybit {
         _ts: UnixNanos,
         _out: &mut Vec<Event>,
     ) -> Result<(), ParseError> {
-        Err(ParseError::new(
-            RejectReason::UnknownMessage,
-            "Bybit sends its snapshots on the websocket",
-        ))
+        Err(snapshot_not_expected(Exchange::Bybit))
     }
 
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {

@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use tickstream_model::{AggressorSide, Exchange, Level, Symbol, Trade, UnixNanos};
+use tickstream_model::{Exchange, Level, Symbol, Trade, UnixNanos};
 
 use super::messages::{BookMsg, TradeMsg};
+use crate::ParseError;
 use crate::binance::parse::QUOTE_SUFFIXES;
-use crate::fields::{levels, millis_value, price, trade_quantity};
-use crate::{ParseError, RejectReason};
+use crate::fields::{levels, millis_value, price, taker_side, trade_quantity};
 
 /// Which v5 public endpoint a connection uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -46,18 +46,6 @@ pub fn market_symbol(market: BybitMarket, raw: &str) -> Option<Symbol> {
     })
 }
 
-/// The taker's side as Bybit writes it (`Buy` / `Sell`).
-pub fn taker_side(side: &str) -> Result<AggressorSide, ParseError> {
-    match side {
-        "Buy" => Ok(AggressorSide::Buy),
-        "Sell" => Ok(AggressorSide::Sell),
-        other => Err(ParseError::new(
-            RejectReason::ParseError,
-            format!("unknown side {other:?}"),
-        )),
-    }
-}
-
 pub fn parse_trade(
     msg: &TradeMsg<'_>,
     symbol: (Symbol, Arc<str>),
@@ -72,7 +60,7 @@ pub fn parse_trade(
         trade_id: msg.trade_id.to_owned(),
         price: price(msg.price)?,
         quantity: trade_quantity(msg.size)?,
-        side: taker_side(msg.side)?,
+        side: taker_side(msg.side, ["Buy", "Sell"])?,
     })
 }
 
@@ -84,6 +72,7 @@ pub fn parse_book_levels(msg: &BookMsg<'_>) -> Result<(Vec<Level>, Vec<Level>), 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tickstream_model::AggressorSide;
 
     #[test]
     fn symbols_keep_their_market() {
@@ -93,7 +82,10 @@ mod tests {
         assert_eq!(perp.as_str(), "ETH-USDC-PERP");
         assert_eq!(market_symbol(BybitMarket::Linear, "BTC-26DEC25"), None);
         assert_eq!(market_symbol(BybitMarket::Spot, "btcusdt"), None);
-        assert_eq!(taker_side("Sell").unwrap(), AggressorSide::Sell);
-        assert!(taker_side("sell").is_err());
+        assert_eq!(
+            taker_side("Sell", ["Buy", "Sell"]).unwrap(),
+            AggressorSide::Sell
+        );
+        assert!(taker_side("sell", ["Buy", "Sell"]).is_err());
     }
 }

@@ -24,7 +24,7 @@ use tickstream_model::{Event, Exchange, Level, Symbol, UnixNanos};
 
 use messages::{BookMsg, Envelope, TickerMsg, TradeMsg};
 
-use crate::fields::rfc3339;
+use crate::fields::{raw_items, rfc3339, snapshot_not_expected};
 use crate::symbols::SymbolMap;
 use crate::tracked_book::{TrackedBook, set_checksum, unsynced_delta};
 use crate::{
@@ -117,10 +117,7 @@ impl Kraken {
 
     fn resolve(&mut self, raw: &str) -> Result<Resolved, ParseError> {
         self.symbols
-            .resolve(raw, parse::pair_symbol)
-            .ok_or_else(|| {
-                ParseError::new(RejectReason::InvalidSymbol, format!("unknown pair {raw:?}"))
-            })
+            .resolve_or_reject(raw, parse::pair_symbol, "pair")
     }
 
     fn request(&self, method: &str, channel: Channel, pairs: &[&str]) -> Option<String> {
@@ -217,13 +214,6 @@ impl Kraken {
     }
 }
 
-fn data<'a, T: serde::Deserialize<'a>>(env: &Envelope<'a>) -> Result<Vec<T>, ParseError> {
-    match env.data {
-        Some(raw) => serde_json::from_str(raw.get()).map_err(ParseError::json),
-        None => Ok(Vec::new()),
-    }
-}
-
 impl Venue for Kraken {
     fn exchange(&self) -> Exchange {
         Exchange::Kraken
@@ -293,13 +283,13 @@ impl Venue for Kraken {
         }
         match env.channel {
             Some("trade") => {
-                for msg in data::<TradeMsg<'_>>(&env)? {
+                for msg in raw_items::<TradeMsg<'_>>(env.data)? {
                     let sym = self.resolve(msg.symbol)?;
                     out.push(Event::Trade(parse::parse_trade(&msg, sym, ts_recv)?));
                 }
             }
             Some("ticker") => {
-                for msg in data::<TickerMsg<'_>>(&env)? {
+                for msg in raw_items::<TickerMsg<'_>>(env.data)? {
                     let sym = self.resolve(msg.symbol)?;
                     out.push(Event::Quote(parse::parse_ticker(&msg, sym, ts_recv)?));
                 }
@@ -315,7 +305,7 @@ impl Venue for Kraken {
                         ));
                     }
                 };
-                for msg in data::<BookMsg<'_>>(&env)? {
+                for msg in raw_items::<BookMsg<'_>>(env.data)? {
                     self.on_book(&msg, snapshot, ts_recv, out)?;
                 }
             }
@@ -337,10 +327,7 @@ impl Venue for Kraken {
         _ts: UnixNanos,
         _out: &mut Vec<Event>,
     ) -> Result<(), ParseError> {
-        Err(ParseError::new(
-            RejectReason::UnknownMessage,
-            "Kraken sends its snapshots on the websocket",
-        ))
+        Err(snapshot_not_expected(Exchange::Kraken))
     }
 
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use tickstream_model::{AggressorSide, Decimal, Exchange, Level, Quote, Symbol, Trade, UnixNanos};
+use tickstream_model::{Decimal, Exchange, Level, Quote, Symbol, Trade, UnixNanos};
 
 use super::messages::{LevelMsg, TickerMsg, TradeMsg};
+use crate::ParseError;
 use crate::book::L2Book;
-use crate::fields::{level, price, quantity, raw_text, rfc3339, trade_quantity};
-use crate::{ParseError, RejectReason};
+use crate::fields::{level, price, quantity, raw_text, rfc3339, taker_side, trade_quantity};
 
 /// Levels the checksum covers on each side.
 pub const CHECKSUM_LEVELS: usize = 10;
@@ -18,18 +18,6 @@ pub fn pair_symbol(pair: &str) -> Option<Symbol> {
     let (base, quote) = pair.split_once('/')?;
     let valid = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
     (valid(base) && valid(quote)).then(|| Symbol::spot(base, quote))
-}
-
-/// The taker's side as Kraken writes it.
-pub fn taker_side(side: &str) -> Result<AggressorSide, ParseError> {
-    match side {
-        "buy" => Ok(AggressorSide::Buy),
-        "sell" => Ok(AggressorSide::Sell),
-        other => Err(ParseError::new(
-            RejectReason::ParseError,
-            format!("unknown side {other:?}"),
-        )),
-    }
 }
 
 pub fn parse_trade(
@@ -46,7 +34,7 @@ pub fn parse_trade(
         trade_id: raw_text(msg.trade_id).to_owned(),
         price: price(raw_text(msg.price))?,
         quantity: trade_quantity(raw_text(msg.qty))?,
-        side: taker_side(msg.side)?,
+        side: taker_side(msg.side, ["buy", "sell"])?,
     })
 }
 
@@ -140,6 +128,7 @@ pub fn book_checksum(book: &L2Book, price_scale: u8, qty_scale: u8, buf: &mut Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tickstream_model::AggressorSide;
 
     fn digits(text: &str, scale: u8) -> String {
         let mut out = Vec::new();
@@ -167,7 +156,10 @@ mod tests {
         assert_eq!(pair_symbol("XBT/EUR").unwrap().as_str(), "BTC-EUR");
         assert_eq!(pair_symbol("XDG/USD").unwrap().as_str(), "DOGE-USD");
         assert_eq!(pair_symbol("BTCUSD"), None);
-        assert_eq!(taker_side("sell").unwrap(), AggressorSide::Sell);
-        assert!(taker_side("Buy").is_err());
+        assert_eq!(
+            taker_side("sell", ["buy", "sell"]).unwrap(),
+            AggressorSide::Sell
+        );
+        assert!(taker_side("Buy", ["buy", "sell"]).is_err());
     }
 }

@@ -24,7 +24,7 @@ use tickstream_model::{Event, Exchange, Symbol, UnixNanos};
 
 use messages::{BookMsg, Envelope, TradeMsg};
 
-use crate::fields::millis_value;
+use crate::fields::{millis_value, raw_items, snapshot_not_expected};
 use crate::symbols::SymbolMap;
 use crate::tracked_book::{TrackedBook, unsynced_delta};
 use crate::{
@@ -86,13 +86,7 @@ impl Okx {
 
     fn resolve(&mut self, raw: &str) -> Result<Resolved, ParseError> {
         self.symbols
-            .resolve(raw, parse::inst_symbol)
-            .ok_or_else(|| {
-                ParseError::new(
-                    RejectReason::InvalidSymbol,
-                    format!("unknown instrument {raw:?}"),
-                )
-            })
+            .resolve_or_reject(raw, parse::inst_symbol, "instrument")
     }
 
     fn on_book(
@@ -157,13 +151,6 @@ impl Okx {
             update.prev_sequence = prev;
         }
         Ok(())
-    }
-}
-
-fn data<'a, T: serde::Deserialize<'a>>(env: &Envelope<'a>) -> Result<Vec<T>, ParseError> {
-    match env.data {
-        Some(raw) => serde_json::from_str(raw.get()).map_err(ParseError::json),
-        None => Ok(Vec::new()),
     }
 }
 
@@ -251,14 +238,14 @@ impl Venue for Okx {
         };
         match arg.channel {
             "trades" => {
-                for msg in data::<TradeMsg<'_>>(&env)? {
+                for msg in raw_items::<TradeMsg<'_>>(env.data)? {
                     let sym = self.resolve(msg.inst_id)?;
                     out.push(Event::Trade(parse::parse_trade(&msg, sym, ts_recv)?));
                 }
             }
             "bbo-tbt" => {
                 let inst = arg.inst_id.unwrap_or_default();
-                for msg in data::<BookMsg<'_>>(&env)? {
+                for msg in raw_items::<BookMsg<'_>>(env.data)? {
                     let sym = self.resolve(inst)?;
                     out.extend(parse::parse_bbo(&msg, sym, ts_recv)?.map(Event::Quote));
                 }
@@ -275,7 +262,7 @@ impl Venue for Okx {
                         ));
                     }
                 };
-                for msg in data::<BookMsg<'_>>(&env)? {
+                for msg in raw_items::<BookMsg<'_>>(env.data)? {
                     self.on_book(inst, snapshot, &msg, ts_recv, out)?;
                 }
             }
@@ -296,10 +283,7 @@ impl Venue for Okx {
         _ts: UnixNanos,
         _out: &mut Vec<Event>,
     ) -> Result<(), ParseError> {
-        Err(ParseError::new(
-            RejectReason::UnknownMessage,
-            "OKX sends its snapshots on the websocket",
-        ))
+        Err(snapshot_not_expected(Exchange::Okx))
     }
 
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use tickstream_model::{AggressorSide, Exchange, Level, Quote, Symbol, Trade, UnixNanos};
+use tickstream_model::{Exchange, Level, Quote, Symbol, Trade, UnixNanos};
 
 use super::messages::{BookMsg, LevelMsg, TradeMsg};
-use crate::fields::{level, millis_value, price, quantity, trade_quantity};
-use crate::{ParseError, RejectReason};
+use crate::ParseError;
+use crate::fields::{level, millis_value, price, quantity, taker_side, trade_quantity};
 
 /// An OKX instrument id as a canonical symbol, keeping its kind: `BTC-USDT` (spot) → `BTC-USDT`,
 /// `BTC-USDT-SWAP` → `BTC-USDT-PERP`, `BTC-USD-250328` (dated future) → `BTC-USD-20250328`. Options
@@ -32,18 +32,6 @@ pub fn inst_symbol(inst_id: &str) -> Option<Symbol> {
     }
 }
 
-/// The taker's side as OKX writes it.
-pub fn taker_side(side: &str) -> Result<AggressorSide, ParseError> {
-    match side {
-        "buy" => Ok(AggressorSide::Buy),
-        "sell" => Ok(AggressorSide::Sell),
-        other => Err(ParseError::new(
-            RejectReason::ParseError,
-            format!("unknown side {other:?}"),
-        )),
-    }
-}
-
 /// A `trades` entry; for swaps and futures the quantity is in contracts, as OKX sends it.
 pub fn parse_trade(
     msg: &TradeMsg<'_>,
@@ -59,7 +47,7 @@ pub fn parse_trade(
         trade_id: msg.trade_id.to_owned(),
         price: price(msg.px)?,
         quantity: trade_quantity(msg.sz)?,
-        side: taker_side(msg.side)?,
+        side: taker_side(msg.side, ["buy", "sell"])?,
     })
 }
 
@@ -92,6 +80,7 @@ pub fn parse_levels(levels: &[LevelMsg<'_>]) -> Result<Vec<Level>, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tickstream_model::AggressorSide;
 
     #[test]
     fn instruments_keep_their_kind() {
@@ -107,7 +96,10 @@ mod tests {
         assert_eq!(inst_symbol("BTC-USD-250328-50000-C"), None);
         assert_eq!(inst_symbol("BTC-USD-2503"), None);
         assert_eq!(inst_symbol("BTCUSDT"), None);
-        assert_eq!(taker_side("sell").unwrap(), AggressorSide::Sell);
-        assert!(taker_side("SELL").is_err());
+        assert_eq!(
+            taker_side("sell", ["buy", "sell"]).unwrap(),
+            AggressorSide::Sell
+        );
+        assert!(taker_side("SELL", ["buy", "sell"]).is_err());
     }
 }
