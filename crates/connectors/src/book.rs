@@ -111,6 +111,17 @@ impl L2Book {
         }
     }
 
+    /// Keeps the best `depth` levels on each side, as venues whose feed covers a fixed depth expect
+    /// (levels that fall out of scope are not removed by the feed).
+    pub fn truncate(&mut self, depth: usize) {
+        while self.bids.len() > depth {
+            self.bids.pop_last();
+        }
+        while self.asks.len() > depth {
+            self.asks.pop_last();
+        }
+    }
+
     /// Marks the book broken: it is cleared and waits for a new snapshot.
     pub fn invalidate(&mut self) {
         self.bids.clear();
@@ -194,6 +205,9 @@ mod tests {
         // Removing a level the book never held is normal.
         book.apply_delta(&[l("50", "0")], &[]);
         assert_eq!(book.depth(), (2, 2));
+        book.truncate(1);
+        assert_eq!(book.bids().collect::<Vec<_>>(), vec![l("99.75", "4")]);
+        assert_eq!(book.asks().collect::<Vec<_>>(), vec![l("100.5", "1")]);
     }
 
     #[test]

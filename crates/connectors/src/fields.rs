@@ -3,13 +3,48 @@
 
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
+
 use tickstream_model::{
-    BookAction, BookUpdate, Decimal, Event, Exchange, FeedState, FeedStatus, Level, Quote, Symbol,
-    UnixNanos,
+    AggressorSide, BookAction, BookUpdate, Decimal, Event, Exchange, FeedState, FeedStatus, Level,
+    Quote, Symbol, UnixNanos,
 };
 
 use crate::book::L2Book;
 use crate::{ParseError, RejectReason};
+
+/// The aggressor side from the taker's side as a venue writes it: `words` are its words for buy and
+/// sell (`["buy", "sell"]`, `["Buy", "Sell"]`).
+pub fn taker_side(side: &str, words: [&str; 2]) -> Result<AggressorSide, ParseError> {
+    if side == words[0] {
+        Ok(AggressorSide::Buy)
+    } else if side == words[1] {
+        Ok(AggressorSide::Sell)
+    } else {
+        Err(ParseError::new(
+            RejectReason::ParseError,
+            format!("unknown side {side:?}"),
+        ))
+    }
+}
+
+/// The items of a JSON array held as raw text (a message's `data`); none when it is absent.
+pub fn raw_items<'a, T: serde::Deserialize<'a>>(
+    raw: Option<&'a RawValue>,
+) -> Result<Vec<T>, ParseError> {
+    match raw {
+        Some(raw) => serde_json::from_str(raw.get()).map_err(ParseError::json),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The rejection of a REST snapshot handed to a venue whose snapshots come on the websocket.
+pub fn snapshot_not_expected(exchange: Exchange) -> ParseError {
+    ParseError::new(
+        RejectReason::UnknownMessage,
+        format!("{exchange} sends its book snapshots on the websocket"),
+    )
+}
 
 /// The string value of the first `quoted_key` (written with its quotes, `"\"type\""`) followed by a
 /// colon, found without a full parse. For dispatching on a message type whose values are plain words.
@@ -163,6 +198,27 @@ pub fn levels(pairs: &[[&str; 2]]) -> Result<Vec<Level>, ParseError> {
     pairs.iter().map(|[p, q]| level(p, q)).collect()
 }
 
+/// The text of a JSON number or string exactly as sent (`0.5666` or `"0.5666"` → `0.5666`), so that
+/// numbers become exact decimals without passing through `f64`.
+pub fn raw_text(raw: &RawValue) -> &str {
+    let text = raw.get();
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text)
+}
+
+/// Milliseconds sent as a JSON number or a string of digits.
+pub fn millis_value(raw: &RawValue) -> Result<UnixNanos, ParseError> {
+    UnixNanos::parse_millis(raw_text(raw))
+        .map_err(|e| ParseError::new(RejectReason::InvalidTimestamp, e.to_string()))
+}
+
+/// Microseconds sent as a JSON number or a string of digits (Bitstamp's `microtimestamp`).
+pub fn micros_value(raw: &RawValue) -> Result<UnixNanos, ParseError> {
+    UnixNanos::parse_micros(raw_text(raw))
+        .map_err(|e| ParseError::new(RejectReason::InvalidTimestamp, e.to_string()))
+}
+
 pub fn millis(ms: i64) -> Result<UnixNanos, ParseError> {
     UnixNanos::from_millis(ms).ok_or_else(|| {
         ParseError::new(
@@ -237,6 +293,28 @@ mod tests {
         assert_eq!(
             peek_string_field(r#"{"x":"type","type" : "match"}"#, "\"type\""),
             Some("match")
+        );
+    }
+
+    #[test]
+    fn raw_numbers_and_strings_keep_their_text() {
+        let number: Box<RawValue> = serde_json::from_str("0.5660").unwrap();
+        let string: Box<RawValue> = serde_json::from_str("\"1672304486865\"").unwrap();
+        assert_eq!(raw_text(&number), "0.5660");
+        assert_eq!(price(raw_text(&number)).unwrap().to_string(), "0.5660");
+        assert_eq!(
+            millis_value(&string).unwrap(),
+            UnixNanos(1_672_304_486_865_000_000)
+        );
+        let micros: Box<RawValue> = serde_json::from_str("\"1580336904228758\"").unwrap();
+        assert_eq!(
+            micros_value(&micros).unwrap(),
+            UnixNanos(1_580_336_904_228_758_000)
+        );
+        let bad: Box<RawValue> = serde_json::from_str("1.5").unwrap();
+        assert_eq!(
+            millis_value(&bad).unwrap_err().reason,
+            RejectReason::InvalidTimestamp
         );
     }
 

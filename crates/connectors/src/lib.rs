@@ -3,15 +3,20 @@
 //! websocket runner, the exchange simulator and offline normalization.
 
 pub mod binance;
+pub mod bitstamp;
 pub mod book;
+pub mod bybit;
 pub mod coinbase;
 pub mod coinbase_exchange;
 mod error;
 pub mod fields;
+pub mod kraken;
 pub mod normalize;
+pub mod okx;
 pub mod runner;
 pub mod simulator;
 pub mod symbols;
+pub mod tracked_book;
 mod venue;
 
 pub use book::{BookState, L2Book, Side};

@@ -8,8 +8,9 @@ use std::str::FromStr;
 
 use tickstream_model::{Event, EventKind, Exchange, UnixNanos};
 
+use crate::bybit::{Bybit, BybitMarket};
 use crate::runner::ExchangeSourceConfig;
-use crate::{BookMode, Error, RejectReason};
+use crate::{BookMode, Error, RejectReason, Venue};
 
 /// Frames longer than this are rejected as `oversized` (the runner's default cap).
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
@@ -110,25 +111,31 @@ pub fn normalize_with_clock(
     mut out: impl Write,
     mut clock: impl FnMut() -> UnixNanos,
 ) -> Result<NormalizeSummary, Error> {
-    if market == Market::Perp {
-        return Err(Error::Config {
-            field: "market".into(),
-            message: format!("{exchange} perpetuals have no connector yet; only spot"),
-        });
-    }
-    let source = ExchangeSourceConfig::new(exchange, &[]);
-    if !matches!(
-        exchange,
-        Exchange::Binance | Exchange::Coinbase | Exchange::CoinbaseExchange
-    ) {
-        return Err(Error::Config {
-            field: "exchange".into(),
-            message: format!(
-                "no connector for {exchange} yet; expected binance, coinbase or coinbase-exchange"
-            ),
-        });
-    }
-    let mut venue = source.venue(BookMode::Unsynced);
+    let mut venue: Box<dyn Venue> = match (exchange, market) {
+        (Exchange::Composite, _) => {
+            return Err(Error::Config {
+                field: "exchange".into(),
+                message: "composite is not a venue".into(),
+            });
+        }
+        (Exchange::Bybit, Market::Perp) => Box::new(Bybit::with_default_depth(
+            &[],
+            BybitMarket::Linear,
+            BookMode::Unsynced,
+        )),
+        // OKX instrument ids carry their kind (`-SWAP`, dated), spot or not.
+        (Exchange::Okx, _) | (_, Market::Spot) => {
+            ExchangeSourceConfig::new(exchange, &[]).venue(BookMode::Unsynced)
+        }
+        (_, Market::Perp) => {
+            return Err(Error::Config {
+                field: "market".into(),
+                message: format!(
+                    "{exchange} perpetuals have no connector; perp is for bybit and okx"
+                ),
+            });
+        }
+    };
     let mut summary = NormalizeSummary::default();
     let mut line = Vec::new();
     let mut events = Vec::new();

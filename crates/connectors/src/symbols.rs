@@ -2,14 +2,40 @@
 //! a frame is a lookup, not string building.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use tickstream_model::Symbol;
 
+use crate::{ParseError, RejectReason};
+
+/// FNV-1a: venue symbols are short, known keys (no untrusted flooding concern for a lookup table built
+/// from configuration), and it hashes them several times faster than SipHash.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 /// Venue symbol → (canonical symbol, shared venue symbol text).
 #[derive(Debug, Clone, Default)]
 pub struct SymbolMap {
-    by_raw: HashMap<Box<str>, (Symbol, Arc<str>)>,
+    by_raw: HashMap<Box<str>, (Symbol, Arc<str>), BuildHasherDefault<Fnv>>,
 }
 
 impl SymbolMap {
@@ -47,5 +73,21 @@ impl SymbolMap {
         let symbol = fallback(raw)?;
         self.insert(raw, symbol.clone());
         self.get(raw).map(|(s, r)| (s.clone(), r.clone()))
+    }
+
+    /// [`SymbolMap::resolve`], or an `invalid_symbol` rejection naming the venue's `what` (`pair`,
+    /// `instrument`).
+    pub fn resolve_or_reject(
+        &mut self,
+        raw: &str,
+        fallback: impl Fn(&str) -> Option<Symbol>,
+        what: &str,
+    ) -> Result<(Symbol, Arc<str>), ParseError> {
+        self.resolve(raw, fallback).ok_or_else(|| {
+            ParseError::new(
+                RejectReason::InvalidSymbol,
+                format!("unknown {what} {raw:?}"),
+            )
+        })
     }
 }

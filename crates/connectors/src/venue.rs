@@ -59,6 +59,9 @@ pub enum VenueSignal {
     FetchSnapshot { raw_symbol: String, url: String },
     /// Drop this connection and reconnect (venue shutdown notice, unrecoverable sequence break).
     Reconnect { reason: String },
+    /// Send these text frames, in order, on the current connection (unsubscribe and subscribe again to
+    /// get a fresh book snapshot after a sequence or checksum break).
+    Send { frames: Vec<String>, reason: String },
 }
 
 /// How book deltas are treated.
@@ -172,6 +175,12 @@ pub trait Venue: Send + Sync {
     fn subscribe_frames(&self, subs: &[Subscription]) -> Vec<String>;
 
     fn keepalive(&self) -> Keepalive;
+
+    /// The text frame to send every `keepalive().ping_interval` instead of a websocket ping, for venues
+    /// that expect an application-level ping (`ping` for OKX, `{"op":"ping"}` for Bybit).
+    fn ping_frame(&self) -> Option<String> {
+        None
+    }
 
     fn limits(&self) -> VenueLimits;
 

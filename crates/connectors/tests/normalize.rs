@@ -143,9 +143,13 @@ fn unreadable_bytes_are_rejected_and_unsupported_markets_refused() {
         .is_err()
     );
     assert!(
-        normalize_with_clock(Exchange::Kraken, Market::Spot, &b""[..], Vec::new(), || {
-            UnixNanos(0)
-        })
+        normalize_with_clock(
+            Exchange::Composite,
+            Market::Spot,
+            &b""[..],
+            Vec::new(),
+            || UnixNanos(0)
+        )
         .is_err()
     );
 }

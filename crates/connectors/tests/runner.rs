@@ -1,100 +1,17 @@
 //! The websocket runner against the exchange simulator: every venue end to end, and each fault with the
 //! statuses and events it must produce.
 
+mod common;
+
 use std::time::Duration;
 
+use common::{
+    WAIT, config, is_state, is_synced_delta, simulator, start, status_text, synced, until,
+};
 use tickstream_connectors::Channel;
-use tickstream_connectors::runner::{ExchangeSource, ExchangeSourceConfig};
-use tickstream_connectors::simulator::{Fault, Simulator, SimulatorConfig};
+use tickstream_connectors::runner::ExchangeSourceConfig;
+use tickstream_connectors::simulator::Fault;
 use tickstream_model::{BookAction, Event, Exchange, FeedState};
-use tokio::sync::mpsc;
-
-async fn simulator() -> Simulator {
-    let config = SimulatorConfig {
-        tick: Duration::from_millis(20),
-        seed: 7,
-        ..SimulatorConfig::default()
-    };
-    Simulator::start(config).await.unwrap()
-}
-
-fn config(sim: &Simulator, exchange: Exchange, symbol: &str) -> ExchangeSourceConfig {
-    let venue = exchange.as_str();
-    let mut config = ExchangeSourceConfig::new(exchange, &[symbol]);
-    config.channels = vec![Channel::Trades, Channel::Bbo, Channel::Book];
-    config.url = Some(sim.ws_url(venue));
-    config.rest_url = Some(sim.rest_url(venue));
-    config
-}
-
-/// Events until one matches, within `within` (of tokio time).
-async fn until(
-    rx: &mut mpsc::Receiver<Event>,
-    within: Duration,
-    what: &str,
-    pred: impl Fn(&Event) -> bool,
-) -> Vec<Event> {
-    let mut seen = Vec::new();
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(event)) => {
-                let hit = pred(&event);
-                seen.push(event);
-                if hit {
-                    return seen;
-                }
-            }
-            Ok(None) => panic!("the source stopped before {what}"),
-            Err(_) => {
-                let states: Vec<String> = seen.iter().filter_map(status_text).collect();
-                let states = &states[states.len().saturating_sub(20)..];
-                panic!("no {what} within {within:?}; statuses seen: {states:?}")
-            }
-        }
-    }
-}
-
-fn status_text(event: &Event) -> Option<String> {
-    match event {
-        Event::Status(s) => Some(format!(
-            "{:?}:{}:{}",
-            s.state,
-            s.reason.as_deref().unwrap_or(""),
-            s.detail
-        )),
-        _ => None,
-    }
-}
-
-fn is_state(event: &Event, state: FeedState) -> bool {
-    matches!(event, Event::Status(s) if s.state == state)
-}
-
-fn is_synced_delta(event: &Event) -> bool {
-    matches!(event, Event::Book(b) if b.action == BookAction::Delta && b.synced)
-}
-
-fn start(config: ExchangeSourceConfig, capacity: usize) -> mpsc::Receiver<Event> {
-    let (tx, rx) = mpsc::channel(capacity);
-    tokio::spawn(ExchangeSource::new(config, tx).unwrap().run());
-    rx
-}
-
-const WAIT: Duration = Duration::from_secs(10);
-
-/// Waits for the first whole book and its deltas; asserts the sequence continuity of what was published.
-async fn synced(rx: &mut mpsc::Receiver<Event>) -> Vec<Event> {
-    let mut events = until(
-        rx,
-        WAIT,
-        "a synced book snapshot",
-        |e| matches!(e, Event::Book(b) if b.action == BookAction::Snapshot),
-    )
-    .await;
-    events.extend(until(rx, WAIT, "a synced delta", is_synced_delta).await);
-    events
-}
 
 #[tokio::test]
 async fn binance_end_to_end_with_snapshot_join() {

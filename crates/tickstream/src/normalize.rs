@@ -10,10 +10,11 @@ use tickstream_model::Exchange;
 
 #[derive(Debug, clap::Args)]
 pub struct NormalizeArgs {
-    /// The venue that sent the frames: binance, coinbase or coinbase-exchange.
+    /// The venue that sent the frames: binance, coinbase, coinbase-exchange, kraken, okx, bitstamp or
+    /// bybit.
     #[arg(long)]
     exchange: Exchange,
-    /// The venue's market: spot or perp.
+    /// The venue's market: spot or perp (bybit's linear endpoint; okx ids carry their kind).
     #[arg(long, default_value = "spot")]
     market: Market,
     /// The input file; standard input when left out.

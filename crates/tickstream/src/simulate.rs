@@ -1,5 +1,5 @@
-//! `tickstream simulate`: the local exchange simulator (Binance spot, Coinbase Advanced Trade and the
-//! Coinbase Exchange feed) until Ctrl-C, with an optional fault schedule.
+//! `tickstream simulate`: the local exchange simulator (Binance spot, Coinbase Advanced Trade, the
+//! Coinbase Exchange feed, Kraken, OKX, Bitstamp and Bybit) until Ctrl-C, with an optional fault schedule.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -19,7 +19,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value = "50ms", value_parser = tickstream_model::parse_duration)]
     tick: Duration,
     /// Inject a fault this often, cycling through drop, skipped sequence, garbage, oversized frame,
-    /// reconnect request and silence.
+    /// reconnect request, corrupted checksum and silence.
     #[arg(long, value_parser = tickstream_model::parse_duration)]
     fault_every: Option<Duration>,
 }
@@ -56,12 +56,25 @@ pub fn simulate(args: SimulateArgs) -> ExitCode {
             "  coinbase-exchange: url = \"{}\"",
             sim.ws_url("coinbase-exchange")
         );
+        for venue in ["kraken", "okx", "bybit"] {
+            eprintln!(
+                "  {:<19}url = \"{}\"",
+                format!("{venue}:"),
+                sim.ws_url(venue)
+            );
+        }
+        eprintln!(
+            "  bitstamp:          url = \"{}\", rest_url = \"{}\"",
+            sim.ws_url("bitstamp"),
+            sim.rest_url("bitstamp")
+        );
         let faults = [
             Fault::Drop,
             Fault::SkipSequence,
             Fault::Garbage,
             Fault::Oversized(32 * 1024 * 1024),
             Fault::Reconnect,
+            Fault::CorruptChecksum,
             Fault::Silence,
         ];
         let schedule = async {

@@ -7,8 +7,12 @@ use std::time::Duration;
 use tickstream_model::{Exchange, Symbol, duration_text};
 
 use crate::binance::{self, Binance};
+use crate::bitstamp::{self, Bitstamp};
+use crate::bybit::{self, Bybit, BybitMarket};
 use crate::coinbase::{self, CoinbaseAdvanced};
 use crate::coinbase_exchange::{self, CoinbaseExchange};
+use crate::kraken::{self, Kraken};
+use crate::okx::{self, Okx};
 use crate::{BookMode, Channel, Error, Subscription, Venue};
 
 /// An exchange source:
@@ -16,11 +20,12 @@ use crate::{BookMode, Channel, Error, Subscription, Venue};
 /// ```toml
 /// [sources.binance]
 /// kind = "exchange"
-/// exchange = "binance"                 # binance | coinbase | coinbase-exchange
-/// symbols = ["BTC-USDT", "ETHUSDT"]    # canonical or the venue's own
+/// exchange = "binance"                 # binance | coinbase | coinbase-exchange | kraken | okx | bitstamp | bybit
+/// symbols = ["BTC-USDT", "ETHUSDT"]    # canonical or the venue's own (okx and bybit also -PERP; okx dated futures)
 /// channels = ["trades", "bbo", "book"] # trades | agg_trades (binance) | bbo | book
 /// url = "ws://127.0.0.1:9900/binance"  # optional: the venue's websocket (the simulator's)
-/// rest_url = "http://127.0.0.1:9900/binance" # optional: REST base for book snapshots (binance)
+/// rest_url = "http://127.0.0.1:9900/binance" # optional: REST base for book snapshots (binance, bitstamp)
+/// book_depth = 25                      # optional: kraken 10 (default) | 25 | 100 | 500 | 1000; bybit 50 (default) | 200
 /// staleness = "30s"                    # no data on a subscription for this long → stale, reconnect
 /// staleness_per_channel = { trades = "5m" }
 /// max_frame_bytes = 16777216
@@ -41,6 +46,9 @@ pub struct ExchangeSourceConfig {
     pub url: Option<String>,
     #[serde(default)]
     pub rest_url: Option<String>,
+    /// Levels per side of the subscribed book, for venues that serve several depths (Kraken, Bybit).
+    #[serde(default)]
+    pub book_depth: Option<u16>,
     #[serde(default = "default_staleness", with = "duration_text")]
     pub staleness: Duration,
     #[serde(default)]
@@ -112,6 +120,7 @@ impl ExchangeSourceConfig {
             channels: default_channels(),
             url: None,
             rest_url: None,
+            book_depth: None,
             staleness: default_staleness(),
             staleness_per_channel: BTreeMap::new(),
             max_frame_bytes: default_max_frame_bytes(),
@@ -127,17 +136,27 @@ impl ExchangeSourceConfig {
                 message,
             })
         };
-        if !matches!(
-            self.exchange,
-            Exchange::Binance | Exchange::Coinbase | Exchange::CoinbaseExchange
-        ) {
+        if self.exchange == Exchange::Composite {
             return bad(
                 "exchange",
-                format!(
-                    "no connector for {} yet; expected binance, coinbase or coinbase-exchange",
-                    self.exchange
-                ),
+                "composite is not a venue; expected binance, coinbase, coinbase-exchange, kraken, okx, bitstamp or bybit".into(),
             );
+        }
+        if let Some(depth) = self.book_depth {
+            match self.exchange {
+                Exchange::Kraken => kraken::check_depth(depth)?,
+                Exchange::Bybit => bybit::check_depth(depth)?,
+                other => return bad("book_depth", format!("{other} serves one book depth")),
+            }
+        }
+        if self.exchange == Exchange::Bybit {
+            let perps = self.symbols.iter().filter(|s| s.ends_with("-PERP")).count();
+            if perps != 0 && perps != self.symbols.len() {
+                return bad(
+                    "symbols",
+                    "Bybit spot and perpetual symbols use different endpoints; give each its own source".into(),
+                );
+            }
         }
         if self.symbols.is_empty() {
             return bad("symbols", "list at least one symbol".into());
@@ -157,7 +176,7 @@ impl ExchangeSourceConfig {
             }
         }
         for (i, symbol) in self.symbols.iter().enumerate() {
-            if let Err(message) = resolve_symbol(self.exchange, symbol) {
+            if let Err(message) = self.resolve(symbol) {
                 return bad(&format!("symbols[{i}]"), message);
             }
         }
@@ -237,11 +256,10 @@ impl ExchangeSourceConfig {
     pub fn subscriptions(&self) -> Result<Vec<Subscription>, Error> {
         let mut subs = Vec::new();
         for (i, text) in self.symbols.iter().enumerate() {
-            let (symbol, raw_symbol) =
-                resolve_symbol(self.exchange, text).map_err(|message| Error::Config {
-                    field: format!("symbols[{i}]"),
-                    message,
-                })?;
+            let (symbol, raw_symbol) = self.resolve(text).map_err(|message| Error::Config {
+                field: format!("symbols[{i}]"),
+                message,
+            })?;
             for channel in &self.channels {
                 subs.push(Subscription {
                     channel: *channel,
@@ -258,8 +276,26 @@ impl ExchangeSourceConfig {
         self.url.as_deref().unwrap_or(match self.exchange {
             Exchange::Binance => binance::DEFAULT_WS_URL,
             Exchange::CoinbaseExchange => coinbase_exchange::DEFAULT_WS_URL,
+            Exchange::Kraken => kraken::DEFAULT_WS_URL,
+            Exchange::Okx => okx::DEFAULT_WS_URL,
+            Exchange::Bitstamp => bitstamp::DEFAULT_WS_URL,
+            Exchange::Bybit => bybit::DEFAULT_WS_URL,
             _ => coinbase::DEFAULT_WS_URL,
         })
+    }
+
+    /// Bybit's endpoint for this source: linear when its symbols are perpetuals.
+    pub fn bybit_market(&self) -> BybitMarket {
+        if self.symbols.iter().any(|s| s.ends_with("-PERP")) {
+            BybitMarket::Linear
+        } else {
+            BybitMarket::Spot
+        }
+    }
+
+    fn resolve(&self, text: &str) -> Result<(Symbol, String), String> {
+        let linear = self.exchange == Exchange::Bybit && self.bybit_market() == BybitMarket::Linear;
+        resolve_venue_symbol(self.exchange, linear, text)
     }
 
     /// The venue parser for this source's subscriptions.
@@ -274,33 +310,92 @@ impl ExchangeSourceConfig {
                 mode,
             )),
             Exchange::CoinbaseExchange => Box::new(CoinbaseExchange::new(&subs, mode)),
+            Exchange::Kraken => {
+                let mut venue = Kraken::with_default_depth(&subs, mode);
+                if let Some(depth) = self.book_depth {
+                    venue = Kraken::new(&subs, depth, mode).unwrap_or(venue);
+                }
+                Box::new(venue)
+            }
+            Exchange::Okx => Box::new(Okx::new(&subs, mode)),
+            Exchange::Bitstamp => Box::new(Bitstamp::new(
+                &subs,
+                self.rest_url
+                    .as_deref()
+                    .unwrap_or(bitstamp::DEFAULT_REST_URL),
+                mode,
+            )),
+            Exchange::Bybit => {
+                let market = self.bybit_market();
+                let mut venue = Bybit::with_default_depth(&subs, market, mode);
+                if let Some(depth) = self.book_depth {
+                    venue = Bybit::new(&subs, market, depth, mode).unwrap_or(venue);
+                }
+                Box::new(venue)
+            }
             _ => Box::new(CoinbaseAdvanced::new(&subs, mode)),
         }
     }
 }
 
-/// A configured symbol, canonical (`BTC-USDT`) or the venue's own (`BTCUSDT`, `btcusdt`), as
+/// A configured spot symbol, canonical (`BTC-USDT`) or the venue's own (`BTCUSDT`, `btcusdt`), as
 /// (canonical, venue symbol).
 pub fn resolve_symbol(exchange: Exchange, text: &str) -> Result<(Symbol, String), String> {
+    resolve_venue_symbol(exchange, false, text)
+}
+
+/// A configured symbol as (canonical, venue symbol); `linear` picks Bybit's perpetual endpoint.
+pub fn resolve_venue_symbol(
+    exchange: Exchange,
+    linear: bool,
+    text: &str,
+) -> Result<(Symbol, String), String> {
     if let Ok(symbol) = Symbol::parse(text) {
-        if symbol.kind() != tickstream_model::InstrumentKind::Spot {
-            return Err(format!(
-                "{text:?}: only spot instruments are supported on {exchange}"
-            ));
-        }
-        let raw = match exchange {
-            Exchange::Binance => format!("{}{}", symbol.base(), symbol.quote()),
-            _ => symbol.as_str().to_owned(),
-        };
-        return Ok((symbol, raw));
+        return venue_symbol(exchange, &symbol)
+            .map(|raw| (symbol, raw))
+            .ok_or_else(|| format!("{text:?}: {exchange} has no such instrument kind here"));
     }
-    match exchange {
-        Exchange::Binance => binance::parse::symbol_from_suffix(text)
-            .map(|symbol| (symbol, text.to_ascii_uppercase()))
-            .ok_or_else(|| format!("{text:?} is neither canonical (BTC-USDT) nor a Binance symbol ending in a known quote asset")),
+    let found = match exchange {
+        Exchange::Binance => {
+            binance::parse::symbol_from_suffix(text).map(|s| (s, text.to_ascii_uppercase()))
+        }
+        Exchange::Kraken => kraken::parse::pair_symbol(text).map(|s| (s, text.to_owned())),
+        Exchange::Okx => okx::parse::inst_symbol(text).map(|s| (s, text.to_owned())),
+        Exchange::Bitstamp => {
+            binance::parse::symbol_from_suffix(text).map(|s| (s, text.to_ascii_lowercase()))
+        }
+        Exchange::Bybit => {
+            let market = if linear {
+                BybitMarket::Linear
+            } else {
+                BybitMarket::Spot
+            };
+            bybit::parse::market_symbol(market, text).map(|s| (s, text.to_owned()))
+        }
         _ => coinbase::parse::product_symbol(&text.to_ascii_uppercase())
-            .map(|symbol| (symbol.clone(), symbol.as_str().to_owned()))
-            .ok_or_else(|| format!("{text:?} is not a product such as BTC-USD")),
+            .map(|symbol| (symbol.clone(), symbol.as_str().to_owned())),
+    };
+    found.ok_or_else(|| {
+        format!("{text:?} is neither a canonical symbol (BTC-USDT) nor a {exchange} symbol")
+    })
+}
+
+/// The venue's symbol for a canonical one: `BTCUSDT` (Binance, Bybit), `BTC/USD` (Kraken),
+/// `BTC-USDT-SWAP` (OKX perpetual), `btcusd` (Bitstamp); `None` for a kind the venue does not list.
+pub fn venue_symbol(exchange: Exchange, symbol: &Symbol) -> Option<String> {
+    use tickstream_model::InstrumentKind::{Future, Perpetual, Spot};
+    let (base, quote) = (symbol.base(), symbol.quote());
+    match (exchange, symbol.kind()) {
+        (Exchange::Binance, Spot) => Some(format!("{base}{quote}")),
+        (Exchange::Coinbase | Exchange::CoinbaseExchange | Exchange::Okx, Spot) => {
+            Some(symbol.as_str().to_owned())
+        }
+        (Exchange::Kraken, Spot) => Some(format!("{base}/{quote}")),
+        (Exchange::Okx, Perpetual) => Some(format!("{base}-{quote}-SWAP")),
+        (Exchange::Okx, Future { expiry }) => Some(format!("{base}-{quote}-{}", expiry.get(2..)?)),
+        (Exchange::Bitstamp, Spot) => Some(format!("{base}{quote}").to_ascii_lowercase()),
+        (Exchange::Bybit, Spot | Perpetual) => Some(format!("{base}{quote}")),
+        _ => None,
     }
 }
 
@@ -372,7 +467,8 @@ backoff = { initial = "100ms", max = "5s", reset_after = "30s" }"#,
         let base = ExchangeSourceConfig::new(Exchange::Binance, &["BTC-USDT"]);
         type Edit = Box<dyn Fn(&mut ExchangeSourceConfig)>;
         let cases: Vec<(&str, Edit)> = vec![
-            ("exchange", Box::new(|c| c.exchange = Exchange::Kraken)),
+            ("exchange", Box::new(|c| c.exchange = Exchange::Composite)),
+            ("book_depth", Box::new(|c| c.book_depth = Some(25))),
             ("symbols", Box::new(|c| c.symbols.clear())),
             (
                 "symbols[0]",
@@ -406,5 +502,62 @@ backoff = { initial = "100ms", max = "5s", reset_after = "30s" }"#,
         let mut coinbase = ExchangeSourceConfig::new(Exchange::Coinbase, &["BTC-USD"]);
         coinbase.channels = vec![Channel::AggTrades];
         assert_eq!(field_of(&coinbase), "channels");
+    }
+
+    #[test]
+    fn every_venue_maps_its_symbols_and_kinds() {
+        let cases = [
+            (Exchange::Kraken, "BTC-USD", "BTC-USD", "BTC/USD"),
+            (Exchange::Kraken, "XBT/EUR", "BTC-EUR", "XBT/EUR"),
+            (
+                Exchange::Okx,
+                "BTC-USDT-PERP",
+                "BTC-USDT-PERP",
+                "BTC-USDT-SWAP",
+            ),
+            (
+                Exchange::Okx,
+                "BTC-USD-20250328",
+                "BTC-USD-20250328",
+                "BTC-USD-250328",
+            ),
+            (
+                Exchange::Okx,
+                "ETH-USDT-SWAP",
+                "ETH-USDT-PERP",
+                "ETH-USDT-SWAP",
+            ),
+            (Exchange::Bitstamp, "BTC-USD", "BTC-USD", "btcusd"),
+            (Exchange::Bitstamp, "ethusd", "ETH-USD", "ethusd"),
+            (Exchange::Bybit, "BTC-USDT", "BTC-USDT", "BTCUSDT"),
+        ];
+        for (exchange, text, canonical, raw) in cases {
+            let mut config = ExchangeSourceConfig::new(exchange, &[text]);
+            config.channels = vec![Channel::Book];
+            config.validate().unwrap();
+            let subs = config.subscriptions().unwrap();
+            assert_eq!(
+                (subs[0].symbol.as_str(), subs[0].raw_symbol.as_str()),
+                (canonical, raw),
+                "{exchange} {text}"
+            );
+        }
+        let perps = ExchangeSourceConfig::new(Exchange::Bybit, &["BTC-USDT-PERP", "ETHUSDT"]);
+        assert_eq!(perps.bybit_market(), BybitMarket::Linear);
+        assert_eq!(field_of(&perps), "symbols");
+        let linear = ExchangeSourceConfig::new(Exchange::Bybit, &["BTC-USDT-PERP"]);
+        assert_eq!(linear.subscriptions().unwrap()[0].raw_symbol, "BTCUSDT");
+        for (exchange, text) in [
+            (Exchange::Kraken, "BTC-USD-PERP"),
+            (Exchange::Bitstamp, "BTC-USD-20250328"),
+        ] {
+            let config = ExchangeSourceConfig::new(exchange, &[text]);
+            assert_eq!(field_of(&config), "symbols[0]");
+        }
+        let mut kraken = ExchangeSourceConfig::new(Exchange::Kraken, &["BTC-USD"]);
+        kraken.book_depth = Some(50);
+        assert_eq!(field_of(&kraken), "book_depth");
+        kraken.book_depth = Some(25);
+        kraken.validate().unwrap();
     }
 }

@@ -318,7 +318,11 @@ impl ExchangeSource {
                         && at.duration_since(last_ping) >= every
                     {
                         last_ping = at;
-                        if let Err(e) = sink.send(Message::Ping(Vec::new().into())).await {
+                        let ping = match self.venue.ping_frame() {
+                            Some(text) => Message::text(text),
+                            None => Message::Ping(Vec::new().into()),
+                        };
+                        if let Err(e) = sink.send(ping).await {
                             return Ok(format!("ping failed: {e}"));
                         }
                     }
@@ -363,6 +367,14 @@ impl ExchangeSource {
                         }
                     }
                     VenueSignal::Reconnect { reason } => return Ok(reason),
+                    VenueSignal::Send { frames, reason } => {
+                        tracing::info!(exchange = %self.exchange, %reason, "resubscribing");
+                        for frame in frames {
+                            if let Err(e) = sink.send(Message::text(frame)).await {
+                                return Ok(format!("resubscribe failed: {e}"));
+                            }
+                        }
+                    }
                 }
             }
         }

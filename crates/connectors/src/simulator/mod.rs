@@ -1,11 +1,17 @@
 //! The exchange simulator: a local websocket server speaking Binance spot (`/binance/stream`, plus the
-//! REST depth snapshot at `/binance/api/v3/depth`), Coinbase Advanced Trade (`/coinbase`) and the Coinbase
-//! Exchange feed (`/coinbase-exchange`) exactly as the parsers expect, driven by a seeded random market,
-//! with faults injected on command.
+//! REST depth snapshot at `/binance/api/v3/depth`), Coinbase Advanced Trade (`/coinbase`), the Coinbase
+//! Exchange feed (`/coinbase-exchange`), Kraken v2 (`/kraken`), OKX v5 (`/okx`), Bitstamp v2
+//! (`/bitstamp`, plus `/bitstamp/api/v2/order_book/<pair>/`) and Bybit v5 (`/bybit/v5/public/spot` and
+//! `/linear`) exactly as the parsers expect, driven by a seeded random market, with faults injected on
+//! command.
 
 pub mod binance;
+pub mod bitstamp;
+pub mod bybit;
 pub mod coinbase;
+pub mod kraken;
 pub mod market;
+pub mod okx;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -44,6 +50,8 @@ pub enum Fault {
     Reconnect,
     /// Stop reading the client's frames (its pings and requests) for this long.
     Stall(Duration),
+    /// Send a wrong checksum with the next book update (venues whose books carry one: Kraken).
+    CorruptChecksum,
 }
 
 /// What the simulator is started with.
@@ -193,6 +201,8 @@ pub trait Protocol: Send {
     fn reconnect_request(&mut self, out: &mut Vec<String>) -> Option<CloseFrame>;
     /// How often the server pings, if it does.
     fn ping_every(&self) -> Option<Duration>;
+    /// Makes the next book update carry a wrong checksum, where the venue sends one.
+    fn corrupt_checksum(&mut self) {}
 }
 
 async fn serve_connection(tcp: TcpStream, shared: Arc<Shared>) {
@@ -230,6 +240,19 @@ async fn serve_connection(tcp: TcpStream, shared: Arc<Shared>) {
         }
         "/coinbase-exchange" => {
             run_protocol(ws, shared, faults, coinbase::ExchangeProtocol::default()).await
+        }
+        "/kraken" => run_protocol(ws, shared, faults, kraken::KrakenProtocol::default()).await,
+        "/okx" => run_protocol(ws, shared, faults, okx::OkxProtocol::default()).await,
+        "/bitstamp" => {
+            run_protocol(ws, shared, faults, bitstamp::BitstampProtocol::default()).await
+        }
+        "/bybit/v5/public/spot" => {
+            let protocol = bybit::BybitProtocol::new(crate::bybit::BybitMarket::Spot);
+            run_protocol(ws, shared, faults, protocol).await
+        }
+        "/bybit/v5/public/linear" => {
+            let protocol = bybit::BybitProtocol::new(crate::bybit::BybitMarket::Linear);
+            run_protocol(ws, shared, faults, protocol).await
         }
         _ => {
             let mut ws = ws;
@@ -294,6 +317,7 @@ async fn run_protocol<P: Protocol>(
                     return;
                 }
                 Ok(Fault::Stall(d)) => stalled_until = Some(Instant::now() + d),
+                Ok(Fault::CorruptChecksum) => protocol.corrupt_checksum(),
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
             },
         }
@@ -313,7 +337,8 @@ pub fn going_away(reason: &str) -> CloseFrame {
     }
 }
 
-/// The REST side: `GET /binance/api/v3/depth?symbol=BTCUSDT&limit=N`.
+/// The REST side: `GET /binance/api/v3/depth?symbol=BTCUSDT&limit=N` and
+/// `GET /bitstamp/api/v2/order_book/btcusd/`.
 async fn serve_http(mut tcp: TcpStream, shared: &Shared) {
     let mut request = Vec::new();
     let mut buf = [0u8; 4096];
@@ -329,7 +354,9 @@ async fn serve_http(mut tcp: TcpStream, shared: &Shared) {
         .nth(1)
         .unwrap_or_default()
         .to_owned();
-    let (status, body) = match binance::rest_response(&target, shared) {
+    let body = binance::rest_response(&target, shared)
+        .or_else(|| bitstamp::rest_response(&target, shared));
+    let (status, body) = match body {
         Some(body) => ("200 OK", body),
         None => (
             "404 Not Found",

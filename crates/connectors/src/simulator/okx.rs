@@ -1,0 +1,177 @@
+//! The simulator's OKX v5 public protocol: `subscribe` / `unsubscribe` answered per argument, `trades`,
+//! `bbo-tbt` and `books` (a snapshot with `prevSeqId` -1, then updates whose `prevSeqId` is the
+//! previous update's `seqId`), the text `ping` / `pong`, and `checksum` 0 as OKX now sends it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde_json::json;
+use tickstream_model::Level;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+
+use super::market::Step;
+use super::{Protocol, Shared, going_away};
+use crate::okx::parse::inst_symbol;
+
+/// An OKX channel the client asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Trades,
+    Bbo,
+}
+
+/// One connection's subscriptions: streams by (canonical, instId, kind) and books by canonical symbol
+/// with their instId and the market update id they are at.
+#[derive(Debug, Default)]
+pub struct OkxProtocol {
+    streams: BTreeSet<(String, String, Kind)>,
+    books: BTreeMap<String, (String, u64)>,
+}
+
+fn levels(levels: &[Level]) -> Vec<[String; 4]> {
+    levels
+        .iter()
+        .map(|l| {
+            let orders = if l.quantity().is_zero() { "0" } else { "1" };
+            [
+                l.price().to_string(),
+                l.quantity().to_string(),
+                "0".into(),
+                orders.into(),
+            ]
+        })
+        .collect()
+}
+
+impl OkxProtocol {
+    fn on_arg(
+        &mut self,
+        op: &str,
+        arg: &serde_json::Value,
+        shared: &Shared,
+        out: &mut Vec<String>,
+    ) {
+        let channel = arg.get("channel").and_then(|c| c.as_str()).unwrap_or("");
+        let inst = arg.get("instId").and_then(|c| c.as_str()).unwrap_or("");
+        let Some(canonical) = inst_symbol(inst) else {
+            out.push(json!({"event": "error", "code": "60018", "msg": format!("Wrong URL or channel:{channel},instId:{inst} doesn't exist."), "connId": "sim"}).to_string());
+            return;
+        };
+        let canonical = canonical.as_str().to_owned();
+        let kind = match channel {
+            "trades" => Some(Kind::Trades),
+            "bbo-tbt" => Some(Kind::Bbo),
+            "books" => None,
+            _ => {
+                out.push(json!({"event": "error", "code": "60018", "msg": format!("Wrong URL or channel:{channel} doesn't exist."), "connId": "sim"}).to_string());
+                return;
+            }
+        };
+        let key = |kind| (canonical.clone(), inst.to_owned(), kind);
+        if op == "unsubscribe" {
+            match kind {
+                Some(kind) => {
+                    self.streams.remove(&key(kind));
+                }
+                None => {
+                    self.books.remove(&canonical);
+                }
+            }
+            out.push(json!({"event": "unsubscribe", "arg": arg, "connId": "sim"}).to_string());
+            return;
+        }
+        out.push(json!({"event": "subscribe", "arg": arg, "connId": "sim"}).to_string());
+        match kind {
+            Some(kind) => {
+                shared.with_market(&canonical, |_| ());
+                self.streams.insert(key(kind));
+            }
+            None => {
+                let (at, bids, asks) = shared.with_market(&canonical, |m| {
+                    let (bids, asks) = m.book();
+                    (m.update_id(), bids, asks)
+                });
+                let ts = (crate::runner::now().0 / 1_000_000).to_string();
+                out.push(
+                    json!({"arg": {"channel": "books", "instId": inst}, "action": "snapshot",
+                    "data": [{"asks": levels(&asks), "bids": levels(&bids), "ts": ts, "checksum": 0,
+                    "prevSeqId": -1, "seqId": at}]})
+                    .to_string(),
+                );
+                self.books.insert(canonical, (inst.to_owned(), at));
+            }
+        }
+    }
+}
+
+impl Protocol for OkxProtocol {
+    fn on_client_text(&mut self, text: &str, shared: &Shared, out: &mut Vec<String>) {
+        if text == "ping" {
+            out.push("pong".to_owned());
+            return;
+        }
+        let Ok(request) = serde_json::from_str::<serde_json::Value>(text) else {
+            out.push(json!({"event": "error", "code": "60012", "msg": format!("Invalid request: {text}"), "connId": "sim"}).to_string());
+            return;
+        };
+        let op = request.get("op").and_then(|o| o.as_str()).unwrap_or("");
+        if op != "subscribe" && op != "unsubscribe" {
+            out.push(json!({"event": "error", "code": "60012", "msg": format!("Invalid request: {text}"), "connId": "sim"}).to_string());
+            return;
+        }
+        let args = request
+            .get("args")
+            .and_then(|a| a.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for arg in &args {
+            self.on_arg(op, arg, shared, out);
+        }
+    }
+
+    fn on_step(&mut self, step: &Step, skip_book: bool, out: &mut Vec<String>) -> bool {
+        let ts = step.time_ms.to_string();
+        for (_, inst, kind) in self.streams.iter().filter(|(s, _, _)| *s == step.symbol) {
+            match kind {
+                Kind::Trades => {
+                    let Some(t) = &step.trade else { continue };
+                    let side = if t.taker_buys { "buy" } else { "sell" };
+                    out.push(json!({"arg": {"channel": "trades", "instId": inst}, "data": [{"instId": inst,
+                        "tradeId": t.id.to_string(), "px": t.price.to_string(), "sz": t.quantity.to_string(),
+                        "side": side, "ts": ts, "count": "1", "source": "0", "seqId": step.last_update_id}]}).to_string());
+                }
+                Kind::Bbo => {
+                    out.push(json!({"arg": {"channel": "bbo-tbt", "instId": inst}, "data": [{
+                        "asks": levels(&[step.best_ask]), "bids": levels(&[step.best_bid]), "ts": ts,
+                        "seqId": step.last_update_id}]}).to_string());
+                }
+            }
+        }
+        let mut skipped = false;
+        if let Some((inst, at)) = self.books.get_mut(&step.symbol)
+            && step.last_update_id > *at
+        {
+            *at = step.last_update_id;
+            if skip_book {
+                skipped = true;
+            } else {
+                // Each market step follows the previous one: its first update id - 1 is the last seqId.
+                out.push(json!({"arg": {"channel": "books", "instId": inst}, "action": "update",
+                    "data": [{"asks": levels(&step.asks), "bids": levels(&step.bids), "ts": ts, "checksum": 0,
+                    "prevSeqId": step.first_update_id - 1, "seqId": step.last_update_id}]}).to_string());
+            }
+        }
+        skipped
+    }
+
+    fn on_second(&mut self, _out: &mut Vec<String>) {}
+
+    fn reconnect_request(&mut self, out: &mut Vec<String>) -> Option<CloseFrame> {
+        out.push(json!({"event": "notice", "code": "64008", "msg": "The connection will soon be closed for a service upgrade. Please reconnect.", "connId": "sim"}).to_string());
+        Some(going_away("service upgrade"))
+    }
+
+    fn ping_every(&self) -> Option<Duration> {
+        None
+    }
+}

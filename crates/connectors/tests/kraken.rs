@@ -1,0 +1,302 @@
+//! Kraken spot v2 parser tests on the documentation's messages (see `fixtures/kraken/SOURCES.md`),
+//! including the documented book checksums.
+
+use serde_json::{Value, json};
+use tickstream_connectors::kraken::Kraken;
+use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
+use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
+
+const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/kraken/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .unwrap()
+}
+
+/// The raw fixture text: the numbers stay exactly as the documentation prints them.
+fn text(name: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/kraken/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap()
+}
+
+fn sub(channel: Channel, canonical: &str, raw: &str) -> Subscription {
+    Subscription {
+        channel,
+        symbol: Symbol::parse(canonical).unwrap(),
+        raw_symbol: raw.into(),
+    }
+}
+
+fn venue(mode: BookMode) -> Kraken {
+    Kraken::new(&[sub(Channel::Book, "MATIC-USD", "MATIC/USD")], 10, mode).unwrap()
+}
+
+fn parse(v: &mut Kraken, frame: &str) -> Vec<Event> {
+    let mut out = Vec::new();
+    v.parse(frame, TS, &mut out).unwrap();
+    out
+}
+
+fn signals(v: &mut Kraken) -> Vec<VenueSignal> {
+    let mut s = Vec::new();
+    v.drain_signals(&mut s);
+    s
+}
+
+/// The documented update with its bids and checksum replaced; numbers are written as raw JSON text.
+fn update(bids: &str, checksum: u32) -> String {
+    format!(
+        r#"{{"channel":"book","type":"update","data":[{{"symbol":"MATIC/USD","bids":{bids},"asks":[],"checksum":{checksum},"timestamp":"2023-10-06T17:35:55.440295Z"}}]}}"#
+    )
+}
+
+#[test]
+fn subscription_frames() {
+    let subs = [
+        sub(Channel::Trades, "BTC-USD", "BTC/USD"),
+        sub(Channel::Bbo, "BTC-USD", "BTC/USD"),
+        sub(Channel::Book, "BTC-USD", "BTC/USD"),
+        sub(Channel::Book, "ETH-USD", "ETH/USD"),
+    ];
+    let v = Kraken::new(&subs, 25, BookMode::Snapshots).unwrap();
+    assert_eq!(
+        v.subscribe_frames(&subs),
+        vec![
+            r#"{"method":"subscribe","params":{"channel":"trade","snapshot":false,"symbol":["BTC/USD"]}}"#,
+            r#"{"method":"subscribe","params":{"channel":"ticker","event_trigger":"bbo","symbol":["BTC/USD"]}}"#,
+            r#"{"method":"subscribe","params":{"channel":"book","depth":25,"symbol":["BTC/USD","ETH/USD"]}}"#,
+        ]
+    );
+    assert_eq!(v.ping_frame().as_deref(), Some(r#"{"method":"ping"}"#));
+    let err = Kraken::new(&subs, 50, BookMode::Snapshots).unwrap_err();
+    assert!(err.to_string().starts_with("book_depth:"), "{err}");
+}
+
+#[test]
+fn trades_keep_ids_sides_and_microsecond_times() {
+    let mut v = venue(BookMode::Snapshots);
+    let events = parse(&mut v, &text("trade-snapshot.json"));
+    assert_eq!(events.len(), 2);
+    let Event::Trade(first) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(first.symbol.as_str(), "MATIC-USD");
+    assert_eq!(first.trade_id, "4665846");
+    assert_eq!(first.price.to_string(), "0.5147");
+    assert_eq!(first.quantity.to_string(), "6423.46326");
+    assert_eq!(first.side, AggressorSide::Buy);
+    assert_eq!(first.ts_event, UnixNanos(1_695_628_116_925_533_000));
+
+    let events = parse(&mut v, &text("trade-update.json"));
+    let [Event::Trade(t)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    // "side" is the taker's side.
+    assert_eq!(t.side, AggressorSide::Sell);
+    assert_eq!(t.quantity.to_string(), "40.0");
+    assert_eq!(t.trade_id, "4665906");
+}
+
+#[test]
+fn bbo_ticker_gives_a_quote() {
+    let events = parse(&mut venue(BookMode::Snapshots), &text("ticker.json"));
+    let [Event::Quote(q)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(q.symbol.as_str(), "ALGO-USD");
+    assert_eq!(
+        (q.bid_price.to_string(), q.bid_size.to_string()),
+        ("0.10025".into(), "740.0".into())
+    );
+    assert_eq!(q.ask_price.to_string(), "0.10035");
+    assert_eq!(
+        q.ts_event,
+        UnixNanos::parse_rfc3339("2023-09-25T09:04:31.742648Z").unwrap()
+    );
+}
+
+#[test]
+fn documented_snapshot_and_update_pass_the_checksum() {
+    let mut v = venue(BookMode::Snapshots);
+    let out = parse(&mut v, &text("book-snapshot.json"));
+    let [Event::Book(snap), Event::Quote(q)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (snap.action, snap.synced, snap.checksum),
+        (BookAction::Snapshot, true, Some(2_439_117_997))
+    );
+    assert_eq!((snap.bids.len(), snap.asks.len()), (10, 10));
+    assert_eq!(
+        (q.bid_price.to_string(), q.ask_price.to_string()),
+        ("0.5666".into(), "0.5668".into())
+    );
+    let out = parse(&mut v, &text("book-update.json"));
+    let [Event::Book(delta)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (delta.action, delta.synced, delta.checksum),
+        (BookAction::Delta, true, Some(2_114_181_697))
+    );
+    assert_eq!(delta.bids[0].quantity().to_string(), "1098.3947558");
+    assert!(signals(&mut v).is_empty());
+}
+
+#[test]
+fn the_book_is_truncated_to_the_subscribed_depth_before_the_checksum() {
+    let mut v = venue(BookMode::Snapshots);
+    parse(&mut v, &text("book-snapshot.json"));
+    // A new best bid pushes 0.5657 out of a depth-10 book; Kraken sends no removal for it.
+    let out = parse(
+        &mut v,
+        &update(r#"[{"price":0.5667,"qty":1.0}]"#, 3_156_288_617),
+    );
+    assert!(
+        matches!(out.as_slice(), [Event::Book(_), Event::Quote(_)]),
+        "{out:?}"
+    );
+    let book = v.book("MATIC/USD").unwrap();
+    assert_eq!(book.depth(), (10, 10));
+    assert_eq!(book.bids().last().unwrap().price().to_string(), "0.5658");
+}
+
+#[test]
+fn a_checksum_mismatch_reports_gap_resubscribes_and_resyncs() {
+    let mut v = venue(BookMode::Snapshots);
+    parse(&mut v, &text("book-snapshot.json"));
+    let mut broken = fixture("book-update.json");
+    broken["data"][0]["checksum"] = json!(2_114_181_698u32);
+    let out = parse(&mut v, &broken.to_string());
+    let [Event::Status(gap)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(gap.state, FeedState::Gap);
+    assert_eq!(gap.symbol.as_ref().unwrap().as_str(), "MATIC-USD");
+    assert_eq!(
+        (gap.expected_sequence, gap.received_sequence),
+        (Some(2_114_181_698), Some(2_114_181_697))
+    );
+    assert_eq!(
+        signals(&mut v),
+        vec![VenueSignal::Send {
+            frames: vec![
+                r#"{"method":"unsubscribe","params":{"channel":"book","depth":10,"symbol":["MATIC/USD"]}}"#.into(),
+                r#"{"method":"subscribe","params":{"channel":"book","depth":10,"symbol":["MATIC/USD"]}}"#.into(),
+            ],
+            reason: "book checksum mismatch on MATIC/USD".into(),
+        }]
+    );
+    // Until the new snapshot, nothing from the broken book is published.
+    assert!(parse(&mut v, &text("book-update.json")).is_empty());
+    let out = parse(&mut v, &text("book-snapshot.json"));
+    let [Event::Book(snap), Event::Status(resync), Event::Quote(_)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert!(snap.synced);
+    assert_eq!(resync.state, FeedState::Resync);
+}
+
+#[test]
+fn a_snapshot_that_fails_its_checksum_is_never_published() {
+    let mut v = venue(BookMode::Snapshots);
+    let mut snap = fixture("book-snapshot.json");
+    snap["data"][0]["bids"][0]["qty"] = json!(1.5);
+    let out = parse(&mut v, &snap.to_string());
+    assert!(
+        matches!(out.as_slice(), [Event::Status(s)] if s.state == FeedState::Gap),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn reconnect_makes_the_next_snapshot_a_resync() {
+    let mut v = venue(BookMode::Snapshots);
+    parse(&mut v, &text("book-snapshot.json"));
+    v.reset();
+    assert!(parse(&mut v, &text("book-update.json")).is_empty());
+    let out = parse(&mut v, &text("book-snapshot.json"));
+    assert!(
+        out.iter()
+            .any(|e| matches!(e, Event::Status(s) if s.state == FeedState::Resync)),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn offline_updates_without_a_snapshot_are_flagged_unsynced() {
+    let mut v = venue(BookMode::Unsynced);
+    let out = parse(&mut v, &text("book-update.json"));
+    let [Event::Book(delta)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert!(!delta.synced);
+    assert_eq!(delta.checksum, Some(2_114_181_697));
+}
+
+#[test]
+fn control_messages_and_bad_values() {
+    let mut v = venue(BookMode::Snapshots);
+    for name in ["heartbeat.json", "pong.json"] {
+        assert!(parse(&mut v, &text(name)).is_empty(), "{name}");
+    }
+    assert!(signals(&mut v).is_empty());
+    assert!(parse(&mut v, &text("book-subscribe-ack.json")).is_empty());
+    assert!(matches!(
+        signals(&mut v).as_slice(),
+        [VenueSignal::Subscribed { .. }]
+    ));
+    let reject = |v: &mut Kraken, frame: String| {
+        let mut out = Vec::new();
+        let reason = v.parse(&frame, TS, &mut out).unwrap_err().reason;
+        assert!(out.is_empty());
+        reason
+    };
+    let mut ticker = fixture("ticker.json");
+    for (field, bad, reason) in [
+        ("bid", json!(0), RejectReason::InvalidPrice),
+        ("ask", json!(-0.1), RejectReason::InvalidPrice),
+        ("ask", json!("NaN"), RejectReason::InvalidPrice),
+        ("bid_qty", json!(-1), RejectReason::InvalidQuantity),
+    ] {
+        let saved = ticker["data"][0][field].clone();
+        ticker["data"][0][field] = bad;
+        assert_eq!(reject(&mut v, ticker.to_string()), reason, "{field}");
+        ticker["data"][0][field] = saved;
+    }
+    let mut trade = fixture("trade-update.json");
+    trade["data"][0]["qty"] = json!(0.0);
+    assert_eq!(
+        reject(&mut v, trade.to_string()),
+        RejectReason::InvalidQuantity
+    );
+    trade["data"][0]["qty"] = json!(1);
+    trade["data"][0]["timestamp"] = json!("yesterday");
+    assert_eq!(
+        reject(&mut v, trade.to_string()),
+        RejectReason::InvalidTimestamp
+    );
+    assert_eq!(
+        reject(&mut v, r#"{"channel":"ohlc","data":[]}"#.into()),
+        RejectReason::UnknownMessage
+    );
+    assert_eq!(
+        reject(
+            &mut v,
+            r#"{"method":"subscribe","success":false,"error":"Currency pair not supported"}"#
+                .into()
+        ),
+        RejectReason::VenueError
+    );
+    assert_eq!(
+        reject(&mut v, "{\"channel\":".into()),
+        RejectReason::ParseError
+    );
+}

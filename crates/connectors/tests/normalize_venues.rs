@@ -1,0 +1,142 @@
+//! Offline normalization of the Kraken, OKX, Bitstamp and Bybit fixtures: in-stream snapshots give
+//! synced books, Bitstamp's REST-joined diffs stay unsynced, Bybit perpetuals come from `--market perp`.
+
+use std::collections::BTreeMap;
+
+use tickstream_connectors::normalize::normalize_with_clock;
+use tickstream_connectors::{Market, NormalizeSummary, RejectReason};
+use tickstream_model::{Event, EventKind, Exchange, UnixNanos};
+
+/// A fixture on one line, its text otherwise unchanged (Kraken's numbers keep their digits).
+fn line(dir: &str, name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::trim)
+        .collect()
+}
+
+fn run(exchange: Exchange, market: Market, lines: &[String]) -> (Vec<Event>, NormalizeSummary) {
+    let mut out = Vec::new();
+    let input = lines.join("\n");
+    let summary = normalize_with_clock(exchange, market, input.as_bytes(), &mut out, || {
+        UnixNanos(7)
+    })
+    .unwrap();
+    let events = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Event>(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    (events, summary)
+}
+
+fn books(events: &[Event]) -> Vec<bool> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Book(b) => Some(b.synced),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn kraken_books_are_checked_and_synced() {
+    let lines = [
+        line("kraken", "heartbeat.json"),
+        line("kraken", "book-snapshot.json"),
+        line("kraken", "book-update.json"),
+        line("kraken", "trade-update.json"),
+        line("kraken", "ticker.json"),
+        "{\"channel\":".into(),
+    ];
+    let (events, summary) = run(Exchange::Kraken, Market::Spot, &lines);
+    assert_eq!(summary.frames, 6);
+    assert_eq!(
+        summary.events,
+        BTreeMap::from([
+            (EventKind::Trade, 1),
+            (EventKind::Quote, 2),
+            (EventKind::Book, 2)
+        ])
+    );
+    assert_eq!(
+        summary.rejected,
+        BTreeMap::from([(RejectReason::ParseError, 1)])
+    );
+    assert_eq!(books(&events), [true, true]);
+}
+
+#[test]
+fn okx_spot_and_swaps_on_one_input() {
+    let lines = [
+        line("okx", "books-snapshot.json"),
+        line("okx", "books-update.json"),
+        line("okx", "trades.json"),
+        line("okx", "bbo-tbt.json"),
+    ];
+    let (events, summary) = run(Exchange::Okx, Market::Perp, &lines);
+    assert_eq!(summary.frames, 4);
+    assert_eq!(books(&events), [true, true]);
+    let symbols: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Quote(q) => Some(q.symbol.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(symbols, ["BTC-USDT", "BCH-USDT-PERP"]);
+}
+
+#[test]
+fn bitstamp_diffs_without_a_snapshot_stay_unsynced() {
+    let lines = [
+        line("bitstamp", "live_trades.json"),
+        line("bitstamp", "diff_order_book.json"),
+        line("bitstamp", "order_book.json"),
+        line("bitstamp", "request_reconnect.json"),
+    ];
+    let (events, summary) = run(Exchange::Bitstamp, Market::Spot, &lines);
+    assert_eq!(summary.frames, 4);
+    assert!(summary.rejected.is_empty(), "{summary}");
+    assert_eq!(books(&events), [false]);
+    assert_eq!(
+        summary.events,
+        BTreeMap::from([
+            (EventKind::Trade, 1),
+            (EventKind::Quote, 1),
+            (EventKind::Book, 1)
+        ])
+    );
+}
+
+#[test]
+fn bybit_perp_market_labels_perpetuals() {
+    let lines = [
+        line("bybit", "orderbook-snapshot.json"),
+        line("bybit", "publicTrade.json"),
+    ];
+    let (events, _) = run(Exchange::Bybit, Market::Perp, &lines);
+    let symbols: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.symbol())
+        .map(|s| s.as_str())
+        .collect();
+    assert_eq!(symbols, ["BTC-USDT-PERP", "BTC-USDT-PERP", "BTC-USDT-PERP"]);
+    let (events, _) = run(Exchange::Bybit, Market::Spot, &lines);
+    assert!(
+        events
+            .iter()
+            .filter_map(|e| e.symbol())
+            .all(|s| s.as_str() == "BTC-USDT")
+    );
+    let mut out = Vec::new();
+    assert!(
+        normalize_with_clock(Exchange::Kraken, Market::Perp, &b""[..], &mut out, || {
+            UnixNanos(0)
+        })
+        .is_err()
+    );
+}

@@ -1,0 +1,275 @@
+//! OKX v5 public parser tests on the documentation's messages (see `fixtures/okx/SOURCES.md`).
+
+use serde_json::{Value, json};
+use tickstream_connectors::okx::Okx;
+use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
+use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
+
+const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/okx/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .unwrap()
+}
+
+fn sub(channel: Channel, canonical: &str, raw: &str) -> Subscription {
+    Subscription {
+        channel,
+        symbol: Symbol::parse(canonical).unwrap(),
+        raw_symbol: raw.into(),
+    }
+}
+
+fn venue(mode: BookMode) -> Okx {
+    Okx::new(&[sub(Channel::Book, "BTC-USDT", "BTC-USDT")], mode)
+}
+
+fn parse(v: &mut Okx, frame: &Value) -> Vec<Event> {
+    let mut out = Vec::new();
+    v.parse(&frame.to_string(), TS, &mut out).unwrap();
+    out
+}
+
+fn signals(v: &mut Okx) -> Vec<VenueSignal> {
+    let mut s = Vec::new();
+    v.drain_signals(&mut s);
+    s
+}
+
+/// The documented update with other sequence ids and levels.
+fn update(prev: i64, seq: i64, bids: Value) -> Value {
+    let mut frame = fixture("books-update.json");
+    frame["data"][0]["prevSeqId"] = prev.into();
+    frame["data"][0]["seqId"] = seq.into();
+    frame["data"][0]["bids"] = bids;
+    frame["data"][0]["asks"] = json!([]);
+    frame
+}
+
+#[test]
+fn subscription_frames() {
+    let subs = [
+        sub(Channel::Trades, "BTC-USDT", "BTC-USDT"),
+        sub(Channel::Bbo, "BTC-USDT-PERP", "BTC-USDT-SWAP"),
+        sub(Channel::Book, "BTC-USD-20250328", "BTC-USD-250328"),
+    ];
+    let v = Okx::new(&subs, BookMode::Snapshots);
+    assert_eq!(
+        v.subscribe_frames(&subs),
+        vec![
+            r#"{"args":[{"channel":"trades","instId":"BTC-USDT"},{"channel":"bbo-tbt","instId":"BTC-USDT-SWAP"},{"channel":"books","instId":"BTC-USD-250328"}],"op":"subscribe"}"#
+        ]
+    );
+    // The documented request carries the same `op` and `args` (plus an optional id).
+    let documented = fixture("subscribe-request.json");
+    let ours: Value =
+        serde_json::from_str(&v.subscribe_frames(&[sub(Channel::Book, "BTC-USDT", "BTC-USDT")])[0])
+            .unwrap();
+    assert_eq!(ours["op"], documented["op"]);
+    assert_eq!(ours["args"], documented["args"]);
+    assert_eq!(v.ping_frame().as_deref(), Some("ping"));
+}
+
+#[test]
+fn trades_keep_ids_taker_side_and_kind() {
+    let mut v = venue(BookMode::Snapshots);
+    let events = parse(&mut v, &fixture("trades.json"));
+    let [Event::Trade(t)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(t.symbol.as_str(), "BTC-USDT");
+    assert_eq!(t.trade_id, "130639474");
+    assert_eq!(
+        (t.price.to_string(), t.quantity.to_string()),
+        ("42219.9".into(), "0.12060306".into())
+    );
+    assert_eq!(t.side, AggressorSide::Buy);
+    assert_eq!(t.ts_event, UnixNanos(1_630_048_897_897_000_000));
+
+    // A dated future on the same socket keeps its expiry, and `ts` may be a number.
+    let mut future = fixture("trades.json");
+    future["data"][0]["instId"] = json!("BTC-USD-250328");
+    future["data"][0]["side"] = json!("sell");
+    future["data"][0]["ts"] = json!(1_630_048_897_897i64);
+    let events = parse(&mut v, &future);
+    let [Event::Trade(t)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(t.symbol.as_str(), "BTC-USD-20250328");
+    assert_eq!(t.side, AggressorSide::Sell);
+    assert_eq!(t.ts_event, UnixNanos(1_630_048_897_897_000_000));
+}
+
+#[test]
+fn bbo_tbt_of_a_swap_is_a_perpetual_quote() {
+    let events = parse(&mut venue(BookMode::Snapshots), &fixture("bbo-tbt.json"));
+    let [Event::Quote(q)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(q.symbol.as_str(), "BCH-USDT-PERP");
+    assert_eq!(&*q.raw_symbol, "BCH-USDT-SWAP");
+    assert_eq!(
+        (q.bid_price.to_string(), q.bid_size.to_string()),
+        ("111.05".into(), "57745".into())
+    );
+    assert_eq!(q.ask_price.to_string(), "111.06");
+    assert_eq!(q.ts_event, UnixNanos(1_670_324_386_802_000_000));
+}
+
+#[test]
+fn books_snapshot_then_updates_in_sequence() {
+    let mut v = venue(BookMode::Snapshots);
+    let out = parse(&mut v, &fixture("books-snapshot.json"));
+    let [Event::Book(snap), Event::Quote(q)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (snap.action, snap.synced, snap.sequence),
+        (BookAction::Snapshot, true, Some(123_456))
+    );
+    assert_eq!((snap.bids.len(), snap.asks.len()), (8, 8));
+    assert_eq!(
+        (q.bid_price.to_string(), q.ask_price.to_string()),
+        ("8476.97".into(), "8476.98".into())
+    );
+    // The documented update follows the snapshot; its checksum of 0 is not a failure.
+    let out = parse(&mut v, &fixture("books-update.json"));
+    let [Event::Book(delta)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (delta.synced, delta.sequence, delta.prev_sequence),
+        (true, Some(123_457), Some(123_456))
+    );
+    // A keep-alive update (same seqId, no levels) and a sequence reset (seqId below prevSeqId) are
+    // both continuous.
+    assert!(parse(&mut v, &update(123_457, 123_457, json!([]))).is_empty());
+    let out = parse(
+        &mut v,
+        &update(123_457, 3, json!([["8476.5", "1", "0", "1"]])),
+    );
+    assert!(
+        matches!(out.as_slice(), [Event::Book(d)] if d.sequence == Some(3)),
+        "{out:?}"
+    );
+    let out = parse(&mut v, &update(3, 5, json!([["8476.5", "0", "0", "0"]])));
+    assert!(
+        matches!(out.as_slice(), [Event::Book(d)] if d.sequence == Some(5)),
+        "{out:?}"
+    );
+    assert_eq!(v.book("BTC-USDT").unwrap().depth(), (8, 8));
+    assert!(signals(&mut v).is_empty());
+}
+
+#[test]
+fn a_skipped_sequence_reports_gap_resubscribes_and_resyncs() {
+    let mut v = venue(BookMode::Snapshots);
+    parse(&mut v, &fixture("books-snapshot.json"));
+    let out = parse(
+        &mut v,
+        &update(123_458, 123_459, json!([["8476.5", "1", "0", "1"]])),
+    );
+    let [Event::Status(gap)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(gap.state, FeedState::Gap);
+    assert_eq!(gap.symbol.as_ref().unwrap().as_str(), "BTC-USDT");
+    assert_eq!(
+        (gap.expected_sequence, gap.received_sequence),
+        (Some(123_456), Some(123_458))
+    );
+    assert_eq!(
+        signals(&mut v),
+        vec![VenueSignal::Send {
+            frames: vec![
+                r#"{"args":[{"channel":"books","instId":"BTC-USDT"}],"op":"unsubscribe"}"#.into(),
+                r#"{"args":[{"channel":"books","instId":"BTC-USDT"}],"op":"subscribe"}"#.into(),
+            ],
+            reason: "books sequence break on BTC-USDT".into(),
+        }]
+    );
+    assert!(parse(&mut v, &update(123_459, 123_460, json!([]))).is_empty());
+    let out = parse(&mut v, &fixture("books-snapshot.json"));
+    let [Event::Book(snap), Event::Status(resync), Event::Quote(_)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert!(snap.synced);
+    assert_eq!(resync.state, FeedState::Resync);
+    assert_eq!(resync.received_sequence, Some(123_456));
+}
+
+#[test]
+fn offline_updates_without_a_snapshot_are_flagged_unsynced() {
+    let mut v = venue(BookMode::Unsynced);
+    let out = parse(&mut v, &fixture("books-update.json"));
+    let [Event::Book(delta)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert!(!delta.synced);
+    assert!(
+        parse(
+            &mut venue(BookMode::Snapshots),
+            &fixture("books-update.json")
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn control_messages_and_bad_values() {
+    let mut v = venue(BookMode::Snapshots);
+    let mut out = Vec::new();
+    v.parse("pong", TS, &mut out).unwrap();
+    assert!(out.is_empty());
+    assert!(parse(&mut v, &fixture("subscribe-response.json")).is_empty());
+    assert!(matches!(
+        signals(&mut v).as_slice(),
+        [VenueSignal::Subscribed { .. }]
+    ));
+    let reject = |v: &mut Okx, frame: Value| {
+        let mut out = Vec::new();
+        let reason = v
+            .parse(&frame.to_string(), TS, &mut out)
+            .unwrap_err()
+            .reason;
+        assert!(out.is_empty());
+        reason
+    };
+    assert_eq!(
+        reject(&mut v, fixture("error-response.json")),
+        RejectReason::VenueError
+    );
+    let mut trade = fixture("trades.json");
+    for (field, bad, reason) in [
+        ("px", json!("0"), RejectReason::InvalidPrice),
+        ("px", json!("-42219.9"), RejectReason::InvalidPrice),
+        ("px", json!("NaN"), RejectReason::InvalidPrice),
+        ("sz", json!("0"), RejectReason::InvalidQuantity),
+        (
+            "ts",
+            json!("1630048897.897"),
+            RejectReason::InvalidTimestamp,
+        ),
+        (
+            "instId",
+            json!("BTC-USD-250328-50000-C"),
+            RejectReason::InvalidSymbol,
+        ),
+    ] {
+        let saved = trade["data"][0][field].clone();
+        trade["data"][0][field] = bad;
+        assert_eq!(reject(&mut v, trade.clone()), reason, "{field}");
+        trade["data"][0][field] = saved;
+    }
+    let mut books = fixture("books-snapshot.json");
+    books["data"][0]["bids"][0][0] = json!("0");
+    assert_eq!(reject(&mut v, books), RejectReason::InvalidPrice);
+    assert_eq!(
+        reject(
+            &mut v,
+            json!({"arg": {"channel": "candle1m", "instId": "BTC-USDT"}, "data": []})
+        ),
+        RejectReason::UnknownMessage
+    );
+}
