@@ -1,8 +1,10 @@
 //! The `tickstream` command: validate and run pipelines, normalize and replay captured data, run the
 //! exchange simulator, serve the API, manage API keys, and benchmark.
 
+mod cache_sink;
 mod error;
 mod filter;
+mod kafka_source_task;
 mod keys;
 mod normalize;
 mod operator_task;

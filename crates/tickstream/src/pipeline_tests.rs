@@ -45,7 +45,6 @@ fn a_good_file_parses_with_env_expanded() {
     };
     assert_eq!(c.paths[0].to_str(), Some("/srv/data/events.ndjson"));
     assert_eq!(c.paths[1].to_str(), Some("local/more.ndjson"));
-    #[allow(irrefutable_let_patterns)]
     let SinkSpec::File(c) = &p.sinks[0].spec else {
         panic!("expected a file sink")
     };

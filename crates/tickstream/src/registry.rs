@@ -5,6 +5,7 @@ use std::path::{Component, Path, PathBuf};
 
 use tickstream_connectors::Channel;
 use tickstream_connectors::runner::{ExchangeSourceConfig, resolve_symbol};
+use tickstream_io::kafka::{KafkaSinkConfig, KafkaSourceConfig};
 use tickstream_io::lake::ParquetSinkConfig;
 use tickstream_io::ndjson::{FileSinkConfig, FileSourceConfig};
 use tickstream_model::EventKind;
@@ -13,17 +14,19 @@ use tickstream_operators::{
     time_bars_io,
 };
 
+use crate::cache_sink::CacheSinkConfig;
 use crate::error::{ParamError, params};
 use crate::filter::FilterConfig;
 
-pub const SOURCE_KINDS: &[&str] = &["exchange", "file"];
+pub const SOURCE_KINDS: &[&str] = &["exchange", "kafka", "file"];
 pub const OPERATOR_KINDS: &[&str] = &["filter", "time_bars", "indicators", "signal"];
-pub const SINK_KINDS: &[&str] = &["file", "parquet"];
+pub const SINK_KINDS: &[&str] = &["kafka", "parquet", "cache", "file"];
 
 /// A source node's component and parameters.
 #[derive(Debug, Clone)]
 pub enum SourceSpec {
     Exchange(ExchangeSourceConfig),
+    Kafka(KafkaSourceConfig),
     File(FileSourceConfig),
 }
 
@@ -39,8 +42,10 @@ pub enum OperatorSpec {
 /// A sink node's component and parameters.
 #[derive(Debug, Clone)]
 pub enum SinkSpec {
-    File(FileSinkConfig),
+    Kafka(KafkaSinkConfig),
     Parquet(ParquetSinkConfig),
+    Cache(CacheSinkConfig),
+    File(FileSinkConfig),
 }
 
 pub fn source(kind: &str, value: toml::Value) -> Result<SourceSpec, ParamError> {
@@ -49,6 +54,11 @@ pub fn source(kind: &str, value: toml::Value) -> Result<SourceSpec, ParamError> 
             let config: ExchangeSourceConfig = params(value)?;
             config.validate()?;
             Ok(SourceSpec::Exchange(config))
+        }
+        "kafka" => {
+            let config: KafkaSourceConfig = params(value)?;
+            config.validate()?;
+            Ok(SourceSpec::Kafka(config))
         }
         "file" => {
             let config: FileSourceConfig = params(value)?;
@@ -93,6 +103,16 @@ pub fn sink(kind: &str, value: toml::Value) -> Result<SinkSpec, ParamError> {
             config.validate()?;
             Ok(SinkSpec::Parquet(config))
         }
+        "kafka" => {
+            let config: KafkaSinkConfig = params(value)?;
+            config.validate()?;
+            Ok(SinkSpec::Kafka(config))
+        }
+        "cache" => {
+            let config: CacheSinkConfig = params(value)?;
+            config.validate()?;
+            Ok(SinkSpec::Cache(config))
+        }
         _ => Err(unknown(kind, SINK_KINDS)),
     }
 }
@@ -111,6 +131,7 @@ impl SourceSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             SourceSpec::Exchange(_) => "exchange",
+            SourceSpec::Kafka(_) => "kafka",
             SourceSpec::File(_) => "file",
         }
     }
@@ -130,6 +151,7 @@ impl SourceSpec {
                 kinds.dedup();
                 kinds
             }
+            SourceSpec::Kafka(c) => c.kinds.clone(),
             SourceSpec::File(c) => c.emits(),
         }
     }
@@ -146,6 +168,10 @@ impl SourceSpec {
                     .filter_map(|s| resolve_symbol(c.exchange, s).ok())
                     .map(|(symbol, _)| symbol)
                     .collect(),
+            },
+            SourceSpec::Kafka(c) => FilterConfig {
+                kinds: c.kinds.clone(),
+                ..FilterConfig::default()
             },
             SourceSpec::File(c) => FilterConfig {
                 kinds: c.kinds.clone(),
@@ -194,15 +220,24 @@ impl OperatorSpec {
 impl SinkSpec {
     pub fn kind(&self) -> &'static str {
         match self {
-            SinkSpec::File(_) => "file",
+            SinkSpec::Kafka(_) => "kafka",
             SinkSpec::Parquet(_) => "parquet",
+            SinkSpec::Cache(_) => "cache",
+            SinkSpec::File(_) => "file",
         }
     }
 
     pub fn accepts(&self) -> Vec<EventKind> {
         match self {
-            SinkSpec::File(_) => EventKind::ALL.to_vec(),
+            SinkSpec::Kafka(_) | SinkSpec::File(_) => EventKind::ALL.to_vec(),
             SinkSpec::Parquet(c) => c.kinds(),
+            SinkSpec::Cache(_) => vec![
+                EventKind::Trade,
+                EventKind::Quote,
+                EventKind::Bar,
+                EventKind::Indicator,
+                EventKind::Signal,
+            ],
         }
     }
 
@@ -212,6 +247,7 @@ impl SinkSpec {
             SinkSpec::File(c) if c.path.as_os_str() != "-" => c.path = under(dir, &c.path),
             SinkSpec::File(_) => {}
             SinkSpec::Parquet(c) => c.root = under(dir, &c.root),
+            SinkSpec::Kafka(_) | SinkSpec::Cache(_) => {}
         }
     }
 }

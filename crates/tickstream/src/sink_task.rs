@@ -2,6 +2,8 @@
 //! before it durable and acknowledges it to the checkpoint coordinator.
 
 use anyhow::Context;
+use tickstream_api::Cache;
+use tickstream_io::kafka::KafkaSink;
 use tickstream_io::lake::{ParquetSink, SourceOffset};
 use tickstream_io::ndjson::FileSink;
 use tokio::sync::mpsc;
@@ -14,6 +16,19 @@ use crate::runtime::{Batch, FINAL_CHECKPOINT, InputMarkers, Message};
 pub enum SinkTask {
     File(FileSink),
     Parquet(Box<ParquetSink>),
+    Kafka(Box<KafkaSink>),
+    /// The serving cache; with `api`, the HTTP/WebSocket API serving it from this process.
+    Cache {
+        cache: Cache,
+        api: Option<ApiServer>,
+    },
+}
+
+/// The API served from a pipeline process, stopped when its cache sink ends.
+#[derive(Debug)]
+pub struct ApiServer {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), tickstream_api::Error>>,
 }
 
 impl SinkTask {
@@ -25,12 +40,38 @@ impl SinkTask {
                 let sink = tokio::task::spawn_blocking(move || ParquetSink::open(config)).await??;
                 Ok(SinkTask::Parquet(Box::new(sink)))
             }
+            SinkSpec::Kafka(config) => Ok(SinkTask::Kafka(Box::new(KafkaSink::new(config).await?))),
+            SinkSpec::Cache(config) => {
+                let cache = Cache::open(&config.cache_config())?;
+                let api = match &config.api {
+                    Some(api) => {
+                        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                        let shutdown = async move {
+                            let _ = stopped.await;
+                        };
+                        tracing::info!(listen = %api.listen, "serving the API");
+                        let task = tokio::spawn(tickstream_api::serve(
+                            api.clone(),
+                            cache.clone(),
+                            shutdown,
+                        ));
+                        Some(ApiServer { stop, task })
+                    }
+                    None => None,
+                };
+                Ok(SinkTask::Cache { cache, api })
+            }
         }
     }
 
     /// Writes a batch; Parquet files are written on this worker thread with the runtime told it blocks.
-    fn write(&mut self, batch: &Batch) -> anyhow::Result<()> {
+    async fn write(&mut self, batch: &Batch) -> anyhow::Result<()> {
         match self {
+            SinkTask::Kafka(sink) => Ok(sink.write(&batch.events).await?),
+            SinkTask::Cache { cache, .. } => {
+                cache.write(&batch.events).await;
+                Ok(())
+            }
             SinkTask::File(sink) => Ok(sink.write(&batch.events)?),
             SinkTask::Parquet(sink) => tokio::task::block_in_place(|| match &batch.sources {
                 Some(sources) => {
@@ -49,9 +90,12 @@ impl SinkTask {
         }
     }
 
-    /// Makes everything written so far durable.
-    fn flush(&mut self) -> anyhow::Result<()> {
+    /// Makes everything written so far durable. The cache holds latest state, which its writer keeps
+    /// converging on its own: there is nothing to wait for.
+    async fn flush(&mut self) -> anyhow::Result<()> {
         match self {
+            SinkTask::Kafka(sink) => Ok(sink.flush().await?),
+            SinkTask::Cache { .. } => Ok(()),
             SinkTask::File(sink) => Ok(sink.flush()?),
             SinkTask::Parquet(sink) => Ok(tokio::task::block_in_place(|| sink.flush())?),
         }
@@ -70,10 +114,10 @@ impl SinkTask {
             match message {
                 Message::Batch(batch) => {
                     written += batch.events.len() as u64;
-                    self.write(&batch)?;
+                    self.write(&batch).await?;
                 }
                 Message::Barrier(n) if markers.barrier(n) => {
-                    self.flush().context("flushing at a checkpoint")?;
+                    self.flush().await.context("flushing at a checkpoint")?;
                     let _ = acks.send(n).await;
                 }
                 Message::Barrier(_) => {}
@@ -81,8 +125,12 @@ impl SinkTask {
                 Message::End => {}
             }
         }
-        self.flush().context("flushing at the end")?;
+        self.flush().await.context("flushing at the end")?;
         let _ = acks.send(FINAL_CHECKPOINT).await;
+        if let SinkTask::Cache { api: Some(api), .. } = self {
+            let _ = api.stop.send(());
+            api.task.await??;
+        }
         Ok(written)
     }
 }

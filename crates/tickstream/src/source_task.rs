@@ -6,11 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
 use tickstream_connectors::runner::{ExchangeSource, ExchangeSourceConfig};
+use tickstream_io::kafka::KafkaSourceConfig;
 use tickstream_io::ndjson::EventFileReader;
 use tickstream_model::Event;
 use tokio::sync::{mpsc, watch};
 
 use crate::filter::FilterConfig;
+use crate::kafka_source_task;
 use crate::registry::SourceSpec;
 use crate::runtime::{Batch, Message, Outputs, SourceControl};
 
@@ -20,6 +22,8 @@ const BATCH: usize = 1024;
 /// A running source.
 #[derive(Debug)]
 pub enum SourceTask {
+    /// Topics of a Kafka cluster, read in a consumer group.
+    Kafka(Box<KafkaSourceConfig>),
     /// A venue's websocket feed through the shared runner.
     Exchange(Box<ExchangeSourceConfig>),
     /// Normalized events from files, in order, passing `filter`.
@@ -41,6 +45,7 @@ impl SourceTask {
         }
         match spec {
             SourceSpec::Exchange(config) => Ok(SourceTask::Exchange(Box::new(config.clone()))),
+            SourceSpec::Kafka(config) => Ok(SourceTask::Kafka(Box::new(config.clone()))),
             SourceSpec::File(config) => Ok(SourceTask::Files {
                 paths: config.paths.clone(),
                 filter: FilterConfig {
@@ -60,6 +65,9 @@ impl SourceTask {
         progress: Arc<AtomicU64>,
     ) -> anyhow::Result<u64> {
         let mut batches = match self {
+            SourceTask::Kafka(config) => {
+                return kafka_source_task::run(*config, outputs, control, shutdown, progress).await;
+            }
             SourceTask::Exchange(config) => exchange_feed(*config)?,
             SourceTask::Files { paths, filter } => read_files(paths, filter),
         };

@@ -1,0 +1,63 @@
+//! The `cache` sink's parameters: the serving cache (embedded, or Redis when `redis_url` is set) and,
+//! optionally, the HTTP/WebSocket API served from the same process.
+
+use tickstream_api::{ApiConfig, CacheConfig};
+
+use crate::error::ParamError;
+
+/// `kind = "cache"`:
+/// ```toml
+/// [sinks.serving]
+/// kind = "cache"
+/// inputs = ["binance", "bars", "indicators", "signals"]
+/// redis_url = "${REDIS_URL:-}"      # empty: the embedded in-process cache
+/// [sinks.serving.cache]             # optional tuning: key_prefix, bars_cap, signals_cap, ...
+/// bars_cap = 1000
+/// [sinks.serving.api]               # optional: serve the API from this process
+/// listen = "127.0.0.1:8080"
+/// ```
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSinkConfig {
+    /// `redis://host:port/db`; absent or empty keeps the cache in this process.
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    #[serde(default)]
+    pub cache: CacheConfig,
+    /// When present, the API serves this cache from this process.
+    #[serde(default)]
+    pub api: Option<ApiConfig>,
+}
+
+impl CacheSinkConfig {
+    /// The cache settings with `redis_url` applied.
+    pub fn cache_config(&self) -> CacheConfig {
+        let mut cache = self.cache.clone();
+        if let Some(url) = self.redis_url.as_ref().filter(|u| !u.is_empty()) {
+            cache.redis_url = Some(url.clone());
+        }
+        cache
+    }
+
+    pub fn validate(&self) -> Result<(), ParamError> {
+        let field = |section: &str, e: tickstream_api::Error| match e {
+            tickstream_api::Error::Config { field, message } => ParamError {
+                field: Some(if section.is_empty() {
+                    field
+                } else {
+                    format!("{section}.{field}")
+                }),
+                message,
+            },
+            other => ParamError {
+                field: Some(section.to_owned()),
+                message: other.to_string(),
+            },
+        };
+        self.cache_config().validate().map_err(|e| field("", e))?;
+        if let Some(api) = &self.api {
+            api.validate().map_err(|e| field("api", e))?;
+        }
+        Ok(())
+    }
+}

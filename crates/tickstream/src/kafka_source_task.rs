@@ -1,0 +1,134 @@
+//! The Kafka source node: reads its topics in a consumer group, sends events downstream with their offsets,
+//! remembers the position at each checkpoint barrier and commits it once every sink has made the barrier
+//! durable (flush, then commit). At the end it commits the final position after the sinks' last flush.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tickstream_io::kafka::{KafkaSource, KafkaSourceConfig, OffsetMap};
+use tickstream_model::Event;
+use tokio::sync::{mpsc, watch};
+
+use crate::runtime::{Batch, FINAL_CHECKPOINT, Message, Outputs, SourceControl, SourceRef};
+
+/// Events per batch sent downstream.
+const BATCH: usize = 1024;
+/// How long a partial batch may wait for more events.
+const LINGER: Duration = Duration::from_millis(5);
+/// How long the source waits, after its end, for the sinks' final flush before it stops without
+/// committing (what it read since the last commit is then read again on the next start).
+const FINAL_COMMIT_WAIT: Duration = Duration::from_secs(60);
+
+/// Events read but not yet sent, with their offsets.
+#[derive(Default)]
+struct Pending {
+    events: Vec<Event>,
+    sources: Vec<SourceRef>,
+}
+
+impl Pending {
+    async fn send(&mut self, outputs: &Outputs, progress: &AtomicU64) -> anyhow::Result<()> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        progress.fetch_add(self.events.len() as u64, Ordering::Relaxed);
+        let batch = Batch {
+            events: std::mem::take(&mut self.events).into(),
+            sources: Some(std::mem::take(&mut self.sources).into()),
+        };
+        outputs.send(Message::Batch(batch)).await
+    }
+}
+
+/// Runs the source until `shutdown`; returns the events sent.
+pub async fn run(
+    config: KafkaSourceConfig,
+    outputs: Outputs,
+    mut control: mpsc::Receiver<SourceControl>,
+    mut shutdown: watch::Receiver<bool>,
+    progress: Arc<AtomicU64>,
+) -> anyhow::Result<u64> {
+    let mut source = KafkaSource::new(&config).await?;
+    let mut positions: BTreeMap<u64, OffsetMap> = BTreeMap::new();
+    let mut pending = Pending::default();
+    let mut sent = 0u64;
+    let stopped = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    tokio::pin!(stopped);
+    let linger = tokio::time::sleep(LINGER);
+    tokio::pin!(linger);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stopped => break,
+            Some(request) = control.recv() => match request {
+                SourceControl::Inject(n) => {
+                    // Everything handed out before the barrier goes ahead of it, so the position taken
+                    // now covers exactly what precedes the barrier downstream.
+                    pending.send(&outputs, &progress).await?;
+                    positions.insert(n, source.position());
+                    outputs.send(Message::Barrier(n)).await?;
+                }
+                SourceControl::Commit(n) => commit(&mut source, &mut positions, n).await?,
+            },
+            consumed = source.recv() => {
+                let consumed = consumed?;
+                sent += 1;
+                if pending.events.is_empty() {
+                    linger.as_mut().reset(tokio::time::Instant::now() + LINGER);
+                }
+                pending.events.push(consumed.event);
+                pending.sources.push(SourceRef {
+                    topic: consumed.topic,
+                    partition: consumed.partition,
+                    offset: consumed.offset,
+                });
+                if pending.events.len() >= BATCH {
+                    pending.send(&outputs, &progress).await?;
+                }
+            }
+            _ = &mut linger, if !pending.events.is_empty() => pending.send(&outputs, &progress).await?,
+        }
+    }
+    pending.send(&outputs, &progress).await?;
+    positions.insert(FINAL_CHECKPOINT, source.position());
+    outputs.send(Message::End).await?;
+    let wait = tokio::time::sleep(FINAL_COMMIT_WAIT);
+    tokio::pin!(wait);
+    loop {
+        tokio::select! {
+            request = control.recv() => match request {
+                Some(SourceControl::Commit(n)) => {
+                    commit(&mut source, &mut positions, n).await?;
+                    if n == FINAL_CHECKPOINT {
+                        break;
+                    }
+                }
+                Some(SourceControl::Inject(_)) => {}
+                None => break,
+            },
+            _ = &mut wait => {
+                tracing::warn!("the sinks did not finish their last flush in time; the final position is not committed");
+                break;
+            }
+        }
+    }
+    Ok(sent)
+}
+
+/// Commits the position remembered at checkpoint `n` and forgets it and every older one.
+async fn commit(
+    source: &mut KafkaSource,
+    positions: &mut BTreeMap<u64, OffsetMap>,
+    n: u64,
+) -> anyhow::Result<()> {
+    if let Some(offsets) = positions.remove(&n) {
+        source.commit(&offsets).await?;
+        tracing::debug!(checkpoint = n, "committed the position at the checkpoint");
+    }
+    positions.retain(|&k, _| k > n);
+    Ok(())
+}
