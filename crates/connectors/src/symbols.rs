@@ -2,14 +2,38 @@
 //! a frame is a lookup, not string building.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use tickstream_model::Symbol;
 
+/// FNV-1a: venue symbols are short, known keys (no untrusted flooding concern for a lookup table built
+/// from configuration), and it hashes them several times faster than SipHash.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 /// Venue symbol → (canonical symbol, shared venue symbol text).
 #[derive(Debug, Clone, Default)]
 pub struct SymbolMap {
-    by_raw: HashMap<Box<str>, (Symbol, Arc<str>)>,
+    by_raw: HashMap<Box<str>, (Symbol, Arc<str>), BuildHasherDefault<Fnv>>,
 }
 
 impl SymbolMap {

@@ -54,6 +54,12 @@ pub fn classify(frame: &str) -> Result<Frame<'_>, ParseError> {
     let body = frame.trim_start();
     // Payloads never carry a "stream" key: its presence marks the combined-stream wrapper.
     if body.contains("\"stream\"") {
+        // Binance writes `{"stream":"<name>","data":<payload>}`: take the payload without a first pass.
+        if let Some((stream, data)) = split_combined(body)
+            && let Ok(frame) = classify_stream(stream, data)
+        {
+            return Ok(frame);
+        }
         let combined: Combined<'_> = typed(body)?;
         return classify_stream(combined.stream, combined.data.get());
     }
@@ -72,6 +78,14 @@ pub fn classify(frame: &str) -> Result<Frame<'_>, ParseError> {
         // A book ticker is the one payload without an event type.
         None => typed(body).map(Frame::BookTicker),
     }
+}
+
+/// The stream name and payload text of a wrapper written in Binance's key order, without parsing it.
+fn split_combined(body: &str) -> Option<(&str, &str)> {
+    let rest = body.strip_prefix("{\"stream\":\"")?;
+    let end = rest.find('"')?;
+    let data = rest[end + 1..].strip_prefix(",\"data\":")?;
+    Some((&rest[..end], data.trim_end().strip_suffix('}')?))
 }
 
 fn classify_stream<'a>(stream: &str, data: &'a str) -> Result<Frame<'a>, ParseError> {

@@ -2,24 +2,26 @@
 //! (<https://docs.cdp.coinbase.com/coinbase-app/advanced-trade-apis/websocket/websocket-channels>).
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
-/// Every market data message: `{"channel":"l2_data","client_id":"","timestamp":"...","sequence_num":0,
-/// "events":[...]}`; errors come as `{"type":"error","message":"..."}`.
+/// An error answer: `{"type":"error","message":"..."}`.
 #[derive(Debug, Deserialize)]
-pub struct Envelope<'a> {
-    #[serde(default)]
-    pub channel: Option<&'a str>,
-    #[serde(default, rename = "type")]
+pub struct ErrorMsg<'a> {
+    #[serde(default, rename = "type", borrow)]
     pub kind: Option<&'a str>,
-    #[serde(default)]
+    #[serde(default, borrow)]
     pub message: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default)]
+}
+
+/// Every market data message, `{"channel":"l2_data","client_id":"","timestamp":"...","sequence_num":0,
+/// "events":[...]}`, with the events of its channel typed so that it is parsed in one pass.
+#[derive(Debug, Deserialize)]
+pub struct Message<'a, E> {
+    #[serde(default, borrow)]
     pub timestamp: Option<&'a str>,
     #[serde(default)]
     pub sequence_num: Option<u64>,
-    #[serde(default, borrow)]
-    pub events: Option<&'a RawValue>,
+    #[serde(default = "Vec::new")]
+    pub events: Vec<E>,
 }
 
 /// A `market_trades` event: `{"type":"snapshot","trades":[...]}`.

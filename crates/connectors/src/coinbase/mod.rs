@@ -15,10 +15,12 @@ use std::time::Duration;
 
 use tickstream_model::{BookAction, Event, Exchange, FeedState, Symbol, UnixNanos};
 
-use messages::{Envelope, L2Event, MarketTradesEvent, TickerEvent};
+use messages::{ErrorMsg, L2Event, MarketTradesEvent, Message, TickerEvent};
 
 use crate::book::L2Book;
-use crate::fields::{book_event, gap, rfc3339, snapshot_event, status, top_quote};
+use crate::fields::{
+    book_event, gap, peek_string_field, rfc3339, snapshot_event, status, top_quote,
+};
 use crate::symbols::SymbolMap;
 use crate::{
     BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
@@ -138,6 +140,13 @@ impl CoinbaseAdvanced {
         }
     }
 
+    /// Checks the message's sequence number.
+    fn header<E>(&mut self, msg: &Message<'_, E>, ts_recv: UnixNanos, out: &mut Vec<Event>) {
+        if let Some(sequence) = msg.sequence_num {
+            self.check_sequence(sequence, ts_recv, out);
+        }
+    }
+
     fn on_l2(
         &mut self,
         event: &L2Event<'_>,
@@ -225,11 +234,8 @@ impl CoinbaseAdvanced {
     }
 }
 
-fn events<'a, T: serde::Deserialize<'a>>(env: &Envelope<'a>) -> Result<Vec<T>, ParseError> {
-    match env.events {
-        Some(raw) => serde_json::from_str(raw.get()).map_err(ParseError::json),
-        None => Ok(Vec::new()),
-    }
+fn typed<'a, T: serde::Deserialize<'a>>(text: &'a str) -> Result<T, ParseError> {
+    serde_json::from_str(text).map_err(ParseError::json)
 }
 
 impl Venue for CoinbaseAdvanced {
@@ -279,29 +285,11 @@ impl Venue for CoinbaseAdvanced {
         ts_recv: UnixNanos,
         out: &mut Vec<Event>,
     ) -> Result<(), ParseError> {
-        let env: Envelope<'_> = serde_json::from_str(frame).map_err(ParseError::json)?;
-        if env.kind == Some("error") {
-            return Err(ParseError::new(
-                RejectReason::VenueError,
-                env.message.unwrap_or_default(),
-            ));
-        }
-        let Some(channel) = env.channel else {
-            return Err(ParseError::new(
-                RejectReason::UnknownMessage,
-                "message without a channel",
-            ));
-        };
-        if let Some(sequence) = env.sequence_num {
-            self.check_sequence(sequence, ts_recv, out);
-        }
-        let ts_event = match env.timestamp {
-            Some(text) => rfc3339(text)?,
-            None => ts_recv,
-        };
-        match channel {
-            "market_trades" => {
-                for event in events::<MarketTradesEvent<'_>>(&env)? {
+        match peek_string_field(frame, "\"channel\"") {
+            Some("market_trades") => {
+                let msg: Message<'_, MarketTradesEvent<'_>> = typed(frame)?;
+                self.header(&msg, ts_recv, out);
+                for event in &msg.events {
                     for trade in &event.trades {
                         let sym = self.resolve(trade.product_id)?;
                         out.push(Event::Trade(parse::parse_market_trade(
@@ -310,29 +298,55 @@ impl Venue for CoinbaseAdvanced {
                     }
                 }
             }
-            "ticker" | "ticker_batch" => {
-                for event in events::<TickerEvent<'_>>(&env)? {
+            Some("ticker" | "ticker_batch") => {
+                let msg: Message<'_, TickerEvent<'_>> = typed(frame)?;
+                self.header(&msg, ts_recv, out);
+                let ts_event = msg.timestamp.map_or(Ok(ts_recv), rfc3339)?;
+                for event in &msg.events {
                     for ticker in &event.tickers {
                         let sym = self.resolve(ticker.product_id)?;
-                        if let Some(quote) = parse::parse_ticker(ticker, sym, ts_event, ts_recv)? {
-                            out.push(Event::Quote(quote));
-                        }
+                        out.extend(
+                            parse::parse_ticker(ticker, sym, ts_event, ts_recv)?.map(Event::Quote),
+                        );
                     }
                 }
             }
-            "l2_data" => {
-                for event in events::<L2Event<'_>>(&env)? {
-                    self.on_l2(&event, env.sequence_num, (ts_event, ts_recv), out)?;
+            Some("l2_data") => {
+                let msg: Message<'_, L2Event<'_>> = typed(frame)?;
+                self.header(&msg, ts_recv, out);
+                let ts_event = msg.timestamp.map_or(Ok(ts_recv), rfc3339)?;
+                for event in &msg.events {
+                    self.on_l2(event, msg.sequence_num, (ts_event, ts_recv), out)?;
                 }
             }
-            "heartbeats" => {}
-            "subscriptions" => self.signals.push(VenueSignal::Subscribed {
-                detail: "subscriptions confirmed".into(),
-            }),
-            other => {
+            Some("heartbeats") => {
+                let msg: Message<'_, serde::de::IgnoredAny> = typed(frame)?;
+                self.header(&msg, ts_recv, out);
+            }
+            Some("subscriptions") => {
+                let msg: Message<'_, serde::de::IgnoredAny> = typed(frame)?;
+                self.header(&msg, ts_recv, out);
+                self.signals.push(VenueSignal::Subscribed {
+                    detail: "subscriptions confirmed".into(),
+                });
+            }
+            Some(other) => {
                 return Err(ParseError::new(
                     RejectReason::UnknownMessage,
                     format!("channel {other:?}"),
+                ));
+            }
+            None => {
+                let msg: ErrorMsg<'_> = typed(frame)?;
+                if msg.kind == Some("error") {
+                    return Err(ParseError::new(
+                        RejectReason::VenueError,
+                        msg.message.unwrap_or_default(),
+                    ));
+                }
+                return Err(ParseError::new(
+                    RejectReason::UnknownMessage,
+                    "message without a channel",
                 ));
             }
         }
