@@ -147,7 +147,7 @@ fn depth_joins_the_rest_snapshot_and_resyncs_after_a_gap() {
         signals(&mut v),
         vec![VenueSignal::FetchSnapshot {
             raw_symbol: "BNBBTC".into(),
-            url: "http://127.0.0.1:9/api/v3/depth?symbol=BNBBTC&limit=5000".into()
+            url: "http://127.0.0.1:9/api/v3/depth?symbol=BNBBTC&limit=1000".into()
         }]
     );
     assert!(parse(&mut v, &depth(161, 163)).is_empty());

@@ -153,3 +153,56 @@ fn unreadable_bytes_are_rejected_and_unsupported_markets_refused() {
         .is_err()
     );
 }
+
+#[test]
+fn every_event_from_every_fixture_matches_its_json_schema() {
+    let venues = [
+        (Exchange::Binance, "binance"),
+        (Exchange::Coinbase, "coinbase"),
+        (Exchange::CoinbaseExchange, "coinbase-exchange"),
+    ];
+    let mut checked = 0;
+    for (exchange, dir) in venues {
+        let mut names: Vec<String> = std::fs::read_dir(format!(
+            "{}/tests/fixtures/{dir}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            n.ends_with(".json")
+                && n != "depth-snapshot.json"
+                && !n.starts_with("subscribe-request")
+        })
+        .collect();
+        names.sort();
+        let input: Vec<String> = names.iter().map(|n| line(dir, n)).collect();
+        // A gap status too: Coinbase sequence 5 after 0.
+        let mut input = input.join("\n");
+        if exchange == Exchange::Coinbase {
+            input.push('\n');
+            input.push_str(
+                &line("coinbase", "heartbeats.json")
+                    .replace("\"sequence_num\":0", "\"sequence_num\":5"),
+            );
+        }
+        let mut out = Vec::new();
+        normalize_with_clock(exchange, Market::Spot, input.as_bytes(), &mut out, || {
+            UnixNanos(42)
+        })
+        .unwrap();
+        for text in String::from_utf8(out).unwrap().lines() {
+            let value: serde_json::Value = serde_json::from_str(text).unwrap();
+            let event: Event = serde_json::from_value(value.clone()).unwrap();
+            let schema = tickstream_model::schema::event_schema(event.kind());
+            let validator = jsonschema::validator_for(&schema).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&value)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{text}: {errors:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "{checked}");
+}

@@ -350,3 +350,25 @@ async fn nothing_listening_backs_off_with_growing_delays() {
         assert!(*ms <= (250u64 << i).min(30_000), "delay {i} = {ms} ms");
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_stalled_reader_on_the_venue_side_does_not_break_a_flowing_feed() {
+    let sim = simulator().await;
+    let mut rx = start(config(&sim, Exchange::CoinbaseExchange, "BTC-USD"), 4096);
+    synced(&mut rx).await;
+    tokio::time::pause();
+    // The venue stops reading our pings for 90 s while its data keeps coming: staleness is about data,
+    // not pongs, so the feed stays up.
+    sim.inject(Fault::Stall(Duration::from_secs(90)));
+    let started = tokio::time::Instant::now();
+    let mut deltas = 0;
+    while started.elapsed() < Duration::from_secs(90) {
+        let event = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(!matches!(event, Event::Status(_)), "{event:?}");
+        deltas += usize::from(is_synced_delta(&event));
+    }
+    assert!(deltas > 100, "{deltas}");
+}

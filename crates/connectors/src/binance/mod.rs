@@ -25,6 +25,9 @@ use crate::{
 
 pub const DEFAULT_WS_URL: &str = "wss://stream.binance.com:9443";
 pub const DEFAULT_REST_URL: &str = "https://api.binance.com";
+/// Levels per side of the REST snapshot: request weight 50 (5000 levels weigh 250 of the 6000 per minute,
+/// too much when many books resync at once); deeper levels arrive as they change.
+const SNAPSHOT_LIMIT: usize = 1000;
 /// Streams per `SUBSCRIBE` request.
 const STREAMS_PER_REQUEST: usize = 200;
 
@@ -87,7 +90,10 @@ impl Binance {
     }
 
     fn snapshot_url(&self, raw: &str) -> String {
-        format!("{}/api/v3/depth?symbol={raw}&limit=5000", self.rest_url)
+        format!(
+            "{}/api/v3/depth?symbol={raw}&limit={SNAPSHOT_LIMIT}",
+            self.rest_url
+        )
     }
 }
 
