@@ -71,9 +71,7 @@ path = "-"
     let file = broken.display();
     assert!(stderr.contains(&format!("{file}: operators.btc: unknown field 'symbolz'; expected one of: kinds, exchanges, symbols")), "{stderr}");
     assert!(
-        stderr.contains(&format!(
-            "{file}: sinks.out: kind: unknown kind 'fiel'; expected one of: file"
-        )),
+        stderr.contains(&format!("{file}: sinks.out: kind: unknown kind 'fiel'; expected one of: kafka, parquet, cache, file")),
         "{stderr}"
     );
     std::fs::remove_dir_all(dir).unwrap();

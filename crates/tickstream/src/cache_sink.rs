@@ -1,6 +1,9 @@
 //! The `cache` sink's parameters: the serving cache (embedded, or Redis when `redis_url` is set) and,
 //! optionally, the HTTP/WebSocket API served from the same process.
 
+use std::collections::BTreeSet;
+
+use tickstream_api::keys::{KeyStore, NewKey, Scope};
 use tickstream_api::{ApiConfig, CacheConfig};
 
 use crate::error::ParamError;
@@ -27,6 +30,10 @@ pub struct CacheSinkConfig {
     /// When present, the API serves this cache from this process.
     #[serde(default)]
     pub api: Option<ApiConfig>,
+    /// For demos: at start, revoke the previous keys named `demo` and issue a new `read`+`stream` key,
+    /// printed on standard error. Needs `api`.
+    #[serde(default)]
+    pub demo_key: bool,
 }
 
 impl CacheSinkConfig {
@@ -58,6 +65,38 @@ impl CacheSinkConfig {
         if let Some(api) = &self.api {
             api.validate().map_err(|e| field("api", e))?;
         }
+        if self.demo_key && self.api.is_none() {
+            return Err(ParamError {
+                field: Some("demo_key".into()),
+                message: "needs an [api] table: a key is only useful where the API is served"
+                    .into(),
+            });
+        }
         Ok(())
     }
 }
+
+/// Revokes the earlier demo keys and issues a new one; returns its text.
+pub async fn issue_demo_key(api: &ApiConfig) -> anyhow::Result<String> {
+    let store = KeyStore::open(&api.keys)?;
+    let now = tickstream_connectors::runner::now();
+    for key in store.list().await? {
+        if key.name == DEMO_KEY_NAME && key.revoked_at.is_none() {
+            store.revoke(&key.id, now).await?;
+        }
+    }
+    let issued = store
+        .create(
+            NewKey {
+                name: DEMO_KEY_NAME.into(),
+                scopes: BTreeSet::from([Scope::Read, Scope::Stream]),
+                tier: api.default_tier.clone(),
+                expires_at: None,
+            },
+            now,
+        )
+        .await?;
+    Ok(issued.text)
+}
+
+const DEMO_KEY_NAME: &str = "demo";

@@ -78,8 +78,9 @@ struct RunArgs {
     /// After a stop is requested, how long draining and flushing may take before the process exits anyway.
     #[arg(long, default_value = "30s", value_parser = tickstream_model::parse_duration)]
     shutdown_deadline: Duration,
-    /// How often sinks flush and sources commit (checkpoint barriers).
-    #[arg(long, default_value = "5s", value_parser = tickstream_model::parse_duration)]
+    /// How often sinks flush and sources commit (checkpoint barriers). Each checkpoint closes the lake's
+    /// open files, so shorter intervals mean smaller files (merge them with `tickstream compact`).
+    #[arg(long, default_value = "30s", value_parser = tickstream_model::parse_duration)]
     checkpoint_interval: Duration,
 }
 
@@ -221,6 +222,8 @@ fn replay(args: ReplayArgs) -> ExitCode {
     let Some(mut pipeline) = load_or_report(&args.pipeline) else {
         return ExitCode::FAILURE;
     };
+    // Replayed sources read files: the simulator a live run would start has nobody to serve.
+    pipeline.simulator = None;
     if let Some(dir) = &args.out {
         for sink in &mut pipeline.sinks {
             sink.spec.place_under(dir);
@@ -272,6 +275,10 @@ async fn run_until_stopped(
     shutdown_deadline: Duration,
 ) -> anyhow::Result<runtime::RunSummary> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let _simulator = match &pipeline.simulator {
+        Some(section) => Some(SimulatorGuard(section.start().await?)),
+        None => None,
+    };
     let mut running = tokio::spawn(runtime::run(pipeline, options, stop_rx));
     let run_for = async {
         match run_for {
@@ -291,6 +298,15 @@ async fn run_until_stopped(
         _ = tokio::time::sleep(shutdown_deadline) => {
             anyhow::bail!("draining did not finish within the shutdown deadline of {shutdown_deadline:?}")
         }
+    }
+}
+
+/// Stops the in-process simulator when the run ends.
+struct SimulatorGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for SimulatorGuard {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -7,8 +7,9 @@ use std::path::Path;
 
 use tickstream_model::EventKind;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, params};
 use crate::registry::{self, OperatorSpec, SinkSpec, SourceSpec};
+use crate::simulate::SimulatorSection;
 
 /// A validated pipeline.
 #[derive(Debug)]
@@ -16,6 +17,8 @@ pub struct Pipeline {
     /// The file it came from, as given (used in messages).
     pub file: String,
     pub description: Option<String>,
+    /// The exchange simulator to start in this process first (`[simulator]`), for demos and tests.
+    pub simulator: Option<SimulatorSection>,
     pub sources: Vec<Node<SourceSpec>>,
     pub operators: Vec<Node<OperatorSpec>>,
     pub sinks: Vec<Node<SinkSpec>>,
@@ -47,7 +50,7 @@ impl Role {
     }
 }
 
-const TOP_LEVEL: [&str; 4] = ["description", "sources", "operators", "sinks"];
+const TOP_LEVEL: [&str; 5] = ["description", "simulator", "sources", "operators", "sinks"];
 
 /// Reads and validates a pipeline file, expanding `${VAR}` from the process environment.
 pub fn load(path: &Path) -> Result<Pipeline, Vec<ConfigError>> {
@@ -93,9 +96,25 @@ pub fn parse(
             None
         }
     };
+    let simulator = match doc.get("simulator") {
+        None => None,
+        Some(value) => match params::<SimulatorSection>(value.clone()) {
+            Ok(section) => Some(section),
+            Err(e) => {
+                errors.push(ConfigError::node(
+                    file,
+                    "simulator".into(),
+                    e.field.as_deref(),
+                    e.message,
+                ));
+                None
+            }
+        },
+    };
     let mut pipeline = Pipeline {
         file: file.to_owned(),
         description,
+        simulator,
         sources: Vec::new(),
         operators: Vec::new(),
         sinks: Vec::new(),

@@ -99,7 +99,7 @@ fn unknown_kinds_and_sections() {
     assert_eq!(
         e,
         [
-            "pipelines/x.toml: unknown section 'source'; expected one of: description, sources, operators, sinks"
+            "pipelines/x.toml: unknown section 'source'; expected one of: description, simulator, sources, operators, sinks"
         ]
     );
 }

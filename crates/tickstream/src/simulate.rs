@@ -24,6 +24,85 @@ pub struct SimulateArgs {
     fault_every: Option<Duration>,
 }
 
+/// The faults a schedule injects, in turn.
+const FAULT_CYCLE: [Fault; 7] = [
+    Fault::Drop,
+    Fault::SkipSequence,
+    Fault::Garbage,
+    Fault::Oversized(32 * 1024 * 1024),
+    Fault::Reconnect,
+    Fault::CorruptChecksum,
+    Fault::Silence,
+];
+
+/// Injects the next fault of the cycle every `every`, forever; never returns without a schedule.
+pub async fn fault_schedule(sim: &Simulator, every: Option<Duration>) {
+    let Some(every) = every else {
+        return std::future::pending().await;
+    };
+    for fault in FAULT_CYCLE.iter().cycle() {
+        tokio::time::sleep(every).await;
+        tracing::info!(?fault, "injecting a fault");
+        sim.inject(fault.clone());
+    }
+}
+
+/// A pipeline's `[simulator]` section: the exchange simulator started in the pipeline's own process,
+/// for demos and tests; exchange sources reach it at `ws://<listen>/<venue>`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatorSection {
+    pub listen: SocketAddr,
+    /// The market follows from the seed.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Time between market steps.
+    #[serde(default = "default_tick", with = "tickstream_model::duration_text")]
+    pub tick: Duration,
+    /// Inject a fault this often, cycling through drop, skipped sequence, garbage, oversized frame,
+    /// reconnect request, corrupted checksum and silence.
+    #[serde(default, with = "optional_duration")]
+    pub fault_every: Option<Duration>,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+fn default_tick() -> Duration {
+    Duration::from_millis(50)
+}
+
+mod optional_duration {
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let text = <String as serde::Deserialize>::deserialize(d)?;
+        tickstream_model::parse_duration(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl SimulatorSection {
+    /// Starts the simulator and its fault schedule; both stop when the returned handle is dropped.
+    pub async fn start(&self) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+        let config = SimulatorConfig {
+            listen: self.listen,
+            seed: self.seed,
+            tick: self.tick,
+        };
+        let sim = Simulator::start(config).await?;
+        tracing::info!(listen = %sim.addr(), seed = self.seed, "exchange simulator running");
+        let every = self.fault_every;
+        Ok(tokio::spawn(
+            async move { fault_schedule(&sim, every).await },
+        ))
+    }
+}
+
 pub fn simulate(args: SimulateArgs) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -68,25 +147,7 @@ pub fn simulate(args: SimulateArgs) -> ExitCode {
             sim.ws_url("bitstamp"),
             sim.rest_url("bitstamp")
         );
-        let faults = [
-            Fault::Drop,
-            Fault::SkipSequence,
-            Fault::Garbage,
-            Fault::Oversized(32 * 1024 * 1024),
-            Fault::Reconnect,
-            Fault::CorruptChecksum,
-            Fault::Silence,
-        ];
-        let schedule = async {
-            let Some(every) = args.fault_every else {
-                return std::future::pending().await;
-            };
-            for fault in faults.iter().cycle() {
-                tokio::time::sleep(every).await;
-                tracing::info!(?fault, "injecting");
-                sim.inject(fault.clone());
-            }
-        };
+        let schedule = fault_schedule(&sim, args.fault_every);
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             () = schedule => {}

@@ -50,6 +50,17 @@ impl SinkTask {
                             let _ = stopped.await;
                         };
                         tracing::info!(listen = %api.listen, "serving the API");
+                        if config.demo_key {
+                            let key = crate::cache_sink::issue_demo_key(api).await?;
+                            eprintln!(
+                                "API on http://{} (docs at /docs); demo API key: {key}",
+                                api.listen
+                            );
+                            eprintln!(
+                                "  curl -H 'Authorization: Bearer {key}' 'http://{}/v1/latest?exchange=binance&symbol=BTC-USDT'",
+                                api.listen
+                            );
+                        }
                         let task = tokio::spawn(tickstream_api::serve(
                             api.clone(),
                             cache.clone(),
