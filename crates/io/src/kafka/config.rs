@@ -93,7 +93,9 @@ pub struct KafkaSinkConfig {
     /// How long `flush` waits for everything in flight.
     #[serde(with = "duration_text")]
     pub flush_timeout: Duration,
-    /// Passed to librdkafka as is, for SASL/TLS and tuning (`"security.protocol" = "sasl_ssl"`).
+    /// Passed to librdkafka as is, for SASL/TLS and tuning (`"security.protocol" = "sasl_ssl"`). TLS and
+    /// SASL need librdkafka built with them (the `rdkafka` features `ssl-vendored` and `sasl`); without
+    /// them such a setting fails when the client is created, naming the property.
     pub properties: BTreeMap<String, String>,
 }
 
