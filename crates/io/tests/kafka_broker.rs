@@ -3,9 +3,11 @@
 //!
 //! Environment (exported by `tests/run`):
 //! - `KAFKA_BROKERS`: bootstrap servers, such as `127.0.0.1:19092`. Required: the tests fail without it.
-//! - `TICKSTREAM_BROKER_STOP` / `TICKSTREAM_BROKER_START`: shell commands (run with `sh -c`) that stop
-//!   the broker and start it again with the same storage; each returns once the broker is down or
-//!   accepting connections. Required by the outage test.
+//! - `TICKSTREAM_BROKER_STOP` / `TICKSTREAM_BROKER_START`: bash snippets (run with `bash -c`) that stop
+//!   the broker and start it again on the same port and storage; the start snippet returns once the
+//!   broker accepts connections. Required by the outage test. Stop Tansu with SIGKILL (`kill -9`): after
+//!   SIGTERM, Tansu 0.6.0 keeps its listener open but answers produce requests with an unknown error
+//!   while its storage shuts down, so the "outage" becomes failed deliveries rather than a broker away.
 //! - `TICKSTREAM_BROKER_OUTAGE`: outage length in seconds (default 30).
 //!
 //! Each run uses fresh topic prefixes and groups, so the broker's storage may be reused between runs.
@@ -16,6 +18,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail, ensure};
 use tickstream_io::kafka::{Consumed, KafkaSink, KafkaSinkConfig, KafkaSource, KafkaSourceConfig};
 use tickstream_model::{AggressorSide, Event, EventKind, Exchange, Symbol, Trade, UnixNanos};
+
+/// The tests take turns: the outage test stops the broker that the others use.
+static BROKER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const NEEDS: &str = "needs a Kafka broker: run by tests/run";
 const WAIT: Duration = Duration::from_secs(60);
@@ -149,6 +154,7 @@ fn ensure_exact_order(consumed: &[Consumed], per_symbol: u64) -> anyhow::Result<
 #[tokio::test]
 #[ignore = "needs a Kafka broker: run by tests/run"]
 async fn second_consumer_resumes_exactly_after_the_commit() -> anyhow::Result<()> {
+    let _turn = BROKER.lock().await;
     let prefix = unique("resume");
     let mut sink = KafkaSink::new(&sink_config(&prefix)?).await?;
     sink.write(&trades(0, 50)).await?;
@@ -188,6 +194,7 @@ async fn second_consumer_resumes_exactly_after_the_commit() -> anyhow::Result<()
 #[tokio::test]
 #[ignore = "needs a Kafka broker: run by tests/run"]
 async fn idempotent_producer_keeps_per_key_order() -> anyhow::Result<()> {
+    let _turn = BROKER.lock().await;
     let prefix = unique("order");
     let mut sink = KafkaSink::new(&sink_config(&prefix)?).await?;
     for batch in 0..20 {
@@ -203,7 +210,7 @@ async fn idempotent_producer_keeps_per_key_order() -> anyhow::Result<()> {
 fn shell(variable: &str) -> anyhow::Result<()> {
     let command = std::env::var(variable)
         .with_context(|| format!("{variable} is not set: the outage test needs it ({NEEDS})"))?;
-    let status = std::process::Command::new("sh")
+    let status = std::process::Command::new("bash")
         .arg("-c")
         .arg(&command)
         .status()
@@ -215,6 +222,7 @@ fn shell(variable: &str) -> anyhow::Result<()> {
 #[tokio::test]
 #[ignore = "needs a Kafka broker: run by tests/run"]
 async fn broker_outage_mid_stream_loses_nothing_and_keeps_order() -> anyhow::Result<()> {
+    let _turn = BROKER.lock().await;
     let outage: u64 = std::env::var("TICKSTREAM_BROKER_OUTAGE")
         .ok()
         .map(|s| s.parse())

@@ -284,6 +284,10 @@ impl KafkaSource {
                 config.session_timeout.as_millis().to_string(),
             ),
             (
+                "heartbeat.interval.ms",
+                (config.session_timeout.as_millis() / 3).to_string(),
+            ),
+            (
                 "statistics.interval.ms",
                 config.lag_interval.as_millis().to_string(),
             ),
@@ -320,7 +324,7 @@ impl KafkaSource {
     /// reconnects. Fails only on a fatal client error. Cancel-safe.
     pub async fn recv(&mut self) -> Result<Consumed, Error> {
         loop {
-            self.dead_letters.send_pending().await?;
+            self.dead_letters.send_pending().await;
             let consumer = self.consumer.clone();
             let read = match consumer.recv().await {
                 Ok(message) => self.read(&message),

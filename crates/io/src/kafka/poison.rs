@@ -135,30 +135,33 @@ impl DeadLetters {
         self.pending = Some(letter);
     }
 
-    /// Queues the pending copy, if any. Cancel-safe: the copy stays pending until it is queued.
-    pub(crate) async fn send_pending(&mut self) -> Result<(), Error> {
+    /// Queues the pending copy, if any. Cancel-safe: the copy stays pending until it is queued. A copy
+    /// the producer refuses (such as one larger than its `message.max.bytes`) is counted, logged and
+    /// dropped rather than failing every later `recv`; the original stays in its topic at the logged
+    /// position.
+    pub(crate) async fn send_pending(&mut self) {
         let Some(letter) = self.pending.as_ref() else {
-            return Ok(());
+            return;
         };
-        self.producer
+        let sent = self
+            .producer
             .send(
                 &self.topic,
                 letter.key.as_deref(),
                 &letter.payload,
                 letter.headers.clone(),
             )
-            .await
-            .map_err(|source| Error::Kafka {
-                op: "copy to the dead-letter topic",
-                source,
-            })?;
+            .await;
         self.pending = None;
-        Ok(())
+        if let Err(error) = sent {
+            metrics::counter!("tickstream_kafka_dead_letter_failures_total").increment(1);
+            tracing::error!(topic = self.topic, %error, "poison message not copied to the dead-letter topic");
+        }
     }
 
     /// Queues the pending copy and waits until every copy is acknowledged.
     pub(crate) async fn flush(&mut self) -> Result<(), Error> {
-        self.send_pending().await?;
+        self.send_pending().await;
         self.producer.flush().await
     }
 }
