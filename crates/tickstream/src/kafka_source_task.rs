@@ -126,8 +126,17 @@ async fn commit(
     n: u64,
 ) -> anyhow::Result<()> {
     if let Some(offsets) = positions.remove(&n) {
-        source.commit(&offsets).await?;
-        tracing::debug!(checkpoint = n, "committed the position at the checkpoint");
+        match source.commit(&offsets).await {
+            Ok(()) => tracing::debug!(checkpoint = n, "committed the position at the checkpoint"),
+            // A rebalance or a broker away: the confirmed offsets go in with the next commit.
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(
+                    checkpoint = n,
+                    "kafka commit failed, retried at the next checkpoint: {e}"
+                )
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     positions.retain(|&k, _| k > n);
     Ok(())

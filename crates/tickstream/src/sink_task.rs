@@ -127,10 +127,17 @@ impl SinkTask {
                     written += batch.events.len() as u64;
                     self.write(&batch).await?;
                 }
-                Message::Barrier(n) if markers.barrier(n) => {
-                    self.flush().await.context("flushing at a checkpoint")?;
-                    let _ = acks.send(n).await;
-                }
+                Message::Barrier(n) if markers.barrier(n) => match self.flush().await {
+                    Ok(()) => {
+                        let _ = acks.send(n).await;
+                    }
+                    // A broker away: this checkpoint is not acknowledged, so its position is not
+                    // committed; a later checkpoint's flush covers everything before it.
+                    Err(e) if is_retryable(&e) => {
+                        tracing::warn!(checkpoint = n, "flush failed, checkpoint skipped: {e:#}")
+                    }
+                    Err(e) => return Err(e.context("flushing at a checkpoint")),
+                },
                 Message::Barrier(_) => {}
                 Message::End if markers.end() => break,
                 Message::End => {}
@@ -144,4 +151,10 @@ impl SinkTask {
         }
         Ok(written)
     }
+}
+
+/// True for failures that pass (a broker or store that went away), as opposed to bad data or disks.
+fn is_retryable(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<tickstream_io::Error>()
+        .is_some_and(tickstream_io::Error::is_retryable)
 }
