@@ -20,11 +20,12 @@ fn simulator() -> (Simulator, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut first = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    stderr.read_line(&mut first).unwrap();
     let addr = first.split_whitespace().nth(2).unwrap().to_owned();
+    // Keep reading: a simulator whose stderr is closed fails on its next log line.
+    std::thread::spawn(move || for _ in stderr.lines() {});
     (Simulator(child), addr)
 }
 

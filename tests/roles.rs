@@ -87,9 +87,12 @@ fn ingest_analytics_and_serve_as_separate_processes() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stderr = BufReader::new(sim.stderr.take().unwrap());
     let mut first = String::new();
-    BufReader::new(sim.stderr.take().unwrap()).read_line(&mut first).unwrap();
+    stderr.read_line(&mut first).unwrap();
     let sim_addr = first.split_whitespace().nth(2).unwrap().to_owned();
+    // Keep reading: a simulator whose stderr is closed fails on its next log line.
+    std::thread::spawn(move || for _ in stderr.lines() {});
     let _sim = Role { name: "simulator", child: sim, log: dir.join("simulator.log") };
 
     let prefix = format!("roles{run}");

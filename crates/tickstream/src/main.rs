@@ -6,6 +6,7 @@ mod error;
 mod filter;
 mod kafka_source_task;
 mod keys;
+mod metrics_endpoint;
 mod normalize;
 mod operator_task;
 mod pipeline;
@@ -82,6 +83,9 @@ struct RunArgs {
     /// open files, so shorter intervals mean smaller files (merge them with `tickstream compact`).
     #[arg(long, default_value = "30s", value_parser = tickstream_model::parse_duration)]
     checkpoint_interval: Duration,
+    /// Serve Prometheus metrics (`GET /metrics`) and `GET /healthz` on this address while the pipeline runs.
+    #[arg(long)]
+    metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -210,12 +214,13 @@ fn run(args: RunArgs) -> ExitCode {
         checkpoint_interval: args.checkpoint_interval,
         ..Default::default()
     };
-    finish(block_on(run_until_stopped(
-        pipeline,
-        options,
-        args.run_for,
-        args.shutdown_deadline,
-    )))
+    finish(block_on(async {
+        let _metrics = match args.metrics_listen {
+            Some(addr) => Some(metrics_endpoint::serve(addr).await?),
+            None => None,
+        };
+        run_until_stopped(pipeline, options, args.run_for, args.shutdown_deadline).await
+    }))
 }
 
 fn replay(args: ReplayArgs) -> ExitCode {
