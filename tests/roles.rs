@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn needs(var: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: run this test through tests/run"))
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run this test through tests/run"))
 }
 
 /// A child process killed when the test ends, its output in a log file.
@@ -44,7 +45,12 @@ impl Role {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(start.elapsed() < deadline, "{} did not stop within {deadline:?}:\n{}", self.name, self.log());
+            assert!(
+                start.elapsed() < deadline,
+                "{} did not stop within {deadline:?}:\n{}",
+                self.name,
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -58,7 +64,11 @@ impl Drop for Role {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn http_get(addr: &str, path: &str, key: &str) -> (u16, String) {
@@ -67,8 +77,15 @@ fn http_get(addr: &str, path: &str, key: &str) -> (u16, String) {
     write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -93,7 +110,11 @@ fn ingest_analytics_and_serve_as_separate_processes() {
     let sim_addr = first.split_whitespace().nth(2).unwrap().to_owned();
     // Keep reading: a simulator whose stderr is closed fails on its next log line.
     std::thread::spawn(move || for _ in stderr.lines() {});
-    let _sim = Role { name: "simulator", child: sim, log: dir.join("simulator.log") };
+    let _sim = Role {
+        name: "simulator",
+        child: sim,
+        log: dir.join("simulator.log"),
+    };
 
     let prefix = format!("roles{run}");
     std::fs::write(
@@ -168,16 +189,41 @@ key_prefix = "{prefix}"
     let api = format!("127.0.0.1:{api_port}");
     std::fs::write(dir.join("serve.toml"), format!("[api]\nlisten = \"{api}\"\n[cache]\nredis_url = \"{redis}\"\nkey_prefix = \"{prefix}\"\n")).unwrap();
     let key = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-        .args(["keys", "--keys", "keys.json", "create", "--name", "roles", "--scopes", "read"])
+        .args([
+            "keys",
+            "--keys",
+            "keys.json",
+            "create",
+            "--name",
+            "roles",
+            "--scopes",
+            "read",
+        ])
         .current_dir(&dir)
         .output()
         .unwrap();
-    assert!(key.status.success(), "{}", String::from_utf8_lossy(&key.stderr));
+    assert!(
+        key.status.success(),
+        "{}",
+        String::from_utf8_lossy(&key.stderr)
+    );
     let key = String::from_utf8_lossy(&key.stdout).trim().to_owned();
 
-    let mut ingest = Role::start("ingest", &dir, &["run", "--checkpoint-interval", "1s", "ingest.toml"]);
-    let mut analytics = Role::start("analytics", &dir, &["run", "--checkpoint-interval", "1s", "analytics.toml"]);
-    let mut serve = Role::start("serve", &dir, &["serve", "--config", "serve.toml", "--keys", "keys.json"]);
+    let mut ingest = Role::start(
+        "ingest",
+        &dir,
+        &["run", "--checkpoint-interval", "1s", "ingest.toml"],
+    );
+    let mut analytics = Role::start(
+        "analytics",
+        &dir,
+        &["run", "--checkpoint-interval", "1s", "analytics.toml"],
+    );
+    let mut serve = Role::start(
+        "serve",
+        &dir,
+        &["serve", "--config", "serve.toml", "--keys", "keys.json"],
+    );
 
     // The API sees trades and one-second bars that went venue → ingest → Kafka → analytics → Redis.
     let start = Instant::now();
@@ -202,15 +248,28 @@ key_prefix = "{prefix}"
     let latest: serde_json::Value = serde_json::from_str(&latest).unwrap();
     assert_eq!(latest["trade"]["exchange"], "binance");
     assert_eq!(latest["intervals"]["1s"]["bar"]["interval"], "1s");
-    let (status, _) = http_get(&api, "/v1/latest?exchange=binance&symbol=BTC-USDT", "tsk_wrong");
+    let (status, _) = http_get(
+        &api,
+        "/v1/latest?exchange=binance&symbol=BTC-USDT",
+        "tsk_wrong",
+    );
     assert_eq!(status, 401);
 
     // Each role stops cleanly on SIGTERM: drained, flushed, committed.
     for role in [&mut ingest, &mut analytics, &mut serve] {
         let status = role.stop(Duration::from_secs(40));
-        assert!(status.success(), "{} exited with {status}:\n{}", role.name, role.log());
+        assert!(
+            status.success(),
+            "{} exited with {status}:\n{}",
+            role.name,
+            role.log()
+        );
     }
     let trades = dir.join("lake/trades/exchange=binance/symbol=BTC-USDT");
-    assert!(trades.is_dir(), "the lake holds the trades:\n{}", analytics.log());
+    assert!(
+        trades.is_dir(),
+        "the lake holds the trades:\n{}",
+        analytics.log()
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
