@@ -376,7 +376,7 @@ fn bybit(c: &mut Criterion) {
         ("public_trade", fixture_text("bybit", "publicTrade.json")),
         (
             "orderbook_1_bbo",
-            snapshot.replace("orderbook.50.BTCUSDT", "orderbook.1.BTCUSDT"),
+            fixture_text("bybit", "linear-orderbook1-snapshot.json"),
         ),
     ];
     bench_frames(c, "bybit", &mut venue, &frames);

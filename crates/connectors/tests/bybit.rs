@@ -1,4 +1,5 @@
-//! Bybit v5 public parser tests on the documentation's messages (see `fixtures/bybit/SOURCES.md`).
+//! Bybit v5 public parser tests on the documentation's messages and on recorded frames, each fed as
+//! its stored text (sources in `fixtures/bybit/SOURCES.md`).
 
 use serde_json::{Value, json};
 use tickstream_connectors::bybit::{Bybit, BybitMarket};
@@ -7,10 +8,19 @@ use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, Unix
 
 const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);
 
-fn fixture(name: &str) -> Value {
+/// The recorded spot `orderbook.50.BTCUSDT` snapshot (`u` = 1323396) and the delta after it (1323397).
+const SPOT_SNAPSHOT: &str = "spot-orderbook50-snapshot.json";
+const SPOT_DELTA: &str = "spot-orderbook50-delta.json";
+/// The documentation's delta (`u` = 177400507), from another moment of the same topic.
+const DOC_DELTA: &str = "orderbook-delta.json";
+
+fn text(name: &str) -> String {
     let path = format!("{}/tests/fixtures/bybit/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
-        .unwrap()
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn fixture(name: &str) -> Value {
+    serde_json::from_str(&text(name)).unwrap()
 }
 
 fn sub(channel: Channel, canonical: &str, raw: &str) -> Subscription {
@@ -31,9 +41,15 @@ fn spot(mode: BookMode) -> Bybit {
     .unwrap()
 }
 
-fn parse(v: &mut Bybit, frame: &Value) -> Vec<Event> {
+fn linear(mode: BookMode) -> Bybit {
+    Bybit::new(&[], BybitMarket::Linear, 50, mode).unwrap()
+}
+
+/// The events of one fixture, parsed from its stored text.
+fn parse(v: &mut Bybit, name: &str) -> Vec<Event> {
     let mut out = Vec::new();
-    v.parse(&frame.to_string(), TS, &mut out).unwrap();
+    v.parse(&text(name), TS, &mut out)
+        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
     out
 }
 
@@ -41,16 +57,6 @@ fn signals(v: &mut Bybit) -> Vec<VenueSignal> {
     let mut s = Vec::new();
     v.drain_signals(&mut s);
     s
-}
-
-/// The documented snapshot turned into a delta with update id `u`.
-fn delta(u: u64, bids: Value, asks: Value) -> Value {
-    let mut frame = fixture("orderbook-snapshot.json");
-    frame["type"] = json!("delta");
-    frame["data"]["u"] = u.into();
-    frame["data"]["b"] = bids;
-    frame["data"]["a"] = asks;
-    frame
 }
 
 #[test]
@@ -87,9 +93,36 @@ fn urls_and_subscription_frames() {
 }
 
 #[test]
+fn subscribe_answers_and_pongs() {
+    for (market, ack) in [
+        (BybitMarket::Spot, "subscribe-response-spot.json"),
+        (BybitMarket::Linear, "subscribe-response-linear.json"),
+    ] {
+        let mut v = Bybit::new(&[], market, 50, BookMode::Snapshots).unwrap();
+        assert!(parse(&mut v, ack).is_empty());
+        assert_eq!(
+            signals(&mut v),
+            vec![VenueSignal::Subscribed {
+                detail: "subscribe acknowledged".into()
+            }],
+            "{ack}"
+        );
+    }
+    for (market, pong) in [
+        (BybitMarket::Spot, "pong-spot.json"),
+        (BybitMarket::Spot, "spot-pong-recorded.json"),
+        (BybitMarket::Linear, "pong-linear.json"),
+    ] {
+        let mut v = Bybit::new(&[], market, 50, BookMode::Snapshots).unwrap();
+        assert!(parse(&mut v, pong).is_empty(), "{pong}");
+        assert!(signals(&mut v).is_empty(), "{pong}");
+    }
+}
+
+#[test]
 fn trades_use_the_taker_side_and_keep_ids() {
     let mut v = spot(BookMode::Snapshots);
-    let events = parse(&mut v, &fixture("publicTrade.json"));
+    let events = parse(&mut v, "publicTrade.json");
     let [Event::Trade(t)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -102,56 +135,78 @@ fn trades_use_the_taker_side_and_keep_ids() {
     assert_eq!(t.side, AggressorSide::Buy);
     assert_eq!(t.ts_event, UnixNanos(1_672_304_486_865_000_000));
 
-    // The same frame on the linear endpoint is a perpetual, never spot; `T` may be a string.
-    let mut linear = Bybit::new(&[], BybitMarket::Linear, 50, BookMode::Snapshots).unwrap();
-    let mut frame = fixture("publicTrade.json");
-    frame["data"][0]["S"] = json!("Sell");
-    frame["data"][0]["T"] = json!("1672304486865");
-    let events = parse(&mut linear, &frame);
+    // A recorded spot trade: a numeric-looking id stays the text it was, an integer price keeps no point.
+    let events = parse(&mut v, "spot-publicTrade.json");
+    let [Event::Trade(t)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(t.trade_id, "2100000000019296063");
+    assert_eq!(
+        (t.price.to_string(), t.quantity.to_string()),
+        ("27200".into(), "0.000221".into())
+    );
+    assert_eq!(t.ts_event, UnixNanos(1_682_084_122_521_000_000));
+
+    // A recorded trade on the linear endpoint is a perpetual, never spot.
+    let mut perp = linear(BookMode::Snapshots);
+    let events = parse(&mut perp, "linear-publicTrade.json");
     let [Event::Trade(t)] = events.as_slice() else {
         panic!("{events:?}")
     };
     assert_eq!(t.symbol.as_str(), "BTC-USDT-PERP");
-    assert_eq!(t.side, AggressorSide::Sell);
-    assert_eq!(t.ts_event, UnixNanos(1_672_304_486_865_000_000));
+    assert_eq!(t.trade_id, "2a74ac78-691c-5b54-9dbe-5aafe8364627");
+    assert_eq!(t.side, AggressorSide::Buy);
+    assert_eq!(
+        (t.price.to_string(), t.quantity.to_string()),
+        ("109378.90".into(), "0.020".into())
+    );
+    assert_eq!(t.ts_event, UnixNanos(1_758_841_135_823_000_000));
 }
 
 #[test]
-fn snapshot_then_consecutive_deltas() {
+fn snapshot_then_the_next_delta() {
     let mut v = spot(BookMode::Snapshots);
-    let out = parse(&mut v, &fixture("orderbook-snapshot.json"));
+    let out = parse(&mut v, SPOT_SNAPSHOT);
     let [Event::Book(snap), Event::Quote(q)] = out.as_slice() else {
         panic!("{out:?}")
     };
     assert_eq!(
         (snap.action, snap.synced, snap.sequence),
-        (BookAction::Snapshot, true, Some(18_521_288))
+        (BookAction::Snapshot, true, Some(1_323_396))
     );
-    assert_eq!(snap.ts_event, UnixNanos(1_672_304_484_978_000_000));
+    assert_eq!((snap.bids.len(), snap.asks.len()), (50, 50));
+    assert_eq!(snap.ts_event, UnixNanos(1_682_083_230_023_000_000));
     assert_eq!(
-        (q.bid_price.to_string(), q.ask_price.to_string()),
-        ("16493.50".into(), "16611.00".into())
+        (q.bid_price.to_string(), q.bid_size.to_string()),
+        ("27579.99".into(), "0.031443".into())
     );
-    let out = parse(
-        &mut v,
-        &delta(18_521_289, json!([["16493.50", "0"]]), json!([])),
+    assert_eq!(
+        (q.ask_price.to_string(), q.ask_size.to_string()),
+        ("27580".into(), "0.080386".into())
     );
+    let out = parse(&mut v, SPOT_DELTA);
     let [Event::Book(d), Event::Quote(q)] = out.as_slice() else {
         panic!("{out:?}")
     };
-    assert_eq!((d.synced, d.sequence), (true, Some(18_521_289)));
-    assert_eq!(q.bid_price.to_string(), "16493.00");
+    assert_eq!(
+        (d.action, d.synced, d.sequence),
+        (BookAction::Delta, true, Some(1_323_397))
+    );
+    assert_eq!(
+        (q.bid_price.to_string(), q.bid_size.to_string()),
+        ("27579.99".into(), "0.031244".into())
+    );
     assert!(signals(&mut v).is_empty());
+    let book = v.book("BTCUSDT").unwrap();
+    assert_eq!((book.bids().count(), book.asks().count()), (50, 50));
 }
 
 #[test]
 fn a_skipped_update_id_reports_gap_resubscribes_and_resyncs() {
     let mut v = spot(BookMode::Snapshots);
-    parse(&mut v, &fixture("orderbook-snapshot.json"));
-    let out = parse(
-        &mut v,
-        &delta(18_521_290, json!([]), json!([["16611.00", "0"]])),
-    );
+    parse(&mut v, SPOT_SNAPSHOT);
+    // The next delta is missing: the one that arrives belongs much later in the stream.
+    let out = parse(&mut v, DOC_DELTA);
     let [Event::Status(gap)] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -159,7 +214,7 @@ fn a_skipped_update_id_reports_gap_resubscribes_and_resyncs() {
     assert_eq!(gap.symbol.as_ref().unwrap().as_str(), "BTC-USDT");
     assert_eq!(
         (gap.expected_sequence, gap.received_sequence),
-        (Some(18_521_289), Some(18_521_290))
+        (Some(1_323_397), Some(177_400_507))
     );
     assert_eq!(
         signals(&mut v),
@@ -171,92 +226,108 @@ fn a_skipped_update_id_reports_gap_resubscribes_and_resyncs() {
             reason: "orderbook.50.BTCUSDT update id break".into(),
         }]
     );
-    assert!(parse(&mut v, &delta(18_521_291, json!([]), json!([]))).is_empty());
-    let out = parse(&mut v, &fixture("orderbook-snapshot.json"));
+    // Until the new snapshot nothing of the book is published.
+    assert!(parse(&mut v, SPOT_DELTA).is_empty());
+    let out = parse(&mut v, SPOT_SNAPSHOT);
     let [Event::Book(snap), Event::Status(resync), Event::Quote(_)] = out.as_slice() else {
         panic!("{out:?}")
     };
     assert!(snap.synced);
     assert_eq!(resync.state, FeedState::Resync);
-}
-
-#[test]
-fn update_id_one_replaces_the_book() {
-    let mut v = spot(BookMode::Snapshots);
-    parse(&mut v, &fixture("orderbook-snapshot.json"));
-    let out = parse(
-        &mut v,
-        &delta(
-            1,
-            json!([["16000.00", "1.000"]]),
-            json!([["16700.00", "2.000"]]),
-        ),
-    );
-    let [Event::Book(snap), Event::Quote(q)] = out.as_slice() else {
-        panic!("{out:?}")
-    };
-    assert_eq!(
-        (snap.action, snap.sequence),
-        (BookAction::Snapshot, Some(1))
-    );
-    assert_eq!(snap.bids.len(), 1);
-    assert_eq!(q.bid_price.to_string(), "16000.00");
-    let out = parse(&mut v, &delta(2, json!([]), json!([["16650.00", "0.5"]])));
+    assert_eq!(resync.received_sequence, Some(1_323_396));
+    let out = parse(&mut v, SPOT_DELTA);
     assert!(
-        matches!(out.as_slice(), [Event::Book(_), Event::Quote(_)]),
+        matches!(out.as_slice(), [Event::Book(d), Event::Quote(_)] if d.synced),
         "{out:?}"
     );
 }
 
 #[test]
-fn level_one_book_gives_the_bbo() {
+fn a_repeated_delta_is_a_break() {
     let mut v = spot(BookMode::Snapshots);
-    let mut frame = fixture("orderbook-snapshot.json");
-    frame["topic"] = json!("orderbook.1.BTCUSDT");
-    frame["data"]["b"] = json!([["16493.50", "0.006"]]);
-    frame["data"]["a"] = json!([["16611.00", "0.029"]]);
-    let events = parse(&mut v, &frame);
-    let [Event::Quote(q)] = events.as_slice() else {
-        panic!("{events:?}")
+    parse(&mut v, SPOT_SNAPSHOT);
+    parse(&mut v, SPOT_DELTA);
+    let out = parse(&mut v, SPOT_DELTA);
+    let [Event::Status(gap)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(gap.state, FeedState::Gap);
+    assert_eq!(
+        (gap.expected_sequence, gap.received_sequence),
+        (Some(1_323_398), Some(1_323_397))
+    );
+}
+
+#[test]
+fn a_new_snapshot_replaces_the_book() {
+    let mut v = spot(BookMode::Snapshots);
+    parse(&mut v, SPOT_SNAPSHOT);
+    parse(&mut v, SPOT_DELTA);
+    let out = parse(&mut v, "orderbook-snapshot.json");
+    let [Event::Book(snap), Event::Quote(q)] = out.as_slice() else {
+        panic!("{out:?}")
     };
     assert_eq!(
-        (q.bid_price.to_string(), q.bid_size.to_string()),
-        ("16493.50".into(), "0.006".into())
+        (snap.action, snap.synced, snap.sequence),
+        (BookAction::Snapshot, true, Some(18_521_288))
     );
-    frame["type"] = json!("delta");
-    frame["data"]["b"] = json!([["16493.50", "0"], ["16494.00", "1.5"]]);
-    frame["data"]["a"] = json!([]);
-    let events = parse(&mut v, &frame);
+    assert_eq!(
+        (q.bid_price.to_string(), q.ask_price.to_string()),
+        ("16493.50".into(), "16611.00".into())
+    );
+    let book = v.book("BTCUSDT").unwrap();
+    assert_eq!((book.bids().count(), book.asks().count()), (2, 2));
+}
+
+#[test]
+fn level_one_book_gives_the_bbo() {
+    let mut v = linear(BookMode::Snapshots);
+    let events = parse(&mut v, "linear-orderbook1-snapshot.json");
     let [Event::Quote(q)] = events.as_slice() else {
         panic!("{events:?}")
     };
-    assert_eq!(q.bid_price.to_string(), "16494.00");
-    assert_eq!(q.ask_price.to_string(), "16611.00");
+    assert_eq!(q.symbol.as_str(), "BTC-USDT-PERP");
+    assert_eq!(
+        (q.bid_price.to_string(), q.bid_size.to_string()),
+        ("109378.80".into(), "1.273".into())
+    );
+    assert_eq!(
+        (q.ask_price.to_string(), q.ask_size.to_string()),
+        ("109378.90".into(), "6.278".into())
+    );
+    assert_eq!(q.ts_event, UnixNanos(1_758_841_134_603_000_000));
+    // A level-1 delta before any level-1 snapshot has no top to update.
+    let mut v = spot(BookMode::Snapshots);
+    assert!(parse(&mut v, "spot-orderbook1-delta.json").is_empty());
 }
 
 #[test]
 fn offline_deltas_without_a_snapshot_are_flagged_unsynced() {
     let mut v = spot(BookMode::Unsynced);
-    let out = parse(&mut v, &delta(5, json!([["16493.50", "1"]]), json!([])));
+    let out = parse(&mut v, DOC_DELTA);
     let [Event::Book(d)] = out.as_slice() else {
         panic!("{out:?}")
     };
     assert!(!d.synced);
-    assert!(
-        parse(
-            &mut spot(BookMode::Snapshots),
-            &delta(5, json!([]), json!([]))
-        )
-        .is_empty()
-    );
+    assert_eq!(d.sequence, Some(177_400_507));
+    assert_eq!((d.bids.len(), d.asks.len()), (5, 7));
+    assert!(parse(&mut spot(BookMode::Snapshots), DOC_DELTA).is_empty());
+
+    let mut perp = linear(BookMode::Unsynced);
+    let out = parse(&mut perp, "linear-orderbook50-delta.json");
+    let [Event::Book(d)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(d.symbol.as_str(), "BTC-USDT-PERP");
+    assert_eq!((d.synced, d.sequence), (false, Some(21_111_423)));
 }
 
 #[test]
 fn reconnect_makes_the_next_snapshot_a_resync() {
     let mut v = spot(BookMode::Snapshots);
-    parse(&mut v, &fixture("orderbook-snapshot.json"));
+    parse(&mut v, SPOT_SNAPSHOT);
     v.reset();
-    let out = parse(&mut v, &fixture("orderbook-snapshot.json"));
+    let out = parse(&mut v, SPOT_SNAPSHOT);
     assert!(
         out.iter()
             .any(|e| matches!(e, Event::Status(s) if s.state == FeedState::Resync)),
@@ -264,15 +335,13 @@ fn reconnect_makes_the_next_snapshot_a_resync() {
     );
 }
 
+/// Deliberately corrupted copies of the documented trade and snapshot: each must be rejected.
 #[test]
 fn bad_values_are_rejected() {
     let mut v = spot(BookMode::Snapshots);
-    let reject = |v: &mut Bybit, frame: Value| {
+    let reject = |v: &mut Bybit, frame: &str| {
         let mut out = Vec::new();
-        let reason = v
-            .parse(&frame.to_string(), TS, &mut out)
-            .unwrap_err()
-            .reason;
+        let reason = v.parse(frame, TS, &mut out).unwrap_err().reason;
         assert!(out.is_empty());
         reason
     };
@@ -287,17 +356,22 @@ fn bad_values_are_rejected() {
     ] {
         let saved = trade["data"][0][field].clone();
         trade["data"][0][field] = bad;
-        assert_eq!(reject(&mut v, trade.clone()), reason, "{field}");
+        assert_eq!(reject(&mut v, &trade.to_string()), reason, "{field}");
         trade["data"][0][field] = saved;
     }
     let mut book = fixture("orderbook-snapshot.json");
     book["data"]["a"][0][1] = json!("-1");
-    assert_eq!(reject(&mut v, book), RejectReason::InvalidQuantity);
-    let mut unknown = fixture("publicTrade.json");
-    unknown["topic"] = json!("kline.5.BTCUSDT");
-    assert_eq!(reject(&mut v, unknown), RejectReason::UnknownMessage);
     assert_eq!(
-        reject(&mut v, json!("not an object")),
+        reject(&mut v, &book.to_string()),
+        RejectReason::InvalidQuantity
+    );
+    // A documented topic this connector does not serve.
+    assert_eq!(
+        reject(&mut v, &text("kline.json")),
+        RejectReason::UnknownMessage
+    );
+    assert_eq!(
+        reject(&mut v, r#""not an object""#),
         RejectReason::ParseError
     );
 }
