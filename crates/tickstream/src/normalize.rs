@@ -17,7 +17,8 @@ pub struct NormalizeArgs {
     /// The venue's market: spot or perp (bybit's linear endpoint; okx ids carry their kind).
     #[arg(long, default_value = "spot")]
     market: Market,
-    /// The input file; standard input when left out.
+    /// The input file (zstd-compressed when it ends in `.zst`, as capture files do); standard input
+    /// when left out.
     #[arg(long)]
     input: Option<PathBuf>,
 }
@@ -27,6 +28,20 @@ pub fn normalize(args: NormalizeArgs) -> ExitCode {
     let stdout = BufWriter::new(std::io::stdout().lock());
     let result = match &args.input {
         Some(path) => match std::fs::File::open(path) {
+            Ok(file) if path.extension().is_some_and(|e| e == "zst") => {
+                match zstd::Decoder::new(file) {
+                    Ok(decoder) => tickstream_connectors::normalize(
+                        args.exchange,
+                        args.market,
+                        BufReader::new(decoder),
+                        stdout,
+                    ),
+                    Err(e) => {
+                        eprintln!("error: {}: {e}", path.display());
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
             Ok(file) => tickstream_connectors::normalize(
                 args.exchange,
                 args.market,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tickstream_model::{Exchange, Symbol, duration_text};
 
+use super::capture::CaptureConfig;
 use crate::binance::{self, Binance};
 use crate::bitstamp::{self, Bitstamp};
 use crate::bybit::{self, Bybit, BybitMarket};
@@ -30,6 +31,7 @@ use crate::{BookMode, Channel, Error, Subscription, Venue};
 /// staleness_per_channel = { trades = "5m" }
 /// max_frame_bytes = 16777216
 /// connect_timeout = "10s"
+/// capture = { dir = "data/capture", rotate = "1h" } # optional: raw frames to zstd files
 /// [sources.binance.backoff]
 /// initial = "250ms"
 /// max = "30s"
@@ -59,6 +61,9 @@ pub struct ExchangeSourceConfig {
     pub connect_timeout: Duration,
     #[serde(default)]
     pub backoff: BackoffConfig,
+    /// Raw capture of every received frame; off when left out.
+    #[serde(default)]
+    pub capture: Option<CaptureConfig>,
 }
 
 /// A duration written as text (`"5m"`), for maps of windows.
@@ -126,6 +131,7 @@ impl ExchangeSourceConfig {
             max_frame_bytes: default_max_frame_bytes(),
             connect_timeout: default_connect_timeout(),
             backoff: BackoffConfig::default(),
+            capture: None,
         }
     }
 
@@ -227,6 +233,9 @@ impl ExchangeSourceConfig {
                 "backoff.max",
                 "must not be shorter than backoff.initial".into(),
             );
+        }
+        if let Some(capture) = &self.capture {
+            capture.validate()?;
         }
         let streams = self.symbols.len() * self.channels.len();
         let limit = self
@@ -440,7 +449,8 @@ staleness = "10s"
 staleness_per_channel = { trades = "5m" }
 max_frame_bytes = 1048576
 connect_timeout = "3s"
-backoff = { initial = "100ms", max = "5s", reset_after = "30s" }"#,
+backoff = { initial = "100ms", max = "5s", reset_after = "30s" }
+capture = { dir = "data/capture", rotate = "15m" }"#,
         )
         .unwrap();
         config.validate().unwrap();
@@ -450,6 +460,16 @@ backoff = { initial = "100ms", max = "5s", reset_after = "30s" }"#,
         );
         assert_eq!(config.staleness_of(Channel::Book), Duration::from_secs(10));
         assert_eq!(config.backoff.initial, Duration::from_millis(100));
+        let capture = config.capture.unwrap();
+        assert_eq!(
+            (capture.rotate, capture.queue),
+            (Duration::from_secs(900), 65536)
+        );
+        assert!(
+            parse("exchange = \"binance\"\nsymbols = [\"BTC-USDT\"]\ncapture = { dir = \"d\", every = \"1h\" }")
+                .unwrap_err()
+                .contains("unknown field")
+        );
     }
 
     #[test]
@@ -489,6 +509,14 @@ backoff = { initial = "100ms", max = "5s", reset_after = "30s" }"#,
             ),
             ("staleness", Box::new(|c| c.staleness = Duration::ZERO)),
             ("max_frame_bytes", Box::new(|c| c.max_frame_bytes = 10)),
+            (
+                "capture.rotate",
+                Box::new(|c| {
+                    let mut capture = CaptureConfig::new("data/capture");
+                    capture.rotate = Duration::from_secs(7);
+                    c.capture = Some(capture);
+                }),
+            ),
             (
                 "backoff.max",
                 Box::new(|c| c.backoff.max = Duration::from_millis(1)),

@@ -5,6 +5,7 @@
 //! bounded channel. Bad frames are counted, logged (sampled) and reported as `rejected`; never a panic.
 
 mod backoff;
+pub mod capture;
 mod config;
 pub mod http;
 
@@ -24,6 +25,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 pub use backoff::Backoff;
+pub use capture::{Capture, CaptureConfig};
 pub use config::{BackoffConfig, ExchangeSourceConfig, Window, resolve_symbol};
 
 use crate::fields::status;
@@ -95,6 +97,7 @@ pub struct ExchangeSource {
     connection_id: u64,
     rejected: HashMap<RejectReason, u64>,
     last_backpressure_report: Option<Instant>,
+    capture: Option<Capture>,
 }
 
 impl std::fmt::Debug for ExchangeSource {
@@ -117,6 +120,10 @@ impl ExchangeSource {
         config.validate()?;
         let subs = config.subscriptions()?;
         let seed = u64::try_from(now().0).unwrap_or_default();
+        let capture = match &config.capture {
+            Some(capture) => Some(Capture::start(config.exchange, capture)?),
+            None => None,
+        };
         Ok(ExchangeSource {
             exchange: config.exchange,
             venue: config.venue(BookMode::Snapshots),
@@ -128,6 +135,7 @@ impl ExchangeSource {
             connection_id: 0,
             rejected: HashMap::new(),
             last_backpressure_report: None,
+            capture,
         })
     }
 
@@ -136,9 +144,18 @@ impl ExchangeSource {
         &self.rejected
     }
 
-    /// Runs until the receiving side of the events channel is dropped. Connection failures are never
-    /// fatal: the source reconnects with backoff.
+    /// Runs until the receiving side of the events channel is dropped, then finishes the capture file.
+    /// Connection failures are never fatal: the source reconnects with backoff.
     pub async fn run(mut self) -> Result<(), Error> {
+        let result = self.run_connections().await;
+        if let Some(capture) = self.capture.take() {
+            // Writing out the queued frames is blocking file I/O.
+            let _ = tokio::task::spawn_blocking(move || capture.finish()).await;
+        }
+        result
+    }
+
+    async fn run_connections(&mut self) -> Result<(), Error> {
         let url = self.venue.url(self.config.ws_url(), &self.subs)?;
         loop {
             self.connection_id += 1;
@@ -269,6 +286,9 @@ impl ExchangeSource {
                     match message {
                         Message::Text(text) => {
                             let ts_recv = now();
+                            if let Some(capture) = &mut self.capture {
+                                capture.record(ts_recv, self.connection_id, text.clone());
+                            }
                             if let Err(e) = self.venue.parse(text.as_str(), ts_recv, &mut out) {
                                 self.reject(e).await?;
                             }
