@@ -6,6 +6,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -101,7 +102,7 @@ pub struct Capture {
     exchange: Exchange,
     tx: Option<SyncSender<Record>>,
     writer: Option<JoinHandle<()>>,
-    dropped: u64,
+    dropped: AtomicU64,
 }
 
 impl Capture {
@@ -131,12 +132,12 @@ impl Capture {
             exchange,
             tx: Some(tx),
             writer: Some(handle),
-            dropped: 0,
+            dropped: AtomicU64::new(0),
         })
     }
 
     /// Queues a frame without waiting; a full queue drops it from the capture (counted, logged sampled).
-    pub fn record(&mut self, ts_recv: UnixNanos, connection_id: u64, frame: Utf8Bytes) {
+    pub fn record(&self, ts_recv: UnixNanos, connection_id: u64, frame: Utf8Bytes) {
         let Some(tx) = &self.tx else { return };
         let record = Record {
             ts_recv,
@@ -146,10 +147,10 @@ impl Capture {
         match tx.try_send(record) {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.dropped += 1;
+                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                 metrics::counter!("tickstream_capture_dropped_total", "exchange" => self.exchange.as_str()).increment(1);
-                if self.dropped.is_power_of_two() || self.dropped.is_multiple_of(1000) {
-                    tracing::warn!(exchange = %self.exchange, dropped = self.dropped, "capture queue full; frame left out of the capture");
+                if dropped.is_power_of_two() || dropped.is_multiple_of(1000) {
+                    tracing::warn!(exchange = %self.exchange, dropped, "capture queue full; frame left out of the capture");
                 }
             }
         }
@@ -157,7 +158,7 @@ impl Capture {
 
     /// Frames left out of the capture so far because the writer was behind.
     pub fn dropped(&self) -> u64 {
-        self.dropped
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Closes the queue and waits until the writer has written what was queued and finished its file.
@@ -305,8 +306,7 @@ mod tests {
     #[test]
     fn records_go_to_the_file_of_their_period_and_files_are_finished() {
         let dir = tempfile::tempdir().unwrap();
-        let mut capture =
-            Capture::start(Exchange::Binance, &CaptureConfig::new(dir.path())).unwrap();
+        let capture = Capture::start(Exchange::Binance, &CaptureConfig::new(dir.path())).unwrap();
         let hour = 3_600_000_000_000;
         let t0 = UnixNanos(1_772_370_000_000_000_000); // 2026-03-01T13:00:00Z
         capture.record(t0, 1, Utf8Bytes::from_static("{\"e\":\"trade\"}"));
@@ -331,8 +331,7 @@ mod tests {
         assert!(second.contains("\"connection_id\":2,\"frame\":\"next\""));
 
         // A restart in the same period appends a second zstd frame; both are read back.
-        let mut capture =
-            Capture::start(Exchange::Binance, &CaptureConfig::new(dir.path())).unwrap();
+        let capture = Capture::start(Exchange::Binance, &CaptureConfig::new(dir.path())).unwrap();
         capture.record(
             UnixNanos(t0.0 + hour + 1),
             3,
