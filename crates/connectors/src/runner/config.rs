@@ -32,6 +32,7 @@ use crate::{BookMode, Channel, Error, Subscription, Venue};
 /// max_frame_bytes = 16777216
 /// connect_timeout = "10s"
 /// max_streams_per_connection = 200    # optional: lower the venue's cap; more streams are sharded
+/// max_connection_age = "12h"          # optional: move to a new connection (overlapping) this often
 /// capture = { dir = "data/capture", rotate = "1h" } # optional: raw frames to zstd files
 /// [sources.binance.backoff]
 /// initial = "250ms"
@@ -66,6 +67,10 @@ pub struct ExchangeSourceConfig {
     /// subscriptions are split across several connections.
     #[serde(default)]
     pub max_streams_per_connection: Option<usize>,
+    /// The longest a connection is kept, at most the venue's limit (Binance: 24 h, the default); before
+    /// it ends, a new connection takes over without a gap.
+    #[serde(default)]
+    pub max_connection_age: Option<Window>,
     /// Raw capture of every received frame; off when left out.
     #[serde(default)]
     pub capture: Option<CaptureConfig>,
@@ -137,6 +142,7 @@ impl ExchangeSourceConfig {
             connect_timeout: default_connect_timeout(),
             backoff: BackoffConfig::default(),
             max_streams_per_connection: None,
+            max_connection_age: None,
             capture: None,
         }
     }
@@ -252,7 +258,31 @@ impl ExchangeSourceConfig {
                 format!("{cap}: must be between 1 and {}'s {limit}", self.exchange),
             );
         }
+        if let Some(Window(age)) = self.max_connection_age {
+            let limit = self
+                .venue_for(&[], BookMode::Snapshots)
+                .limits()
+                .max_connection_age;
+            if age < Duration::from_secs(1) || limit.is_some_and(|limit| age > limit) {
+                return bad(
+                    "max_connection_age",
+                    format!(
+                        "must be at least 1s and at most {}'s limit of {limit:?}",
+                        self.exchange
+                    ),
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// How long a connection is kept before a new one takes over: the configured age or the venue's.
+    pub fn connection_age(&self) -> Option<Duration> {
+        self.max_connection_age.map(|w| w.0).or_else(|| {
+            self.venue_for(&[], BookMode::Snapshots)
+                .limits()
+                .max_connection_age
+        })
     }
 
     fn venue_limit(&self) -> usize {

@@ -114,6 +114,10 @@ fn unknown_fields_and_bad_values_are_refused() {
             Box::new(|c| c.max_streams_per_connection = Some(1025)),
         ),
         (
+            "max_connection_age",
+            Box::new(|c| c.max_connection_age = Some(Window(Duration::from_secs(25 * 3600)))),
+        ),
+        (
             "backoff.max",
             Box::new(|c| c.backoff.max = Duration::from_millis(1)),
         ),
@@ -123,7 +127,15 @@ fn unknown_fields_and_bad_values_are_refused() {
         edit(&mut config);
         assert_eq!(field_of(&config), field);
     }
+    let binance = ExchangeSourceConfig::new(Exchange::Binance, &["BTC-USDT"]);
+    assert_eq!(
+        binance.connection_age(),
+        Some(Duration::from_secs(24 * 3600))
+    );
     let mut coinbase = ExchangeSourceConfig::new(Exchange::Coinbase, &["BTC-USD"]);
+    assert_eq!(coinbase.connection_age(), None);
+    coinbase.max_connection_age = Some(Window(Duration::from_secs(48 * 3600)));
+    coinbase.validate().unwrap();
     coinbase.channels = vec![Channel::AggTrades];
     assert_eq!(field_of(&coinbase), "channels");
 }

@@ -7,6 +7,7 @@
 mod backoff;
 pub mod capture;
 mod config;
+mod handover;
 pub mod http;
 mod shard;
 
