@@ -33,6 +33,7 @@ use crate::{BookMode, Channel, Error, Subscription, Venue};
 /// connect_timeout = "10s"
 /// max_streams_per_connection = 200    # optional: lower the venue's cap; more streams are sharded
 /// max_connection_age = "12h"          # optional: move to a new connection (overlapping) this often
+/// instrument_cache = "data/instruments/binance.json" # optional: venue metadata saved for offline starts
 /// capture = { dir = "data/capture", rotate = "1h" } # optional: raw frames to zstd files
 /// [sources.binance.backoff]
 /// initial = "250ms"
@@ -71,6 +72,9 @@ pub struct ExchangeSourceConfig {
     /// it ends, a new connection takes over without a gap.
     #[serde(default)]
     pub max_connection_age: Option<Window>,
+    /// Where the venue's instrument metadata is cached (JSON list of instruments); no cache when left out.
+    #[serde(default)]
+    pub instrument_cache: Option<std::path::PathBuf>,
     /// Raw capture of every received frame; off when left out.
     #[serde(default)]
     pub capture: Option<CaptureConfig>,
@@ -143,6 +147,7 @@ impl ExchangeSourceConfig {
             backoff: BackoffConfig::default(),
             max_streams_per_connection: None,
             max_connection_age: None,
+            instrument_cache: None,
             capture: None,
         }
     }
@@ -245,6 +250,13 @@ impl ExchangeSourceConfig {
                 "backoff.max",
                 "must not be shorter than backoff.initial".into(),
             );
+        }
+        if self
+            .instrument_cache
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return bad("instrument_cache", "name a file".into());
         }
         if let Some(capture) = &self.capture {
             capture.validate()?;

@@ -9,6 +9,7 @@ pub mod capture;
 mod config;
 mod handover;
 pub mod http;
+pub mod instruments;
 mod shard;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use tokio::task::JoinSet;
 pub use backoff::Backoff;
 pub use capture::{Capture, CaptureConfig};
 pub use config::{BackoffConfig, ExchangeSourceConfig, Window, resolve_symbol};
+pub use instruments::{InstrumentCatalog, InstrumentOrigin, load_instruments};
 
 use crate::{BookMode, Error, Subscription};
 use shard::Shard;
@@ -111,6 +113,17 @@ impl ExchangeSource {
             shards,
             capture,
         })
+    }
+
+    /// Loads the instrument metadata (venue, cache or fallback), lets it decide the venue symbols of
+    /// `config`, and prepares the source.
+    pub async fn with_instruments(
+        mut config: ExchangeSourceConfig,
+        tx: mpsc::Sender<Event>,
+    ) -> Result<(ExchangeSource, InstrumentCatalog), Error> {
+        let catalog = load_instruments(&config).await;
+        config.apply_instruments(&catalog);
+        Ok((ExchangeSource::new(config, tx)?, catalog))
     }
 
     /// The number of subscriptions of each shard (each served by its own connection).
