@@ -18,6 +18,21 @@ fn fixture(dir: &str, name: &str) -> String {
     value.to_string()
 }
 
+/// `tickstream normalize --exchange binance --input <file>`, which must succeed.
+fn normalize_binance_file(file: &Path) -> std::process::Output {
+    let out = tickstream()
+        .args(["normalize", "--exchange", "binance", "--input"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 #[test]
 fn normalize_a_file_and_stdin() {
     let input = [
@@ -30,16 +45,7 @@ fn normalize_a_file_and_stdin() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("frames.txt");
     std::fs::write(&file, &input).unwrap();
-    let out = tickstream()
-        .args(["normalize", "--exchange", "binance", "--input"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = normalize_binance_file(&file);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<serde_json::Value> = stdout
         .lines()
@@ -138,16 +144,7 @@ fn normalize_a_zstd_capture_file() {
     let file = dir.join("binance-2023-11-14T22.jsonl.zst");
     let compressed = zstd::encode_all(format!("{record}\n").as_bytes(), 3).unwrap();
     std::fs::write(&file, compressed).unwrap();
-    let out = tickstream()
-        .args(["normalize", "--exchange", "binance", "--input"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = normalize_binance_file(&file);
     let event: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(event["type"], "trade");
     assert_eq!(event["ts_recv"], 1_700_000_000_000_000_000_i64);
