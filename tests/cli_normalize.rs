@@ -18,6 +18,21 @@ fn fixture(dir: &str, name: &str) -> String {
     value.to_string()
 }
 
+/// `tickstream normalize --exchange binance --input <file>`, which must succeed.
+fn normalize_binance_file(file: &Path) -> std::process::Output {
+    let out = tickstream()
+        .args(["normalize", "--exchange", "binance", "--input"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 #[test]
 fn normalize_a_file_and_stdin() {
     let input = [
@@ -30,16 +45,7 @@ fn normalize_a_file_and_stdin() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("frames.txt");
     std::fs::write(&file, &input).unwrap();
-    let out = tickstream()
-        .args(["normalize", "--exchange", "binance", "--input"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = normalize_binance_file(&file);
     let stdout = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<serde_json::Value> = stdout
         .lines()
@@ -124,4 +130,23 @@ fn simulate_serves_the_binance_rest_snapshot() {
         serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     assert!(body["lastUpdateId"].as_u64().unwrap() >= 1000);
     assert_eq!(body["bids"].as_array().unwrap().len(), 5);
+}
+
+#[test]
+fn normalize_a_zstd_capture_file() {
+    let record = serde_json::json!({
+        "ts_recv": 1_700_000_000_000_000_000_i64,
+        "connection_id": 4,
+        "frame": fixture("binance", "trade.json"),
+    });
+    let dir = std::env::temp_dir().join(format!("tickstream-capture-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("binance-2023-11-14T22.jsonl.zst");
+    let compressed = zstd::encode_all(format!("{record}\n").as_bytes(), 3).unwrap();
+    std::fs::write(&file, compressed).unwrap();
+    let out = normalize_binance_file(&file);
+    let event: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(event["type"], "trade");
+    assert_eq!(event["ts_recv"], 1_700_000_000_000_000_000_i64);
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -81,6 +81,9 @@ pub struct VenueLimits {
     pub max_streams_per_connection: usize,
     /// Pause between the subscription frames sent on one connection.
     pub subscribe_frame_interval: Duration,
+    /// How long the venue keeps a connection open (Binance: 24 h); the runner moves to a new connection
+    /// before then. `None` when the venue sets no limit.
+    pub max_connection_age: Option<Duration>,
 }
 
 /// Why a frame, or part of one, was rejected. The `as_str` form is the `reason` of the `rejected`

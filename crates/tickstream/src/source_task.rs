@@ -68,7 +68,7 @@ impl SourceTask {
             SourceTask::Kafka(config) => {
                 return kafka_source_task::run(*config, outputs, control, shutdown, progress).await;
             }
-            SourceTask::Exchange(config) => exchange_feed(*config)?,
+            SourceTask::Exchange(config) => exchange_feed(*config).await?,
             SourceTask::Files { paths, filter } => read_files(paths, filter),
         };
         let mut sent = 0u64;
@@ -101,13 +101,15 @@ impl SourceTask {
     }
 }
 
-/// Starts the venue's runner and groups what it sends into batches: whatever is waiting, up to a batch,
-/// without waiting for more. Dropping the receiver stops the runner.
-fn exchange_feed(
+/// Loads the venue's instrument metadata, starts its runner and groups what it sends into batches:
+/// whatever is waiting, up to a batch, without waiting for more. Dropping the receiver stops the runner.
+async fn exchange_feed(
     config: ExchangeSourceConfig,
 ) -> anyhow::Result<mpsc::Receiver<anyhow::Result<Vec<Event>>>> {
     let (event_tx, mut event_rx) = mpsc::channel(BATCH * 4);
-    let source = ExchangeSource::new(config, event_tx)?;
+    let exchange = config.exchange;
+    let (source, catalog) = ExchangeSource::with_instruments(config, event_tx).await?;
+    tracing::info!(%exchange, origin = ?catalog.origin, instruments = catalog.instruments.len(), "instrument metadata");
     let (tx, rx) = mpsc::channel(4);
     tokio::spawn(async move {
         let runner = tokio::spawn(source.run());

@@ -131,10 +131,12 @@ impl Venue for Binance {
     }
 
     fn limits(&self) -> VenueLimits {
-        // 1024 streams per connection; at most 5 incoming messages per second (pongs included).
+        // 1024 streams per connection; at most 5 incoming messages per second (pongs included); a
+        // connection is closed after 24 hours.
         VenueLimits {
             max_streams_per_connection: 1024,
             subscribe_frame_interval: Duration::from_millis(250),
+            max_connection_age: Some(Duration::from_secs(24 * 3600)),
         }
     }
 

@@ -153,6 +153,7 @@ impl Venue for Bitstamp {
         VenueLimits {
             max_streams_per_connection: 100,
             subscribe_frame_interval: Duration::from_millis(50),
+            max_connection_age: None,
         }
     }
 

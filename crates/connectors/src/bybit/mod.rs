@@ -248,6 +248,7 @@ impl Venue for Bybit {
         VenueLimits {
             max_streams_per_connection: 200,
             subscribe_frame_interval: Duration::from_millis(100),
+            max_connection_age: None,
         }
     }
 

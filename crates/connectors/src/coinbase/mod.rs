@@ -276,6 +276,7 @@ impl Venue for CoinbaseAdvanced {
         VenueLimits {
             max_streams_per_connection: 1000,
             subscribe_frame_interval: Duration::from_millis(100),
+            max_connection_age: None,
         }
     }
 

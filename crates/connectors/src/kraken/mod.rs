@@ -257,6 +257,7 @@ impl Venue for Kraken {
         VenueLimits {
             max_streams_per_connection: 500,
             subscribe_frame_interval: Duration::from_millis(100),
+            max_connection_age: None,
         }
     }
 

@@ -190,6 +190,7 @@ impl Venue for Okx {
         VenueLimits {
             max_streams_per_connection: 30,
             subscribe_frame_interval: Duration::from_millis(350),
+            max_connection_age: None,
         }
     }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tickstream_model::{Exchange, Symbol, duration_text};
 
+use super::capture::CaptureConfig;
 use crate::binance::{self, Binance};
 use crate::bitstamp::{self, Bitstamp};
 use crate::bybit::{self, Bybit, BybitMarket};
@@ -30,6 +31,10 @@ use crate::{BookMode, Channel, Error, Subscription, Venue};
 /// staleness_per_channel = { trades = "5m" }
 /// max_frame_bytes = 16777216
 /// connect_timeout = "10s"
+/// max_streams_per_connection = 200    # optional: lower the venue's cap; more streams are sharded
+/// max_connection_age = "12h"          # optional: move to a new connection (overlapping) this often
+/// instrument_cache = "data/instruments/binance.json" # optional: venue metadata saved for offline starts
+/// capture = { dir = "data/capture", rotate = "1h" } # optional: raw frames to zstd files
 /// [sources.binance.backoff]
 /// initial = "250ms"
 /// max = "30s"
@@ -59,6 +64,20 @@ pub struct ExchangeSourceConfig {
     pub connect_timeout: Duration,
     #[serde(default)]
     pub backoff: BackoffConfig,
+    /// Streams (channel × symbol) per connection, at most the venue's limit (the default); more
+    /// subscriptions are split across several connections.
+    #[serde(default)]
+    pub max_streams_per_connection: Option<usize>,
+    /// The longest a connection is kept, at most the venue's limit (Binance: 24 h, the default); before
+    /// it ends, a new connection takes over without a gap.
+    #[serde(default)]
+    pub max_connection_age: Option<Window>,
+    /// Where the venue's instrument metadata is cached (JSON list of instruments); no cache when left out.
+    #[serde(default)]
+    pub instrument_cache: Option<std::path::PathBuf>,
+    /// Raw capture of every received frame; off when left out.
+    #[serde(default)]
+    pub capture: Option<CaptureConfig>,
 }
 
 /// A duration written as text (`"5m"`), for maps of windows.
@@ -126,6 +145,10 @@ impl ExchangeSourceConfig {
             max_frame_bytes: default_max_frame_bytes(),
             connect_timeout: default_connect_timeout(),
             backoff: BackoffConfig::default(),
+            max_streams_per_connection: None,
+            max_connection_age: None,
+            instrument_cache: None,
+            capture: None,
         }
     }
 
@@ -228,21 +251,62 @@ impl ExchangeSourceConfig {
                 "must not be shorter than backoff.initial".into(),
             );
         }
-        let streams = self.symbols.len() * self.channels.len();
-        let limit = self
-            .venue(BookMode::Snapshots)
-            .limits()
-            .max_streams_per_connection;
-        if streams > limit {
+        if self
+            .instrument_cache
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return bad("instrument_cache", "name a file".into());
+        }
+        if let Some(capture) = &self.capture {
+            capture.validate()?;
+        }
+        let limit = self.venue_limit();
+        if let Some(cap) = self.max_streams_per_connection
+            && (cap == 0 || cap > limit)
+        {
             return bad(
-                "symbols",
-                format!(
-                    "{streams} streams exceed {}'s {limit} per connection; split the symbols over several sources",
-                    self.exchange
-                ),
+                "max_streams_per_connection",
+                format!("{cap}: must be between 1 and {}'s {limit}", self.exchange),
             );
         }
+        if let Some(Window(age)) = self.max_connection_age {
+            let limit = self
+                .venue_for(&[], BookMode::Snapshots)
+                .limits()
+                .max_connection_age;
+            if age < Duration::from_secs(1) || limit.is_some_and(|limit| age > limit) {
+                return bad(
+                    "max_connection_age",
+                    format!(
+                        "must be at least 1s and at most {}'s limit of {limit:?}",
+                        self.exchange
+                    ),
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// How long a connection is kept before a new one takes over: the configured age or the venue's.
+    pub fn connection_age(&self) -> Option<Duration> {
+        self.max_connection_age.map(|w| w.0).or_else(|| {
+            self.venue_for(&[], BookMode::Snapshots)
+                .limits()
+                .max_connection_age
+        })
+    }
+
+    fn venue_limit(&self) -> usize {
+        self.venue_for(&[], BookMode::Snapshots)
+            .limits()
+            .max_streams_per_connection
+    }
+
+    /// Streams one connection carries: the configured cap or the venue's.
+    pub fn streams_per_connection(&self) -> usize {
+        self.max_streams_per_connection
+            .unwrap_or_else(|| self.venue_limit())
     }
 
     /// The staleness window of a channel.
@@ -300,7 +364,12 @@ impl ExchangeSourceConfig {
 
     /// The venue parser for this source's subscriptions.
     pub fn venue(&self, mode: BookMode) -> Box<dyn Venue> {
-        let subs = self.subscriptions().unwrap_or_default();
+        self.venue_for(&self.subscriptions().unwrap_or_default(), mode)
+    }
+
+    /// The venue parser for some of this source's subscriptions (one shard).
+    pub fn venue_for(&self, subs: &[Subscription], mode: BookMode) -> Box<dyn Venue> {
+        let subs = subs.to_vec();
         match self.exchange {
             Exchange::Binance => Box::new(Binance::new(
                 &subs,
@@ -400,164 +469,5 @@ pub fn venue_symbol(exchange: Exchange, symbol: &Symbol) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<ExchangeSourceConfig, String> {
-        toml::from_str::<ExchangeSourceConfig>(text).map_err(|e| e.to_string())
-    }
-
-    fn field_of(config: &ExchangeSourceConfig) -> String {
-        match config.validate() {
-            Err(Error::Config { field, .. }) => field,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn defaults_and_the_full_shape() {
-        let config =
-            parse("exchange = \"binance\"\nsymbols = [\"BTC-USDT\", \"ethusdt\"]").unwrap();
-        config.validate().unwrap();
-        assert_eq!(config.channels, [Channel::Trades, Channel::Bbo]);
-        assert_eq!(config.staleness, Duration::from_secs(30));
-        assert_eq!(config.max_frame_bytes, 16 * 1024 * 1024);
-        assert_eq!(config.backoff, BackoffConfig::default());
-        assert_eq!(config.ws_url(), "wss://stream.binance.com:9443");
-        let subs = config.subscriptions().unwrap();
-        assert_eq!(subs.len(), 4);
-        assert_eq!(
-            (subs[2].symbol.as_str(), subs[2].raw_symbol.as_str()),
-            ("ETH-USDT", "ETHUSDT")
-        );
-
-        let config = parse(
-            r#"exchange = "coinbase-exchange"
-symbols = ["BTC-USD"]
-channels = ["trades", "book"]
-url = "ws://127.0.0.1:9900/coinbase-exchange"
-staleness = "10s"
-staleness_per_channel = { trades = "5m" }
-max_frame_bytes = 1048576
-connect_timeout = "3s"
-backoff = { initial = "100ms", max = "5s", reset_after = "30s" }"#,
-        )
-        .unwrap();
-        config.validate().unwrap();
-        assert_eq!(
-            config.staleness_of(Channel::Trades),
-            Duration::from_secs(300)
-        );
-        assert_eq!(config.staleness_of(Channel::Book), Duration::from_secs(10));
-        assert_eq!(config.backoff.initial, Duration::from_millis(100));
-    }
-
-    #[test]
-    fn unknown_fields_and_bad_values_are_refused() {
-        assert!(
-            parse("exchange = \"binance\"\nsymbols = []\nsymbol = \"x\"")
-                .unwrap_err()
-                .contains("unknown field")
-        );
-        assert!(parse("exchange = \"nyse\"\nsymbols = []").is_err());
-        assert!(
-            parse("exchange = \"binance\"\nsymbols = [\"BTC-USDT\"]\nstaleness = \"soon\"")
-                .is_err()
-        );
-        let base = ExchangeSourceConfig::new(Exchange::Binance, &["BTC-USDT"]);
-        type Edit = Box<dyn Fn(&mut ExchangeSourceConfig)>;
-        let cases: Vec<(&str, Edit)> = vec![
-            ("exchange", Box::new(|c| c.exchange = Exchange::Composite)),
-            ("book_depth", Box::new(|c| c.book_depth = Some(25))),
-            ("symbols", Box::new(|c| c.symbols.clear())),
-            (
-                "symbols[0]",
-                Box::new(|c| c.symbols = vec!["NOTASYMBOL".into()]),
-            ),
-            (
-                "symbols[0]",
-                Box::new(|c| c.symbols = vec!["BTC-USDT-PERP".into()]),
-            ),
-            ("channels", Box::new(|c| c.channels.clear())),
-            (
-                "url",
-                Box::new(|c| c.url = Some("http://example.com".into())),
-            ),
-            (
-                "rest_url",
-                Box::new(|c| c.rest_url = Some("not a url".into())),
-            ),
-            ("staleness", Box::new(|c| c.staleness = Duration::ZERO)),
-            ("max_frame_bytes", Box::new(|c| c.max_frame_bytes = 10)),
-            (
-                "backoff.max",
-                Box::new(|c| c.backoff.max = Duration::from_millis(1)),
-            ),
-        ];
-        for (field, edit) in cases {
-            let mut config = base.clone();
-            edit(&mut config);
-            assert_eq!(field_of(&config), field);
-        }
-        let mut coinbase = ExchangeSourceConfig::new(Exchange::Coinbase, &["BTC-USD"]);
-        coinbase.channels = vec![Channel::AggTrades];
-        assert_eq!(field_of(&coinbase), "channels");
-    }
-
-    #[test]
-    fn every_venue_maps_its_symbols_and_kinds() {
-        let cases = [
-            (Exchange::Kraken, "BTC-USD", "BTC-USD", "BTC/USD"),
-            (Exchange::Kraken, "XBT/EUR", "BTC-EUR", "XBT/EUR"),
-            (
-                Exchange::Okx,
-                "BTC-USDT-PERP",
-                "BTC-USDT-PERP",
-                "BTC-USDT-SWAP",
-            ),
-            (
-                Exchange::Okx,
-                "BTC-USD-20250328",
-                "BTC-USD-20250328",
-                "BTC-USD-250328",
-            ),
-            (
-                Exchange::Okx,
-                "ETH-USDT-SWAP",
-                "ETH-USDT-PERP",
-                "ETH-USDT-SWAP",
-            ),
-            (Exchange::Bitstamp, "BTC-USD", "BTC-USD", "btcusd"),
-            (Exchange::Bitstamp, "ethusd", "ETH-USD", "ethusd"),
-            (Exchange::Bybit, "BTC-USDT", "BTC-USDT", "BTCUSDT"),
-        ];
-        for (exchange, text, canonical, raw) in cases {
-            let mut config = ExchangeSourceConfig::new(exchange, &[text]);
-            config.channels = vec![Channel::Book];
-            config.validate().unwrap();
-            let subs = config.subscriptions().unwrap();
-            assert_eq!(
-                (subs[0].symbol.as_str(), subs[0].raw_symbol.as_str()),
-                (canonical, raw),
-                "{exchange} {text}"
-            );
-        }
-        let perps = ExchangeSourceConfig::new(Exchange::Bybit, &["BTC-USDT-PERP", "ETHUSDT"]);
-        assert_eq!(perps.bybit_market(), BybitMarket::Linear);
-        assert_eq!(field_of(&perps), "symbols");
-        let linear = ExchangeSourceConfig::new(Exchange::Bybit, &["BTC-USDT-PERP"]);
-        assert_eq!(linear.subscriptions().unwrap()[0].raw_symbol, "BTCUSDT");
-        for (exchange, text) in [
-            (Exchange::Kraken, "BTC-USD-PERP"),
-            (Exchange::Bitstamp, "BTC-USD-20250328"),
-        ] {
-            let config = ExchangeSourceConfig::new(exchange, &[text]);
-            assert_eq!(field_of(&config), "symbols[0]");
-        }
-        let mut kraken = ExchangeSourceConfig::new(Exchange::Kraken, &["BTC-USD"]);
-        kraken.book_depth = Some(50);
-        assert_eq!(field_of(&kraken), "book_depth");
-        kraken.book_depth = Some(25);
-        kraken.validate().unwrap();
-    }
-}
+#[path = "config_tests.rs"]
+mod tests;

@@ -5,43 +5,28 @@
 //! bounded channel. Bad frames are counted, logged (sampled) and reported as `rejected`; never a panic.
 
 mod backoff;
+pub mod capture;
 mod config;
+mod handover;
 pub mod http;
+pub mod instruments;
+mod shard;
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::AtomicU64;
+use std::time::SystemTime;
 
-use futures_util::{SinkExt, StreamExt};
-use rustls::ClientConfig;
-use tickstream_model::{Event, EventKind, Exchange, FeedState, FeedStatus, Symbol, UnixNanos};
-use tokio::net::TcpStream;
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tickstream_model::{Event, Exchange, UnixNanos};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 pub use backoff::Backoff;
+pub use capture::{Capture, CaptureConfig};
 pub use config::{BackoffConfig, ExchangeSourceConfig, Window, resolve_symbol};
+pub use instruments::{InstrumentCatalog, InstrumentOrigin, load_instruments};
 
-use crate::fields::status;
-use crate::{BookMode, Channel, Error, ParseError, RejectReason, Subscription, Venue, VenueSignal};
-
-type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// How often timers (staleness, idle, pings) are checked.
-const TICK: Duration = Duration::from_millis(250);
-/// At most one `backpressure` status per this long.
-const BACKPRESSURE_REPORT_EVERY: Duration = Duration::from_secs(1);
-/// Delay before fetching a snapshot again after a failed fetch.
-const SNAPSHOT_RETRY: Duration = Duration::from_secs(1);
-const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The receiver of the events channel was dropped: the source stops.
-#[derive(Debug)]
-struct DownstreamClosed;
+use crate::{BookMode, Error, Subscription};
+use shard::Shard;
 
 /// The wall clock, read by the runner only.
 pub fn now() -> UnixNanos {
@@ -51,25 +36,8 @@ pub fn now() -> UnixNanos {
     UnixNanos(i64::try_from(nanos).unwrap_or(i64::MAX))
 }
 
-/// One subscription watched for staleness: the event kind and symbol its data arrives as.
-#[derive(Debug)]
-struct Watch {
-    channel: Channel,
-    kind: EventKind,
-    symbol: Symbol,
-    raw_symbol: Arc<str>,
-    window: Duration,
-}
-
-fn event_kind(channel: Channel) -> EventKind {
-    match channel {
-        Channel::Trades | Channel::AggTrades => EventKind::Trade,
-        Channel::Bbo => EventKind::Quote,
-        Channel::Book => EventKind::Book,
-    }
-}
-
-/// A running exchange source: one websocket connection with its venue parser.
+/// A running exchange source: its subscriptions in shards of at most the venue's streams per
+/// connection, each served by its own connection loop.
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), tickstream_connectors::Error> {
@@ -85,24 +53,16 @@ fn event_kind(channel: Channel) -> EventKind {
 /// # }
 /// ```
 pub struct ExchangeSource {
-    config: ExchangeSourceConfig,
     exchange: Exchange,
-    subs: Vec<Subscription>,
-    venue: Box<dyn Venue>,
-    tx: mpsc::Sender<Event>,
-    tls: Arc<ClientConfig>,
-    backoff: Backoff,
-    connection_id: u64,
-    rejected: HashMap<RejectReason, u64>,
-    last_backpressure_report: Option<Instant>,
+    shards: Vec<Shard>,
+    capture: Option<Arc<Capture>>,
 }
 
 impl std::fmt::Debug for ExchangeSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ExchangeSource")
             .field("exchange", &self.exchange)
-            .field("subscriptions", &self.subs.len())
-            .field("connection_id", &self.connection_id)
+            .field("shards", &self.shard_sizes())
             .finish()
     }
 }
@@ -117,345 +77,135 @@ impl ExchangeSource {
         config.validate()?;
         let subs = config.subscriptions()?;
         let seed = u64::try_from(now().0).unwrap_or_default();
-        Ok(ExchangeSource {
-            exchange: config.exchange,
-            venue: config.venue(BookMode::Snapshots),
-            backoff: Backoff::new(config.backoff.clone(), seed),
-            config,
-            subs,
-            tx,
-            tls: http::tls_config()?,
-            connection_id: 0,
-            rejected: HashMap::new(),
-            last_backpressure_report: None,
-        })
-    }
-
-    /// Frames rejected so far, by reason.
-    pub fn rejected(&self) -> &HashMap<RejectReason, u64> {
-        &self.rejected
-    }
-
-    /// Runs until the receiving side of the events channel is dropped. Connection failures are never
-    /// fatal: the source reconnects with backoff.
-    pub async fn run(mut self) -> Result<(), Error> {
-        let url = self.venue.url(self.config.ws_url(), &self.subs)?;
-        loop {
-            self.connection_id += 1;
-            self.venue.reset();
-            let reason = match self.connect(&url).await {
-                Err(e) => e.to_string(),
-                Ok(ws) => {
-                    if self
-                        .status(FeedState::Connected, None, format!("connected to {url}"))
-                        .await
-                        .is_err()
-                    {
-                        return Ok(());
-                    }
-                    let started = Instant::now();
-                    let ended = self.session(ws).await;
-                    if started.elapsed() >= self.backoff.reset_after() {
-                        self.backoff.reset();
-                    }
-                    match ended {
-                        Ok(reason) => reason,
-                        Err(DownstreamClosed) => return Ok(()),
-                    }
-                }
-            };
-            tracing::info!(exchange = %self.exchange, connection = self.connection_id, %reason, "disconnected");
-            let delay = self.backoff.next_delay();
-            metrics::counter!("tickstream_connector_reconnects_total", "exchange" => self.exchange.as_str()).increment(1);
-            let detail = format!("reconnecting in {} ms", delay.as_millis());
-            if self
-                .status(FeedState::Disconnected, None, reason)
-                .await
-                .is_err()
-                || self
-                    .status(FeedState::Reconnecting, None, detail)
-                    .await
-                    .is_err()
-            {
-                return Ok(());
-            }
-            tokio::time::sleep(delay).await;
-        }
-    }
-
-    async fn connect(&self, url: &str) -> Result<WsStream, Error> {
-        let ws_config = WebSocketConfig::default()
-            .max_message_size(Some(self.config.max_frame_bytes))
-            .max_frame_size(Some(self.config.max_frame_bytes));
-        let connector = if url.starts_with("wss:") {
-            Connector::Rustls(self.tls.clone())
-        } else {
-            Connector::Plain
+        let capture = match &config.capture {
+            Some(capture) => Some(Arc::new(Capture::start(config.exchange, capture)?)),
+            None => None,
         };
-        let connecting = tokio_tungstenite::connect_async_tls_with_config(
-            url,
-            Some(ws_config),
-            true,
-            Some(connector),
-        );
-        match tokio::time::timeout(self.config.connect_timeout, connecting).await {
-            Ok(Ok((ws, _response))) => Ok(ws),
-            Ok(Err(e)) => Err(Error::Connect {
-                url: url.to_owned(),
-                message: e.to_string(),
-            }),
-            Err(_) => Err(Error::Connect {
-                url: url.to_owned(),
-                message: format!("no connection within {:?}", self.config.connect_timeout),
-            }),
-        }
-    }
-
-    /// One connection's life; returns why it should be renewed.
-    async fn session(&mut self, ws: WsStream) -> Result<String, DownstreamClosed> {
-        let (mut sink, mut stream) = ws.split();
-        let pace = self.venue.limits().subscribe_frame_interval;
-        for (i, frame) in self
-            .venue
-            .subscribe_frames(&self.subs)
+        let tls = http::tls_config()?;
+        let exchange = config.exchange;
+        let cap = config.streams_per_connection();
+        let config = Arc::new(config);
+        let connection_ids = Arc::new(AtomicU64::new(0));
+        let mut shards = Vec::new();
+        for (i, group) in shard_subscriptions(&subs, config.channels.len(), cap)
             .into_iter()
             .enumerate()
         {
-            if i > 0 {
-                tokio::time::sleep(pace).await;
-            }
-            if let Err(e) = sink.send(Message::text(frame)).await {
-                return Ok(format!("subscribe failed: {e}"));
-            }
+            let venue = config.venue_for(&group, BookMode::Snapshots);
+            venue.url(config.ws_url(), &group)?;
+            shards.push(Shard {
+                backoff: Backoff::new(config.backoff.clone(), seed.wrapping_add(i as u64)),
+                config: config.clone(),
+                exchange,
+                subs: group,
+                venue,
+                tx: tx.clone(),
+                tls: tls.clone(),
+                connection_ids: connection_ids.clone(),
+                connection_id: 0,
+                rejected: std::collections::HashMap::new(),
+                last_backpressure_report: None,
+                capture: capture.clone(),
+            });
         }
-        let keepalive = self.venue.keepalive();
-        let start = Instant::now();
-        let watches: Vec<Watch> = self
-            .subs
-            .iter()
-            .map(|s| Watch {
-                channel: s.channel,
-                kind: event_kind(s.channel),
-                symbol: s.symbol.clone(),
-                raw_symbol: s.raw_symbol.as_str().into(),
-                window: self.config.staleness_of(s.channel),
-            })
-            .collect();
-        let mut last_data: HashMap<(EventKind, Symbol), Instant> = watches
-            .iter()
-            .map(|w| ((w.kind, w.symbol.clone()), start))
-            .collect();
-        let mut last_frame = start;
-        let mut last_ping = start;
-        let mut tick = tokio::time::interval(TICK);
-        let mut fetches: JoinSet<(String, Result<String, Error>)> = JoinSet::new();
-        let mut in_flight: HashSet<String> = HashSet::new();
-        let mut out = Vec::new();
-        let mut signals = Vec::new();
-        loop {
-            tokio::select! {
-                message = stream.next() => {
-                    let received = Instant::now();
-                    let message = match message {
-                        None => return Ok("the venue closed the connection".into()),
-                        Some(Err(tungstenite::Error::Capacity(e))) => {
-                            self.reject(ParseError::new(RejectReason::Oversized, e.to_string())).await?;
-                            return Ok(format!("oversized frame: {e}"));
-                        }
-                        Some(Err(e)) => return Ok(format!("read failed: {e}")),
-                        Some(Ok(message)) => message,
-                    };
-                    last_frame = received;
-                    match message {
-                        Message::Text(text) => {
-                            let ts_recv = now();
-                            if let Err(e) = self.venue.parse(text.as_str(), ts_recv, &mut out) {
-                                self.reject(e).await?;
-                            }
-                        }
-                        Message::Binary(bytes) => {
-                            self.reject(ParseError::new(RejectReason::BinaryFrame, format!("{} bytes", bytes.len()))).await?;
-                        }
-                        Message::Close(frame) => {
-                            let why = frame.map_or_else(|| "no reason".to_owned(), |f| format!("{} {}", f.code, f.reason));
-                            return Ok(format!("the venue closed the connection: {why}"));
-                        }
-                        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
-                    }
-                }
-                Some(done) = fetches.join_next(), if !fetches.is_empty() => {
-                    let Ok((raw_symbol, result)) = done else { continue };
-                    match result {
-                        Ok(body) => {
-                            in_flight.remove(&raw_symbol);
-                            if let Err(e) = self.venue.apply_snapshot(&raw_symbol, &body, now(), &mut out) {
-                                self.reject(e).await?;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(exchange = %self.exchange, %raw_symbol, error = %e, "book snapshot fetch failed; retrying");
-                            let url = match &e { Error::Http { url, .. } => url.clone(), _ => String::new() };
-                            fetches.spawn(fetch_snapshot(raw_symbol, url, self.tls.clone(), SNAPSHOT_RETRY));
-                        }
-                    }
-                }
-                _ = tick.tick() => {
-                    let at = Instant::now();
-                    if at.duration_since(last_frame) > keepalive.idle_timeout {
-                        let detail = format!("no frames for {:?}", keepalive.idle_timeout);
-                        self.status(FeedState::Stale, None, detail.clone()).await?;
-                        return Ok(detail);
-                    }
-                    for watch in &watches {
-                        let last = last_data.get(&(watch.kind, watch.symbol.clone())).copied().unwrap_or(start);
-                        if at.duration_since(last) > watch.window {
-                            let detail = format!("no {} data for {:?}", watch.channel.as_str(), watch.window);
-                            self.status(FeedState::Stale, Some((&watch.symbol, &watch.raw_symbol)), detail.clone()).await?;
-                            return Ok(format!("{} {detail}", watch.symbol));
-                        }
-                    }
-                    if let Some(every) = keepalive.ping_interval
-                        && at.duration_since(last_ping) >= every
-                    {
-                        last_ping = at;
-                        let ping = match self.venue.ping_frame() {
-                            Some(text) => Message::text(text),
-                            None => Message::Ping(Vec::new().into()),
-                        };
-                        if let Err(e) = sink.send(ping).await {
-                            return Ok(format!("ping failed: {e}"));
-                        }
-                    }
-                    continue;
-                }
-            }
-            // Publish what the frame or snapshot produced, then act on the parser's signals.
-            let seen = Instant::now();
-            for event in out.drain(..) {
-                if let Some(symbol) = event.symbol()
-                    && matches!(
-                        event.kind(),
-                        EventKind::Trade | EventKind::Quote | EventKind::Book
-                    )
-                    && let Some(last) = last_data.get_mut(&(event.kind(), symbol.clone()))
-                {
-                    *last = seen;
-                }
-                let event = match event {
-                    Event::Status(mut s) => {
-                        s.connection_id = Some(self.connection_id);
-                        Event::Status(s)
-                    }
-                    other => other,
-                };
-                self.emit(event).await?;
-            }
-            self.venue.drain_signals(&mut signals);
-            for signal in signals.drain(..) {
-                match signal {
-                    VenueSignal::Subscribed { detail } => {
-                        self.status(FeedState::Subscribed, None, detail).await?
-                    }
-                    VenueSignal::FetchSnapshot { raw_symbol, url } => {
-                        if in_flight.insert(raw_symbol.clone()) {
-                            fetches.spawn(fetch_snapshot(
-                                raw_symbol,
-                                url,
-                                self.tls.clone(),
-                                Duration::ZERO,
-                            ));
-                        }
-                    }
-                    VenueSignal::Reconnect { reason } => return Ok(reason),
-                    VenueSignal::Send { frames, reason } => {
-                        tracing::info!(exchange = %self.exchange, %reason, "resubscribing");
-                        for frame in frames {
-                            if let Err(e) = sink.send(Message::text(frame)).await {
-                                return Ok(format!("resubscribe failed: {e}"));
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        Ok(ExchangeSource {
+            exchange,
+            shards,
+            capture,
+        })
     }
 
-    /// Sends downstream; when the channel is full, waits for room (backpressure) and reports it.
-    async fn emit(&mut self, event: Event) -> Result<(), DownstreamClosed> {
-        let event = match self.tx.try_send(event) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Closed(_)) => return Err(DownstreamClosed),
-            Err(TrySendError::Full(event)) => event,
-        };
-        let waited_from = Instant::now();
-        metrics::counter!("tickstream_connector_backpressure_total", "exchange" => self.exchange.as_str()).increment(1);
-        self.tx.send(event).await.map_err(|_| DownstreamClosed)?;
-        let due = self
-            .last_backpressure_report
-            .is_none_or(|t| t.elapsed() >= BACKPRESSURE_REPORT_EVERY);
-        if due {
-            self.last_backpressure_report = Some(Instant::now());
-            let detail = format!(
-                "downstream full: waited {} ms for room",
-                waited_from.elapsed().as_millis()
-            );
-            tracing::warn!(exchange = %self.exchange, %detail, "backpressure");
-            let mut s = status(self.exchange, None, FeedState::Backpressure, detail, now());
-            s.connection_id = Some(self.connection_id);
-            self.tx
-                .send(Event::Status(s))
-                .await
-                .map_err(|_| DownstreamClosed)?;
-        }
-        Ok(())
+    /// Loads the instrument metadata (venue, cache or fallback), lets it decide the venue symbols of
+    /// `config`, and prepares the source.
+    pub async fn with_instruments(
+        mut config: ExchangeSourceConfig,
+        tx: mpsc::Sender<Event>,
+    ) -> Result<(ExchangeSource, InstrumentCatalog), Error> {
+        let catalog = load_instruments(&config).await;
+        config.apply_instruments(&catalog);
+        Ok((ExchangeSource::new(config, tx)?, catalog))
     }
 
-    async fn status(
-        &mut self,
-        state: FeedState,
-        symbol: Option<(&Symbol, &Arc<str>)>,
-        detail: String,
-    ) -> Result<(), DownstreamClosed> {
-        let mut s: FeedStatus = status(self.exchange, symbol, state, detail, now());
-        s.connection_id = Some(self.connection_id);
-        self.emit(Event::Status(s)).await
+    /// The number of subscriptions of each shard (each served by its own connection).
+    pub fn shard_sizes(&self) -> Vec<usize> {
+        self.shards.iter().map(|s| s.subs.len()).collect()
     }
 
-    /// Counts, logs (sampled: the 1st, 2nd, 4th, 8th... and every 1000th of a reason) and reports a
-    /// rejected frame.
-    async fn reject(&mut self, error: ParseError) -> Result<(), DownstreamClosed> {
-        let count = self.rejected.entry(error.reason).or_default();
-        *count += 1;
-        let n = *count;
-        metrics::counter!(
-            "tickstream_connector_rejected_total",
-            "exchange" => self.exchange.as_str(),
-            "reason" => error.reason.as_str()
-        )
-        .increment(1);
-        if n.is_power_of_two() || n.is_multiple_of(1000) {
-            tracing::warn!(exchange = %self.exchange, reason = %error.reason, count = n, detail = %error.detail, "frame rejected");
+    /// Runs every shard until the receiving side of the events channel is dropped, then finishes the
+    /// capture file. Connection failures are never fatal: each shard reconnects with backoff.
+    pub async fn run(self) -> Result<(), Error> {
+        let mut running = JoinSet::new();
+        for shard in self.shards {
+            running.spawn(shard.run());
         }
-        let mut s = status(
-            self.exchange,
-            None,
-            FeedState::Rejected,
-            error.detail,
-            now(),
-        );
-        s.reason = Some(error.reason.as_str().to_owned());
-        s.connection_id = Some(self.connection_id);
-        self.emit(Event::Status(s)).await
+        let mut result = Ok(());
+        while let Some(done) = running.join_next().await {
+            if let Ok(Err(e)) = done
+                && result.is_ok()
+            {
+                result = Err(e);
+            }
+        }
+        if let Some(capture) = self.capture.and_then(Arc::into_inner) {
+            // Writing out the queued frames is blocking file I/O.
+            let _ = tokio::task::spawn_blocking(move || capture.finish()).await;
+        }
+        result
     }
 }
 
-async fn fetch_snapshot(
-    raw_symbol: String,
-    url: String,
-    tls: Arc<ClientConfig>,
-    delay: Duration,
-) -> (String, Result<String, Error>) {
-    tokio::time::sleep(delay).await;
-    let result = http::get(&url, &tls, SNAPSHOT_TIMEOUT).await;
-    (raw_symbol, result)
+/// Splits subscriptions (symbol by symbol, `channels` per symbol) into groups of at most `cap`,
+/// keeping a symbol's channels together when they fit in one group.
+fn shard_subscriptions(
+    subs: &[Subscription],
+    channels: usize,
+    cap: usize,
+) -> Vec<Vec<Subscription>> {
+    let cap = cap.max(1);
+    let per_group = if cap >= channels && channels > 0 {
+        cap / channels * channels
+    } else {
+        cap
+    };
+    subs.chunks(per_group)
+        .map(<[Subscription]>::to_vec)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use tickstream_model::Exchange;
+
+    use super::*;
+    use crate::Channel;
+
+    #[test]
+    fn shards_keep_a_symbols_channels_together_when_they_fit() {
+        let mut config =
+            ExchangeSourceConfig::new(Exchange::Binance, &["BTC-USDT", "ETH-USDT", "SOL-USDT"]);
+        config.channels = vec![Channel::Trades, Channel::Bbo];
+        let subs = config.subscriptions().unwrap();
+        let sizes = |cap| -> Vec<Vec<String>> {
+            shard_subscriptions(&subs, 2, cap)
+                .iter()
+                .map(|g| {
+                    g.iter()
+                        .map(|s| format!("{}:{}", s.symbol, s.channel.as_str()))
+                        .collect()
+                })
+                .collect()
+        };
+        assert_eq!(
+            sizes(3),
+            [
+                vec!["BTC-USDT:trades", "BTC-USDT:bbo"],
+                vec!["ETH-USDT:trades", "ETH-USDT:bbo"],
+                vec!["SOL-USDT:trades", "SOL-USDT:bbo"],
+            ]
+        );
+        assert_eq!(sizes(4).len(), 2);
+        assert_eq!(sizes(4)[0].len(), 4);
+        assert_eq!(sizes(1).len(), 6);
+        assert_eq!(sizes(1024).len(), 1);
+    }
 }

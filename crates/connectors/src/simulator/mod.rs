@@ -82,6 +82,8 @@ pub struct Shared {
     markets: Mutex<BTreeMap<String, Market>>,
     steps: broadcast::Sender<Arc<Step>>,
     faults: broadcast::Sender<Fault>,
+    /// Fixed REST bodies by path (venue metadata fixtures).
+    rest_bodies: Mutex<BTreeMap<String, String>>,
 }
 
 impl Shared {
@@ -138,6 +140,7 @@ impl Simulator {
             markets: Mutex::new(BTreeMap::new()),
             steps: broadcast::channel(4096).0,
             faults: broadcast::channel(64).0,
+            rest_bodies: Mutex::new(BTreeMap::new()),
         });
         let ticker = {
             let shared = shared.clone();
@@ -179,6 +182,16 @@ impl Simulator {
     }
 
     /// Applies a fault to every open connection.
+    /// Answers `GET <path>` (any query) with `body`, e.g. a venue's instrument metadata:
+    /// `sim.serve_rest("/binance/api/v3/exchangeInfo", fixture)`.
+    pub fn serve_rest(&self, path: &str, body: String) {
+        self.shared
+            .rest_bodies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(path.to_owned(), body);
+    }
+
     pub fn inject(&self, fault: Fault) {
         let _ = self.shared.faults.send(fault);
     }
@@ -338,7 +351,7 @@ pub fn going_away(reason: &str) -> CloseFrame {
 }
 
 /// The REST side: `GET /binance/api/v3/depth?symbol=BTCUSDT&limit=N` and
-/// `GET /bitstamp/api/v2/order_book/btcusd/`.
+/// `GET /bitstamp/api/v2/order_book/btcusd/`, and the bodies given to [`Simulator::serve_rest`].
 async fn serve_http(mut tcp: TcpStream, shared: &Shared) {
     let mut request = Vec::new();
     let mut buf = [0u8; 4096];
@@ -354,7 +367,15 @@ async fn serve_http(mut tcp: TcpStream, shared: &Shared) {
         .nth(1)
         .unwrap_or_default()
         .to_owned();
-    let body = binance::rest_response(&target, shared)
+    let path = target.split('?').next().unwrap_or_default();
+    let fixed = shared
+        .rest_bodies
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(path)
+        .cloned();
+    let body = fixed
+        .or_else(|| binance::rest_response(&target, shared))
         .or_else(|| bitstamp::rest_response(&target, shared));
     let (status, body) = match body {
         Some(body) => ("200 OK", body),

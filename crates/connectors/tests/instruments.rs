@@ -1,0 +1,94 @@
+//! Instrument metadata: Binance's `exchangeInfo` (the documentation's example, served by the
+//! simulator's REST side) gives base, quote and steps; the cache serves when the venue cannot be
+//! reached; without either, the quote-suffix rule.
+
+mod common;
+
+use std::path::Path;
+
+use common::simulator;
+use tickstream_connectors::runner::instruments::parse_binance_exchange_info;
+use tickstream_connectors::runner::{
+    ExchangeSource, ExchangeSourceConfig, InstrumentOrigin, load_instruments,
+};
+use tickstream_model::{Exchange, Instrument};
+
+fn exchange_info() -> String {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/binance/exchangeInfo.json");
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn unreachable_rest_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn exchange_info_gives_assets_and_steps() {
+    let instruments = parse_binance_exchange_info(&exchange_info()).unwrap();
+    assert_eq!(instruments.len(), 1);
+    let ethbtc = &instruments[0];
+    assert_eq!(
+        (ethbtc.symbol.as_str(), ethbtc.raw_symbol.as_str()),
+        ("ETH-BTC", "ETHBTC")
+    );
+    assert_eq!(
+        (ethbtc.base.as_str(), ethbtc.quote.as_str()),
+        ("ETH", "BTC")
+    );
+    assert_eq!(ethbtc.price_increment.unwrap().to_string(), "0.00000100");
+    assert_eq!(ethbtc.size_increment.unwrap().to_string(), "0.00100000");
+    assert!(parse_binance_exchange_info("{\"symbols\":[{\"symbol\":1}]}").is_err());
+}
+
+#[tokio::test]
+async fn venue_then_cache_then_suffix_rule() {
+    let sim = simulator().await;
+    sim.serve_rest("/binance/api/v3/exchangeInfo", exchange_info());
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("instruments/binance.json");
+    let mut config = ExchangeSourceConfig::new(Exchange::Binance, &["ethbtc"]);
+    config.rest_url = Some(sim.rest_url("binance"));
+    config.instrument_cache = Some(cache.clone());
+
+    // Online: the venue's metadata, written to the cache.
+    let online = load_instruments(&config).await;
+    assert_eq!(online.origin, InstrumentOrigin::Venue);
+    assert_eq!(online.find("ETHBTC").unwrap().base, "ETH");
+    let cached: Vec<Instrument> =
+        serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    assert_eq!(cached, online.instruments);
+
+    // The metadata decides the source's symbols.
+    let (tx, _rx) = tokio::sync::mpsc::channel(16);
+    let (_source, catalog) = ExchangeSource::with_instruments(config.clone(), tx)
+        .await
+        .unwrap();
+    assert_eq!(catalog.origin, InstrumentOrigin::Venue);
+    let mut applied = config.clone();
+    applied.apply_instruments(&catalog);
+    assert_eq!(applied.symbols, ["ETH-BTC"]);
+
+    // Offline: the cache.
+    config.rest_url = Some(unreachable_rest_url());
+    let offline = load_instruments(&config).await;
+    assert_eq!(offline.origin, InstrumentOrigin::Cache);
+    assert_eq!(offline.instruments, online.instruments);
+
+    // Offline without a cache: the quote-suffix rule, without steps.
+    config.instrument_cache = Some(dir.path().join("missing.json"));
+    config.symbols = vec!["BTCUSDT".into()];
+    let fallback = load_instruments(&config).await;
+    assert_eq!(fallback.origin, InstrumentOrigin::Fallback);
+    let btc = fallback.find("btcusdt").unwrap();
+    assert_eq!(
+        (btc.symbol.as_str(), btc.base.as_str(), btc.quote.as_str()),
+        ("BTC-USDT", "BTC", "USDT")
+    );
+    assert_eq!(btc.price_increment, None);
+}
