@@ -38,14 +38,6 @@ pub fn raw_items<'a, T: serde::Deserialize<'a>>(
     }
 }
 
-/// The rejection of a REST snapshot handed to a venue whose snapshots come on the websocket.
-pub fn snapshot_not_expected(exchange: Exchange) -> ParseError {
-    ParseError::new(
-        RejectReason::UnknownMessage,
-        format!("{exchange} sends its book snapshots on the websocket"),
-    )
-}
-
 /// The string value of the first `quoted_key` (written with its quotes, `"\"type\""`) followed by a
 /// colon, found without a full parse. For dispatching on a message type whose values are plain words.
 pub fn peek_string_field<'a>(body: &'a str, quoted_key: &str) -> Option<&'a str> {

@@ -195,14 +195,23 @@ pub trait Venue: Send + Sync {
         out: &mut Vec<Event>,
     ) -> Result<(), ParseError>;
 
-    /// Applies a REST snapshot body fetched for a [`VenueSignal::FetchSnapshot`].
+    /// Applies a REST snapshot body fetched for a [`VenueSignal::FetchSnapshot`]. Venues whose book
+    /// snapshots come on the websocket never ask for one, and reject it.
     fn apply_snapshot(
         &mut self,
-        raw_symbol: &str,
-        body: &str,
-        ts_recv: UnixNanos,
-        out: &mut Vec<Event>,
-    ) -> Result<(), ParseError>;
+        _raw_symbol: &str,
+        _body: &str,
+        _ts_recv: UnixNanos,
+        _out: &mut Vec<Event>,
+    ) -> Result<(), ParseError> {
+        Err(ParseError::new(
+            RejectReason::UnknownMessage,
+            format!(
+                "{} sends its book snapshots on the websocket",
+                self.exchange()
+            ),
+        ))
+    }
 
     /// Moves the parser's pending signals into `signals`.
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>);

@@ -25,7 +25,7 @@ use messages::{BookMsg, Envelope, TradeMsg};
 pub use parse::BybitMarket;
 
 use crate::book::L2Book;
-use crate::fields::{millis_value, snapshot_not_expected, top_quote};
+use crate::fields::{millis_value, top_quote};
 use crate::symbols::SymbolMap;
 use crate::tracked_book::{TrackedBook, unsynced_delta};
 use crate::{
@@ -318,16 +318,6 @@ impl Venue for Bybit {
             }
         }
         Ok(())
-    }
-
-    fn apply_snapshot(
-        &mut self,
-        _raw: &str,
-        _body: &str,
-        _ts: UnixNanos,
-        _out: &mut Vec<Event>,
-    ) -> Result<(), ParseError> {
-        Err(snapshot_not_expected(Exchange::Bybit))
     }
 
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {

@@ -334,19 +334,6 @@ impl Venue for CoinbaseExchange {
         Ok(())
     }
 
-    fn apply_snapshot(
-        &mut self,
-        _raw: &str,
-        _body: &str,
-        _ts: UnixNanos,
-        _out: &mut Vec<Event>,
-    ) -> Result<(), ParseError> {
-        Err(ParseError::new(
-            RejectReason::UnknownMessage,
-            "Coinbase sends its snapshots on the websocket",
-        ))
-    }
-
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
         signals.append(&mut self.signals);
     }

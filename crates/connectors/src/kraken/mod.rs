@@ -24,7 +24,7 @@ use tickstream_model::{Event, Exchange, Level, Symbol, UnixNanos};
 
 use messages::{BookMsg, Envelope, TickerMsg, TradeMsg};
 
-use crate::fields::{raw_items, rfc3339, snapshot_not_expected};
+use crate::fields::{raw_items, rfc3339};
 use crate::symbols::SymbolMap;
 use crate::tracked_book::{TrackedBook, set_checksum, unsynced_delta};
 use crate::{
@@ -319,16 +319,6 @@ impl Venue for Kraken {
             }
         }
         Ok(())
-    }
-
-    fn apply_snapshot(
-        &mut self,
-        _raw: &str,
-        _body: &str,
-        _ts: UnixNanos,
-        _out: &mut Vec<Event>,
-    ) -> Result<(), ParseError> {
-        Err(snapshot_not_expected(Exchange::Kraken))
     }
 
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {

@@ -24,7 +24,7 @@ use tickstream_model::{Event, Exchange, Symbol, UnixNanos};
 
 use messages::{BookMsg, Envelope, TradeMsg};
 
-use crate::fields::{millis_value, raw_items, snapshot_not_expected};
+use crate::fields::{millis_value, raw_items};
 use crate::symbols::SymbolMap;
 use crate::tracked_book::{TrackedBook, unsynced_delta};
 use crate::{
@@ -275,16 +275,6 @@ impl Venue for Okx {
             }
         }
         Ok(())
-    }
-
-    fn apply_snapshot(
-        &mut self,
-        _raw: &str,
-        _body: &str,
-        _ts: UnixNanos,
-        _out: &mut Vec<Event>,
-    ) -> Result<(), ParseError> {
-        Err(snapshot_not_expected(Exchange::Okx))
     }
 
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
