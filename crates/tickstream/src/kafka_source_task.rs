@@ -11,10 +11,10 @@ use tickstream_io::kafka::{KafkaSource, KafkaSourceConfig, OffsetMap};
 use tickstream_model::Event;
 use tokio::sync::{mpsc, watch};
 
-use crate::runtime::{Batch, FINAL_CHECKPOINT, Message, Outputs, SourceControl, SourceRef};
+use crate::runtime::{
+    BATCH, Batch, FINAL_CHECKPOINT, Message, Outputs, SourceControl, SourceRef, stop_requested,
+};
 
-/// Events per batch sent downstream.
-const BATCH: usize = 1024;
 /// How long a partial batch may wait for more events.
 const LINGER: Duration = Duration::from_millis(5);
 /// How long the source waits, after its end, for the sinks' final flush before it stops without
@@ -47,16 +47,14 @@ pub async fn run(
     config: KafkaSourceConfig,
     outputs: Outputs,
     mut control: mpsc::Receiver<SourceControl>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     progress: Arc<AtomicU64>,
 ) -> anyhow::Result<u64> {
     let mut source = KafkaSource::new(&config).await?;
     let mut positions: BTreeMap<u64, OffsetMap> = BTreeMap::new();
     let mut pending = Pending::default();
     let mut sent = 0u64;
-    let stopped = async move {
-        let _ = shutdown.wait_for(|stop| *stop).await;
-    };
+    let stopped = stop_requested(shutdown);
     tokio::pin!(stopped);
     let linger = tokio::time::sleep(LINGER);
     tokio::pin!(linger);

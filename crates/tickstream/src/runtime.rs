@@ -53,6 +53,14 @@ pub struct SourceRef {
     pub offset: i64,
 }
 
+/// Events per batch a source sends downstream.
+pub const BATCH: usize = 1024;
+
+/// Completes once `shutdown` turns true (or its sender is gone): a source's cue to stop producing.
+pub async fn stop_requested(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
 /// Tuning for a run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {

@@ -14,10 +14,7 @@ use tokio::sync::{mpsc, watch};
 use crate::filter::FilterConfig;
 use crate::kafka_source_task;
 use crate::registry::SourceSpec;
-use crate::runtime::{Batch, Message, Outputs, SourceControl};
-
-/// Events per batch a source sends downstream.
-const BATCH: usize = 1024;
+use crate::runtime::{BATCH, Batch, Message, Outputs, SourceControl, stop_requested};
 
 /// A running source.
 #[derive(Debug)]
@@ -61,7 +58,7 @@ impl SourceTask {
         self,
         outputs: Outputs,
         mut control: mpsc::Receiver<SourceControl>,
-        mut shutdown: watch::Receiver<bool>,
+        shutdown: watch::Receiver<bool>,
         progress: Arc<AtomicU64>,
     ) -> anyhow::Result<u64> {
         let mut batches = match self {
@@ -72,9 +69,7 @@ impl SourceTask {
             SourceTask::Files { paths, filter } => read_files(paths, filter),
         };
         let mut sent = 0u64;
-        let stopped = async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        };
+        let stopped = stop_requested(shutdown);
         tokio::pin!(stopped);
         loop {
             tokio::select! {
