@@ -52,6 +52,9 @@ pub enum Fault {
     Stall(Duration),
     /// Send a wrong checksum with the next book update (venues whose books carry one: Kraken).
     CorruptChecksum,
+    /// The venue restarts its book sequence, as its documentation says it may: OKX's next update has a
+    /// `seqId` below its `prevSeqId`; Bybit's next delta has `u = 1` and carries the whole book.
+    SequenceReset,
 }
 
 /// What the simulator is started with.
@@ -87,6 +90,18 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The state of a simulator whose markets all follow from `seed`. A protocol can also be driven
+    /// with it directly, without a socket: its frames for subscriptions and market steps.
+    pub fn new(seed: u64) -> Shared {
+        Shared {
+            seed,
+            markets: Mutex::new(BTreeMap::new()),
+            steps: broadcast::channel(4096).0,
+            faults: broadcast::channel(64).0,
+            rest_bodies: Mutex::new(BTreeMap::new()),
+        }
+    }
+
     /// Runs `f` on the market of a canonical symbol, created on first use.
     pub fn with_market<T>(&self, symbol: &str, f: impl FnOnce(&mut Market) -> T) -> T {
         let mut markets = self.markets.lock().unwrap_or_else(PoisonError::into_inner);
@@ -135,13 +150,7 @@ impl Simulator {
             context: "local address".into(),
             source,
         })?;
-        let shared = Arc::new(Shared {
-            seed: config.seed,
-            markets: Mutex::new(BTreeMap::new()),
-            steps: broadcast::channel(4096).0,
-            faults: broadcast::channel(64).0,
-            rest_bodies: Mutex::new(BTreeMap::new()),
-        });
+        let shared = Arc::new(Shared::new(config.seed));
         let ticker = {
             let shared = shared.clone();
             tokio::spawn(async move {
@@ -216,6 +225,8 @@ pub trait Protocol: Send {
     fn ping_every(&self) -> Option<Duration>;
     /// Makes the next book update carry a wrong checksum, where the venue sends one.
     fn corrupt_checksum(&mut self) {}
+    /// Makes the next book update restart the venue's book sequence, where the venue does that.
+    fn reset_sequence(&mut self) {}
 }
 
 async fn serve_connection(tcp: TcpStream, shared: Arc<Shared>) {
@@ -331,6 +342,7 @@ async fn run_protocol<P: Protocol>(
                 }
                 Ok(Fault::Stall(d)) => stalled_until = Some(Instant::now() + d),
                 Ok(Fault::CorruptChecksum) => protocol.corrupt_checksum(),
+                Ok(Fault::SequenceReset) => protocol.reset_sequence(),
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
             },
         }
