@@ -286,6 +286,8 @@ fn offline_diffs_are_flagged_unsynced() {
     assert!(signals(&mut v).is_empty());
 }
 
+/// The bad values below are malformed copies of documented frames: input the venue does not send, made
+/// to test that each is rejected with its reason; they are never used as venue messages.
 #[test]
 fn bad_values_are_rejected() {
     let mut v = venue(BookMode::Snapshots);

@@ -336,6 +336,8 @@ fn reconnect_makes_the_next_snapshot_a_resync() {
 }
 
 /// Deliberately corrupted copies of the documented trade and snapshot: each must be rejected.
+/// The bad values below are malformed copies of documented frames: input the venue does not send, made
+/// to test that each is rejected with its reason; they are never used as venue messages.
 #[test]
 fn bad_values_are_rejected() {
     let mut v = spot(BookMode::Snapshots);

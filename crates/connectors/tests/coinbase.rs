@@ -365,6 +365,8 @@ fn exchange_subscription_frame_is_exact() {
     );
 }
 
+/// The bad values below are malformed copies of documented frames: input the venue does not send, made
+/// to test that each is rejected with its reason; they are never used as venue messages.
 #[test]
 fn exchange_rejections() {
     let mut v = exchange();

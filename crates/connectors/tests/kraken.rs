@@ -299,6 +299,8 @@ fn offline_updates_without_a_snapshot_are_flagged_unsynced() {
     assert_eq!(delta.checksum, Some(2_114_181_697));
 }
 
+/// The bad values below are malformed copies of documented frames: input the venue does not send, made
+/// to test that each is rejected with its reason; they are never used as venue messages.
 #[test]
 fn control_messages_and_bad_values() {
     let mut v = venue(BookMode::Snapshots);

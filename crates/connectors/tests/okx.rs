@@ -290,6 +290,8 @@ fn offline_updates_without_a_snapshot_are_flagged_unsynced() {
     );
 }
 
+/// The bad values below are malformed copies of documented frames: input the venue does not send, made
+/// to test that each is rejected with its reason; they are never used as venue messages.
 #[test]
 fn control_messages_and_bad_values() {
     let mut v = venue(BookMode::Snapshots);
@@ -301,6 +303,14 @@ fn control_messages_and_bad_values() {
         signals(&mut v).as_slice(),
         [VenueSignal::Subscribed { .. }]
     ));
+    // The service upgrade notice: reconnect before OKX closes the connection.
+    assert!(parse(&mut v, &fixture("notice.json")).is_empty());
+    assert_eq!(
+        signals(&mut v),
+        vec![VenueSignal::Reconnect {
+            reason: "notice 64008: The connection will soon be closed for a service upgrade. Please reconnect.".into()
+        }]
+    );
     let reject = |v: &mut Okx, frame: Value| {
         let mut out = Vec::new();
         let reason = v

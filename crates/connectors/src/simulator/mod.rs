@@ -338,6 +338,15 @@ async fn run_protocol<P: Protocol>(
                         let _ = sink.send(Message::text(frame)).await;
                     }
                     let _ = sink.send(Message::Close(close)).await;
+                    // The close handshake: until the client answers, so that no reset loses what was sent.
+                    let answered = async {
+                        while let Some(Ok(message)) = stream.next().await {
+                            if message.is_close() {
+                                break;
+                            }
+                        }
+                    };
+                    let _ = tokio::time::timeout(Duration::from_secs(2), answered).await;
                     return;
                 }
                 Ok(Fault::Stall(d)) => stalled_until = Some(Instant::now() + d),
