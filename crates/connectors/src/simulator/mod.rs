@@ -1,5 +1,6 @@
 //! The exchange simulator: a local websocket server speaking Binance spot (`/binance/stream`, plus the
-//! REST depth snapshot at `/binance/api/v3/depth`), Coinbase Advanced Trade (`/coinbase`), the Coinbase
+//! REST depth snapshot at `/binance/api/v3/depth`), Coinbase Advanced Trade (`/coinbase`, plus its
+//! product list at `/coinbase/api/v3/brokerage/market/products`), the Coinbase
 //! Exchange feed (`/coinbase-exchange`), Kraken v2 (`/kraken`), OKX v5 (`/okx`), Bitstamp v2
 //! (`/bitstamp`, plus `/bitstamp/api/v2/order_book/<pair>/`) and Bybit v5 (`/bybit/v5/public/spot` and
 //! `/linear`) exactly as the parsers expect, driven by a seeded random market, with faults injected on
@@ -371,8 +372,9 @@ pub fn going_away(reason: &str) -> CloseFrame {
     }
 }
 
-/// The REST side: `GET /binance/api/v3/depth?symbol=BTCUSDT&limit=N` and
-/// `GET /bitstamp/api/v2/order_book/btcusd/`, and the bodies given to [`Simulator::serve_rest`].
+/// The REST side: `GET /binance/api/v3/depth?symbol=BTCUSDT&limit=N`,
+/// `GET /bitstamp/api/v2/order_book/btcusd/`, `GET /coinbase/api/v3/brokerage/market/products`, and
+/// the bodies given to [`Simulator::serve_rest`].
 async fn serve_http(mut tcp: TcpStream, shared: &Shared) {
     let mut request = Vec::new();
     let mut buf = [0u8; 4096];
@@ -397,7 +399,8 @@ async fn serve_http(mut tcp: TcpStream, shared: &Shared) {
         .cloned();
     let body = fixed
         .or_else(|| binance::rest_response(&target, shared))
-        .or_else(|| bitstamp::rest_response(&target, shared));
+        .or_else(|| bitstamp::rest_response(&target, shared))
+        .or_else(|| coinbase::rest_response(&target, shared));
     let (status, body) = match body {
         Some(body) => ("200 OK", body),
         None => (
