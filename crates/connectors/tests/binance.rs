@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::sim_feed::SimFeed;
+use common::sim_feed::{SimFeed, simulated_trades, with_marker};
 use tickstream_connectors::binance::Binance;
 use tickstream_connectors::simulator::{self, binance::BinanceProtocol};
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
@@ -132,10 +132,7 @@ fn rest_snapshot(feed: &SimFeed<BinanceProtocol>) -> String {
 }
 
 fn depth_frames(frames: Vec<String>) -> Vec<String> {
-    frames
-        .into_iter()
-        .filter(|f| f.contains("@depth"))
-        .collect()
+    with_marker(frames, "@depth")
 }
 
 fn snapshot_into(v: &mut Binance, body: &str) -> Vec<Event> {
@@ -270,31 +267,12 @@ fn simulated_reconnect_reset_makes_the_next_snapshot_a_resync() {
 #[test]
 fn simulated_agg_trades_in_the_combined_wrapper_keep_the_taker_side() {
     let (mut feed, mut v) = simulated(BookMode::Snapshots);
-    let mut sides = Vec::new();
-    while sides.len() < 20 {
-        let (step, frames) = feed.step(false);
-        let Some(trade) = step.trade else { continue };
-        let frame = frames.iter().find(|f| f.contains("@aggTrade")).unwrap();
+    for (_, frame, _) in simulated_trades(&mut feed, &mut v, "@aggTrade", 20) {
         assert!(
             frame.starts_with(r#"{"stream":"btcusdt@aggTrade","data":{"#),
             "{frame}"
         );
-        let events = parse(&mut v, frame);
-        let [Event::Trade(t)] = events.as_slice() else {
-            panic!("{events:?}")
-        };
-        let expected = if trade.taker_buys {
-            AggressorSide::Buy
-        } else {
-            AggressorSide::Sell
-        };
-        assert_eq!(
-            (t.side, t.trade_id.as_str()),
-            (expected, trade.id.to_string().as_str())
-        );
-        sides.push(t.side);
     }
-    assert!(sides.contains(&AggressorSide::Buy) && sides.contains(&AggressorSide::Sell));
 }
 
 #[test]

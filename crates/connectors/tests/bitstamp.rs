@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::sim_feed::{SimFeed, TS, parse_all};
+use common::sim_feed::{SimFeed, TS, parse_all, simulated_trades, with_marker};
 use serde_json::{Value, json};
 use tickstream_connectors::bitstamp::Bitstamp;
 use tickstream_connectors::simulator::bitstamp::{BitstampProtocol, order_book_body};
@@ -154,10 +154,7 @@ fn simulated() -> (SimFeed<BitstampProtocol>, Bitstamp) {
 }
 
 fn diff_frames(frames: Vec<String>) -> Vec<String> {
-    frames
-        .into_iter()
-        .filter(|f| f.contains("diff_order_book_"))
-        .collect()
+    with_marker(frames, "diff_order_book_")
 }
 
 // The diffs and snapshots below are the simulator's own frames (see tests/common/sim_feed.rs).
@@ -212,31 +209,15 @@ fn simulated_diffs_before_the_snapshot_are_dropped_and_later_ones_applied() {
 #[test]
 fn simulated_trade_types_are_the_taker_side() {
     let (mut feed, mut v) = simulated();
-    let mut sides = Vec::new();
-    while sides.len() < 20 {
-        let (step, frames) = feed.step(false);
-        let Some(trade) = step.trade else { continue };
-        let frame = frames.iter().find(|f| f.contains("live_trades_")).unwrap();
+    for (_, frame, t) in simulated_trades(&mut feed, &mut v, "live_trades_", 20) {
         // Bitstamp's documented `type`: 0 buy, 1 sell.
-        let kind = if trade.taker_buys {
+        let kind = if t.side == AggressorSide::Buy {
             "\"type\":0"
         } else {
             "\"type\":1"
         };
         assert!(frame.contains(kind), "{frame}");
-        let events = parse_all(&mut v, std::slice::from_ref(frame));
-        let [Event::Trade(t)] = events.as_slice() else {
-            panic!("{events:?}")
-        };
-        let side = if trade.taker_buys {
-            AggressorSide::Buy
-        } else {
-            AggressorSide::Sell
-        };
-        assert_eq!((t.side, t.trade_id.clone()), (side, trade.id.to_string()));
-        sides.push(t.side);
     }
-    assert!(sides.contains(&AggressorSide::Buy) && sides.contains(&AggressorSide::Sell));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::sim_feed::{SimFeed, parse_all};
+use common::sim_feed::{SimFeed, parse_all, with_marker};
 use serde_json::{Value, json};
 use tickstream_connectors::kraken::Kraken;
 use tickstream_connectors::simulator::Protocol;
@@ -65,10 +65,7 @@ fn simulated() -> (SimFeed<KrakenProtocol>, Kraken, Vec<String>) {
 }
 
 fn book_frames(frames: Vec<String>) -> Vec<String> {
-    frames
-        .into_iter()
-        .filter(|f| f.contains(r#""channel":"book""#))
-        .collect()
+    with_marker(frames, r#""channel":"book""#)
 }
 
 // The books below are the simulator's own `book` frames and checksums (see tests/common/sim_feed.rs).

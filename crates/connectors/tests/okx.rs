@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::sim_feed::{SimFeed, parse_all};
+use common::sim_feed::{SimFeed, parse_all, simulated_trades, with_marker};
 use serde_json::{Value, json};
 use tickstream_connectors::okx::Okx;
 use tickstream_connectors::simulator::Protocol;
@@ -61,10 +61,7 @@ fn simulated(canonical: &str, inst: &str) -> (SimFeed<OkxProtocol>, Okx) {
 }
 
 fn book_frames(frames: Vec<String>) -> Vec<String> {
-    frames
-        .into_iter()
-        .filter(|f| f.contains(r#""channel":"books""#))
-        .collect()
+    with_marker(frames, r#""channel":"books""#)
 }
 
 #[test]
@@ -245,32 +242,13 @@ fn simulated_skipped_sequence_reports_gap_resubscribes_and_resyncs() {
 #[test]
 fn simulated_trades_of_a_dated_future_keep_the_expiry_and_the_taker_side() {
     let (mut feed, mut v) = simulated("BTC-USD-20250328", "BTC-USD-250328");
-    let mut sides = Vec::new();
-    while sides.len() < 20 {
-        let (step, frames) = feed.step(false);
-        let Some(trade) = step.trade else { continue };
-        let frame = frames
-            .iter()
-            .find(|f| f.contains(r#""channel":"trades""#))
-            .unwrap();
-        let events = parse_all(&mut v, std::slice::from_ref(frame));
-        let [Event::Trade(t)] = events.as_slice() else {
-            panic!("{events:?}")
-        };
+    for (step, _, t) in simulated_trades(&mut feed, &mut v, r#""channel":"trades""#, 20) {
         assert_eq!(
             (t.symbol.as_str(), &*t.raw_symbol),
             ("BTC-USD-20250328", "BTC-USD-250328")
         );
-        let side = if trade.taker_buys {
-            AggressorSide::Buy
-        } else {
-            AggressorSide::Sell
-        };
-        assert_eq!((t.side, t.trade_id.clone()), (side, trade.id.to_string()));
         assert_eq!(t.ts_event, UnixNanos(step.time_ms * 1_000_000));
-        sides.push(t.side);
     }
-    assert!(sides.contains(&AggressorSide::Buy) && sides.contains(&AggressorSide::Sell));
 }
 
 #[test]

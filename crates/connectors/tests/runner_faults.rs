@@ -209,8 +209,16 @@ async fn a_left_out_kraken_book_update_fails_the_next_checksum() {
     resynced(&mut feed, WAIT).await;
 }
 
-/// The book events around a sequence reset, until five synced deltas after it; no status may come.
-async fn through_a_reset(feed: &mut Feed, sim: &Simulator) -> Vec<Event> {
+/// A venue's feed through a sequence reset: its book events until five synced deltas after the reset
+/// (no status may come), and the index of the one with sequence 1.
+async fn through_a_reset(exchange: Exchange, symbol: &'static str) -> (Vec<Event>, usize) {
+    let sim = simulator().await;
+    let mut feed = Feed {
+        exchange,
+        symbol,
+        rx: start(config(&sim, exchange, symbol), 4096),
+    };
+    synced(&mut feed.rx).await;
     sim.inject(Fault::SequenceReset);
     let mut events = Vec::new();
     let mut deltas_after_reset = 0;
@@ -233,25 +241,17 @@ async fn through_a_reset(feed: &mut Feed, sim: &Simulator) -> Vec<Event> {
         }
         events.push(event);
     }
-    events
-}
-
-#[tokio::test]
-async fn okx_sequence_reset_is_continuous() {
-    let sim = simulator().await;
-    let config = config(&sim, Exchange::Okx, "BTC-USDT");
-    let mut feed = Feed {
-        exchange: Exchange::Okx,
-        symbol: "BTC-USDT",
-        rx: start(config, 4096),
-    };
-    synced(&mut feed.rx).await;
-    let events = through_a_reset(&mut feed, &sim).await;
-    // The update that restarts the sequence follows the one before it by prevSeqId.
     let at = events
         .iter()
         .position(|e| matches!(e, Event::Book(b) if b.sequence == Some(1)))
         .unwrap();
+    (events, at)
+}
+
+#[tokio::test]
+async fn okx_sequence_reset_is_continuous() {
+    let (events, at) = through_a_reset(Exchange::Okx, "BTC-USDT").await;
+    // The update that restarts the sequence follows the one before it by prevSeqId.
     let (Event::Book(before), Event::Book(reset)) = (&events[at - 1], &events[at]) else {
         unreachable!()
     };
@@ -266,20 +266,8 @@ async fn okx_sequence_reset_is_continuous() {
 
 #[tokio::test]
 async fn bybit_update_id_one_resets_the_book_without_a_gap() {
-    let sim = simulator().await;
-    let config = config(&sim, Exchange::Bybit, "ETH-USDT");
-    let mut feed = Feed {
-        exchange: Exchange::Bybit,
-        symbol: "ETH-USDT",
-        rx: start(config, 4096),
-    };
-    synced(&mut feed.rx).await;
-    let events = through_a_reset(&mut feed, &sim).await;
+    let (events, at) = through_a_reset(Exchange::Bybit, "ETH-USDT").await;
     // `u = 1` is a whole book: published as a snapshot, and deltas go on from u = 2.
-    let at = events
-        .iter()
-        .position(|e| matches!(e, Event::Book(b) if b.sequence == Some(1)))
-        .unwrap();
     let Event::Book(reset) = &events[at] else {
         unreachable!()
     };

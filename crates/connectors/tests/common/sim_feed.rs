@@ -5,7 +5,7 @@
 use tickstream_connectors::Venue;
 use tickstream_connectors::simulator::market::Step;
 use tickstream_connectors::simulator::{Protocol, Shared};
-use tickstream_model::{Event, UnixNanos};
+use tickstream_model::{AggressorSide, Event, Trade, UnixNanos};
 
 pub const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);
 
@@ -70,4 +70,44 @@ pub fn parse_all(venue: &mut dyn Venue, frames: &[String]) -> Vec<Event> {
             .unwrap_or_else(|e| panic!("{frame}: {e}"));
     }
     out
+}
+
+/// The frames that contain `marker` (a channel name), in order.
+pub fn with_marker(frames: Vec<String>, marker: &str) -> Vec<String> {
+    frames.into_iter().filter(|f| f.contains(marker)).collect()
+}
+
+/// Steps the market until `count` trades: for each, the step, the frame containing `marker` and the
+/// one trade the venue made of it, whose id and taker side are the market's. Both sides must occur.
+pub fn simulated_trades<P: Protocol>(
+    feed: &mut SimFeed<P>,
+    venue: &mut dyn Venue,
+    marker: &str,
+    count: usize,
+) -> Vec<(Step, String, Trade)> {
+    let mut trades = Vec::new();
+    while trades.len() < count {
+        let (step, frames) = feed.step(false);
+        let Some(market) = step.trade.clone() else {
+            continue;
+        };
+        let frame = frames.into_iter().find(|f| f.contains(marker)).unwrap();
+        let events = parse_all(venue, std::slice::from_ref(&frame));
+        let [Event::Trade(trade)] = events.as_slice() else {
+            panic!("{events:?}")
+        };
+        let side = if market.taker_buys {
+            AggressorSide::Buy
+        } else {
+            AggressorSide::Sell
+        };
+        assert_eq!(
+            (trade.side, trade.trade_id.clone()),
+            (side, market.id.to_string())
+        );
+        trades.push((step, frame, trade.clone()));
+    }
+    let has = |side| trades.iter().any(|(_, _, t)| t.side == side);
+    assert!(has(AggressorSide::Buy) && has(AggressorSide::Sell));
+    trades
 }
