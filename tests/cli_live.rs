@@ -53,6 +53,7 @@ exchange = "coinbase"
 symbols = ["BTC-USD"]
 channels = ["trades", "bbo"]
 url = "ws://{addr}/coinbase"
+rest_url = "http://{addr}/coinbase"
 
 [operators.bars]
 kind = "time_bars"

@@ -1,10 +1,14 @@
 //! Binance spot parser tests on the documentation's frames (see `fixtures/binance/SOURCES.md`).
 
+mod common;
+
+use common::sim_feed::{SimFeed, simulated_trades, with_marker};
 use tickstream_connectors::binance::Binance;
+use tickstream_connectors::simulator::{self, binance::BinanceProtocol};
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
 
-const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);
+use common::sim_feed::TS;
 
 fn fixture(name: &str) -> String {
     let path = format!(
@@ -14,8 +18,9 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// The documented frame with some fields replaced (for sequences and bad values).
-fn edited(name: &str, edits: &[(&str, serde_json::Value)]) -> String {
+/// A deliberately malformed copy of a documented frame (a bad price, symbol or type): input the venue
+/// does not send, to test that it is rejected with the right reason. Never used as a venue message.
+fn malformed(name: &str, edits: &[(&str, serde_json::Value)]) -> String {
     let mut value: serde_json::Value = serde_json::from_str(&fixture(name)).unwrap();
     for (key, new) in edits {
         value[*key] = new.clone();
@@ -69,46 +74,29 @@ fn trade_stream() {
 }
 
 #[test]
-fn agg_trade_stream_and_combined_wrapper() {
-    let framed = format!(
-        "{{\"stream\":\"bnbbtc@aggTrade\",\"data\":{}}}",
-        fixture("aggTrade.json")
-    );
-    for frame in [fixture("aggTrade.json"), framed] {
-        let events = parse(&mut venue(BookMode::Snapshots), &frame);
-        let [Event::Trade(t)] = events.as_slice() else {
-            panic!("{events:?}")
-        };
-        assert_eq!(t.trade_id, "12345");
-        assert_eq!(t.side, AggressorSide::Sell);
-        assert_eq!(t.quantity.to_string(), "100");
-    }
-    let buy = edited("aggTrade.json", &[("m", false.into())]);
-    let events = parse(&mut venue(BookMode::Snapshots), &buy);
+fn agg_trade_stream() {
+    let events = parse(&mut venue(BookMode::Snapshots), &fixture("aggTrade.json"));
     let [Event::Trade(t)] = events.as_slice() else {
-        panic!()
+        panic!("{events:?}")
     };
-    assert_eq!(t.side, AggressorSide::Buy);
+    assert_eq!(t.trade_id, "12345");
+    // "m": true, the buyer is the maker: the seller took liquidity.
+    assert_eq!(t.side, AggressorSide::Sell);
+    assert_eq!(t.quantity.to_string(), "100");
 }
 
 #[test]
 fn book_ticker_keeps_the_venue_digits() {
-    let framed = format!(
-        "{{\"stream\":\"bnbusdt@bookTicker\",\"data\":{}}}",
-        fixture("bookTicker.json")
-    );
-    for frame in [fixture("bookTicker.json"), framed] {
-        let events = parse(&mut venue(BookMode::Snapshots), &frame);
-        let [Event::Quote(q)] = events.as_slice() else {
-            panic!("{events:?}")
-        };
-        assert_eq!(q.symbol.as_str(), "BNB-USDT");
-        assert_eq!(q.bid_price.to_string(), "25.35190000");
-        assert_eq!(q.bid_size.to_string(), "31.21000000");
-        assert_eq!(q.ask_price.to_string(), "25.36520000");
-        assert_eq!(q.ask_size.to_string(), "40.66000000");
-        assert_eq!(q.ts_event, TS);
-    }
+    let events = parse(&mut venue(BookMode::Snapshots), &fixture("bookTicker.json"));
+    let [Event::Quote(q)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(q.symbol.as_str(), "BNB-USDT");
+    assert_eq!(q.bid_price.to_string(), "25.35190000");
+    assert_eq!(q.bid_size.to_string(), "31.21000000");
+    assert_eq!(q.ask_price.to_string(), "25.36520000");
+    assert_eq!(q.ask_size.to_string(), "40.66000000");
+    assert_eq!(q.ts_event, TS);
 }
 
 #[test]
@@ -124,127 +112,167 @@ fn depth_without_snapshots_is_emitted_unsynced() {
     assert_eq!(b.asks[0].quantity().to_string(), "100");
 }
 
-fn depth(first: u64, last: u64) -> String {
-    edited(
-        "depthUpdate.json",
-        &[("U", first.into()), ("u", last.into())],
-    )
+/// The simulator's Binance venue for BTC-USDT and a parser subscribed to its depth and aggTrade streams.
+fn simulated(mode: BookMode) -> (SimFeed<BinanceProtocol>, Binance) {
+    let subs = [
+        sub(Channel::Book, "BTC-USDT", "BTCUSDT"),
+        sub(Channel::AggTrades, "BTC-USDT", "BTCUSDT"),
+    ];
+    let v = Binance::new(&subs, "http://127.0.0.1:9", mode);
+    let mut feed = SimFeed::new(BinanceProtocol::default(), "BTC-USDT");
+    let acks = feed.answer(&v.subscribe_frames(&subs));
+    assert_eq!(acks, [r#"{"id":1,"result":null}"#]);
+    (feed, v)
 }
 
-fn snapshot(last_update_id: u64) -> String {
-    let mut value: serde_json::Value =
-        serde_json::from_str(&fixture("depth-snapshot.json")).unwrap();
-    value["lastUpdateId"] = last_update_id.into();
-    value.to_string()
+/// The simulator's REST depth snapshot at this moment of its market.
+fn rest_snapshot(feed: &SimFeed<BinanceProtocol>) -> String {
+    simulator::binance::rest_response("/api/v3/depth?symbol=BTCUSDT&limit=1000", &feed.shared)
+        .unwrap()
 }
 
+fn depth_frames(frames: Vec<String>) -> Vec<String> {
+    with_marker(frames, "@depth")
+}
+
+fn snapshot_into(v: &mut Binance, body: &str) -> Vec<Event> {
+    let mut out = Vec::new();
+    v.apply_snapshot("BTCUSDT", body, TS, &mut out).unwrap();
+    out
+}
+
+fn books_and_states(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Status(s) => Some(format!("{:?}", s.state)),
+            Event::Book(b) => Some(format!("{:?}:{}", b.action, b.sequence.unwrap())),
+            _ => None,
+        })
+        .collect()
+}
+
+// The U/u chains below are the simulator's own depth frames (see tests/common/sim_feed.rs).
 #[test]
-fn depth_joins_the_rest_snapshot_and_resyncs_after_a_gap() {
-    let mut v = venue(BookMode::Snapshots);
+fn simulated_depth_joins_the_rest_snapshot_and_resyncs_after_a_gap() {
+    let (mut feed, mut v) = simulated(BookMode::Snapshots);
     // Buffered until the snapshot arrives; nothing is published as whole.
-    assert!(parse(&mut v, &depth(157, 160)).is_empty());
+    let (s1, frames1) = feed.step(false);
+    let frames1 = depth_frames(frames1);
+    assert!(parse(&mut v, &frames1[0]).is_empty());
     assert_eq!(
         signals(&mut v),
         vec![VenueSignal::FetchSnapshot {
-            raw_symbol: "BNBBTC".into(),
-            url: "http://127.0.0.1:9/api/v3/depth?symbol=BNBBTC&limit=1000".into()
+            raw_symbol: "BTCUSDT".into(),
+            url: "http://127.0.0.1:9/api/v3/depth?symbol=BTCUSDT&limit=1000".into()
         }]
     );
-    assert!(parse(&mut v, &depth(161, 163)).is_empty());
+    // The snapshot is taken at s1 but arrives after s2: s1 is older than it and dropped; s2, whose
+    // U is the snapshot's lastUpdateId + 1, applies.
+    let at_s1 = rest_snapshot(&feed);
+    let (s2, frames2) = feed.step(false);
+    assert!(parse(&mut v, &depth_frames(frames2)[0]).is_empty());
     assert!(signals(&mut v).is_empty(), "one snapshot request at a time");
-
-    // Snapshot at 158: the event 157..160 straddles it, so it and 161..163 apply.
-    let mut out = Vec::new();
-    v.apply_snapshot("BNBBTC", &snapshot(158), TS, &mut out)
-        .unwrap();
-    let kinds: Vec<_> = out.iter().map(|e| e.kind().as_str()).collect();
-    assert_eq!(kinds, ["book", "book", "book"]);
-    let Event::Book(snap) = &out[0] else { panic!() };
+    let out = snapshot_into(&mut v, &at_s1);
     assert_eq!(
-        (snap.action, snap.synced, snap.sequence),
-        (BookAction::Snapshot, true, Some(158))
+        books_and_states(&out),
+        [
+            format!("Snapshot:{}", s1.last_update_id),
+            format!("Delta:{}", s2.last_update_id)
+        ]
     );
-    let Event::Book(last) = &out[2] else { panic!() };
-    assert_eq!((last.synced, last.sequence), (true, Some(163)));
-    // The documentation's snapshot (bid 4) and delta (ask 0.0026) cross: no BBO is published from that.
-    let book = v.book("BNBBTC").unwrap().book();
-    assert_eq!(book.sequence(), Some(163));
-    assert!(book.is_crossed());
+    assert!(
+        out.iter()
+            .all(|e| !matches!(e, Event::Book(b) if !b.synced))
+    );
 
-    // Stale events are ignored; the next in sequence applies, and once the book is uncrossed its BBO is
-    // published.
-    assert!(parse(&mut v, &depth(150, 163)).is_empty());
-    let uncross = edited(
-        "depthUpdate.json",
-        &[
-            ("U", 164.into()),
-            ("u", 165.into()),
-            ("b", serde_json::json!([["4.00000000", "0"]])),
-        ],
-    );
-    let out = parse(&mut v, &uncross);
-    let [Event::Book(_), Event::Quote(q)] = out.as_slice() else {
+    // A frame seen again (older than the book) is ignored; the next in sequence applies and its BBO is
+    // the market's.
+    assert!(parse(&mut v, &frames1[0]).is_empty());
+    let (s3, frames3) = feed.step(false);
+    let out = parse(&mut v, &depth_frames(frames3)[0]);
+    let [Event::Book(delta), Event::Quote(q)] = out.as_slice() else {
         panic!("{out:?}")
     };
-    assert_eq!(q.bid_price.to_string(), "0.0024");
-    assert_eq!(q.ask_price.to_string(), "0.0026");
+    assert_eq!(
+        (delta.synced, delta.first_sequence, delta.sequence),
+        (true, Some(s3.first_update_id), Some(s3.last_update_id))
+    );
+    assert_eq!(
+        (q.bid_price, q.ask_price),
+        (s3.best_bid.price(), s3.best_ask.price())
+    );
+    let at_s3 = rest_snapshot(&feed);
 
-    // 167 does not follow 165: gap, snapshot again, then resync.
-    let out = parse(&mut v, &depth(167, 170));
+    // A left-out update: the next one does not follow; gap, snapshot again, then resync.
+    let (s4, _) = feed.step(true);
+    let (s5, frames5) = feed.step(false);
+    let out = parse(&mut v, &depth_frames(frames5)[0]);
     let [Event::Status(gap)] = out.as_slice() else {
         panic!("{out:?}")
     };
     assert_eq!(gap.state, FeedState::Gap);
     assert_eq!(
         (gap.expected_sequence, gap.received_sequence),
-        (Some(166), Some(167))
+        (Some(s4.first_update_id), Some(s5.first_update_id))
     );
-    assert_eq!(gap.symbol.as_ref().unwrap().as_str(), "BNB-BTC");
+    assert_eq!(gap.symbol.as_ref().unwrap().as_str(), "BTC-USDT");
     assert!(matches!(
         signals(&mut v).as_slice(),
         [VenueSignal::FetchSnapshot { .. }]
     ));
 
-    // A snapshot older than the buffered event is fetched again.
-    let mut out = Vec::new();
-    v.apply_snapshot("BNBBTC", &snapshot(100), TS, &mut out)
-        .unwrap();
-    assert!(out.is_empty());
+    // A snapshot older than the buffered update is fetched again.
+    assert!(snapshot_into(&mut v, &at_s3).is_empty());
     assert!(matches!(
         signals(&mut v).as_slice(),
         [VenueSignal::FetchSnapshot { .. }]
     ));
-
-    let mut out = Vec::new();
-    v.apply_snapshot("BNBBTC", &snapshot(168), TS, &mut out)
-        .unwrap();
-    let states: Vec<String> = out
-        .iter()
-        .map(|e| match e {
-            Event::Status(s) => format!("{:?}", s.state),
-            other => other.kind().to_string(),
-        })
-        .collect();
-    assert_eq!(states, ["book", "Resync", "book"]);
+    let fresh = rest_snapshot(&feed);
+    let (s6, frames6) = feed.step(false);
+    assert!(parse(&mut v, &depth_frames(frames6)[0]).is_empty());
+    let out = snapshot_into(&mut v, &fresh);
+    assert_eq!(
+        books_and_states(&out),
+        [
+            format!("Snapshot:{}", s5.last_update_id),
+            "Resync".to_owned(),
+            format!("Delta:{}", s6.last_update_id)
+        ]
+    );
+    // The rebuilt book is the market's.
+    let book = v.book("BTCUSDT").unwrap().book();
+    let (bids, asks) = feed.shared.with_market("BTC-USDT", |m| m.book());
+    assert_eq!(book.bids().collect::<Vec<_>>(), bids);
+    assert_eq!(book.asks().collect::<Vec<_>>(), asks);
 }
 
 #[test]
-fn reconnect_reset_makes_the_next_snapshot_a_resync() {
-    let mut v = venue(BookMode::Snapshots);
-    parse(&mut v, &depth(157, 160));
-    let mut out = Vec::new();
-    v.apply_snapshot("BNBBTC", &snapshot(158), TS, &mut out)
-        .unwrap();
+fn simulated_reconnect_reset_makes_the_next_snapshot_a_resync() {
+    let (mut feed, mut v) = simulated(BookMode::Snapshots);
+    parse(&mut v, &depth_frames(feed.frames())[0]);
+    let out = snapshot_into(&mut v, &rest_snapshot(&feed));
+    assert!(matches!(&out[0], Event::Book(b) if b.synced));
+    signals(&mut v);
     v.reset();
-    assert!(parse(&mut v, &depth(300, 301)).is_empty());
+    assert!(parse(&mut v, &depth_frames(feed.frames())[0]).is_empty());
     assert_eq!(signals(&mut v).len(), 1);
-    let mut out = Vec::new();
-    v.apply_snapshot("BNBBTC", &snapshot(300), TS, &mut out)
-        .unwrap();
+    let out = snapshot_into(&mut v, &rest_snapshot(&feed));
     assert!(
         out.iter()
             .any(|e| matches!(e, Event::Status(s) if s.state == FeedState::Resync))
     );
+}
+
+#[test]
+fn simulated_agg_trades_in_the_combined_wrapper_keep_the_taker_side() {
+    let (mut feed, mut v) = simulated(BookMode::Snapshots);
+    for (_, frame, _) in simulated_trades(&mut feed, &mut v, "@aggTrade", 20) {
+        assert!(
+            frame.starts_with(r#"{"stream":"btcusdt@aggTrade","data":{"#),
+            "{frame}"
+        );
+    }
 }
 
 #[test]
@@ -309,35 +337,35 @@ fn bad_frames_are_rejected_with_a_reason() {
     let mut v = venue(BookMode::Snapshots);
     let cases = [
         (
-            edited("trade.json", &[("p", "0".into())]),
+            malformed("trade.json", &[("p", "0".into())]),
             RejectReason::InvalidPrice,
         ),
         (
-            edited("trade.json", &[("p", "-0.001".into())]),
+            malformed("trade.json", &[("p", "-0.001".into())]),
             RejectReason::InvalidPrice,
         ),
         (
-            edited("trade.json", &[("p", "NaN".into())]),
+            malformed("trade.json", &[("p", "NaN".into())]),
             RejectReason::InvalidPrice,
         ),
         (
-            edited("trade.json", &[("q", "0".into())]),
+            malformed("trade.json", &[("q", "0".into())]),
             RejectReason::InvalidQuantity,
         ),
         (
-            edited("bookTicker.json", &[("b", "NaN".into())]),
+            malformed("bookTicker.json", &[("b", "NaN".into())]),
             RejectReason::InvalidPrice,
         ),
         (
-            edited("trade.json", &[("s", "???".into())]),
+            malformed("trade.json", &[("s", "???".into())]),
             RejectReason::InvalidSymbol,
         ),
         (
-            edited("trade.json", &[("e", "kline".into())]),
+            malformed("trade.json", &[("e", "kline".into())]),
             RejectReason::UnknownMessage,
         ),
         (
-            edited("trade.json", &[("t", "not a number".into())]),
+            malformed("trade.json", &[("t", "not a number".into())]),
             RejectReason::ParseError,
         ),
         (

@@ -1,8 +1,13 @@
 //! Bybit v5 public parser tests on the documentation's messages and on recorded frames, each fed as
 //! its stored text (sources in `fixtures/bybit/SOURCES.md`).
 
+mod common;
+
+use common::sim_feed::{SimFeed, parse_all, simulated_trades};
 use serde_json::{Value, json};
 use tickstream_connectors::bybit::{Bybit, BybitMarket};
+use tickstream_connectors::simulator::Protocol;
+use tickstream_connectors::simulator::bybit::BybitProtocol;
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
 
@@ -336,6 +341,8 @@ fn reconnect_makes_the_next_snapshot_a_resync() {
 }
 
 /// Deliberately corrupted copies of the documented trade and snapshot: each must be rejected.
+/// The bad values below are malformed copies of documented frames: input the venue does not send, made
+/// to test that each is rejected with its reason; they are never used as venue messages.
 #[test]
 fn bad_values_are_rejected() {
     let mut v = spot(BookMode::Snapshots);
@@ -374,4 +381,57 @@ fn bad_values_are_rejected() {
         reject(&mut v, r#""not an object""#),
         RejectReason::ParseError
     );
+}
+
+// The simulator's own frames (see tests/common/sim_feed.rs): both taker sides, and the `u` = 1 reset
+// that no recorded or documented frame shows.
+#[test]
+fn simulated_public_trades_keep_the_taker_side() {
+    let subs = [sub(Channel::Trades, "ETH-USDT", "ETHUSDT")];
+    let mut v = Bybit::new(&subs, BybitMarket::Spot, 50, BookMode::Snapshots).unwrap();
+    let mut feed = SimFeed::new(BybitProtocol::new(BybitMarket::Spot), "ETH-USDT");
+    let answers = feed.answer(&v.subscribe_frames(&subs));
+    parse_all(&mut v, &answers);
+    for (step, _, t) in simulated_trades(&mut feed, &mut v, "publicTrade.ETHUSDT", 20) {
+        assert_eq!(t.ts_event, UnixNanos(step.time_ms * 1_000_000));
+    }
+}
+
+#[test]
+fn simulated_update_id_one_replaces_the_book() {
+    let subs = [sub(Channel::Book, "ETH-USDT", "ETHUSDT")];
+    let mut v = Bybit::new(&subs, BybitMarket::Spot, 50, BookMode::Snapshots).unwrap();
+    let mut feed = SimFeed::new(BybitProtocol::new(BybitMarket::Spot), "ETH-USDT");
+    let answers = feed.answer(&v.subscribe_frames(&subs));
+    parse_all(&mut v, &answers);
+    parse_all(&mut v, &feed.frames());
+    feed.protocol.reset_sequence();
+    let frames = feed.frames();
+    let first: Value = serde_json::from_str(&frames[0]).unwrap();
+    assert_eq!(
+        (&first["type"], &first["data"]["u"]),
+        (&json!("delta"), &json!(1))
+    );
+    let out = parse_all(&mut v, &frames);
+    let [Event::Book(reset), Event::Quote(_)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (reset.action, reset.synced, reset.sequence),
+        (BookAction::Snapshot, true, Some(1))
+    );
+    let out = parse_all(&mut v, &feed.frames());
+    assert!(
+        matches!(out.first(), Some(Event::Book(d)) if d.action == BookAction::Delta && d.sequence == Some(2)),
+        "{out:?}"
+    );
+    assert!(
+        signals(&mut v)
+            .iter()
+            .all(|s| matches!(s, VenueSignal::Subscribed { .. }))
+    );
+    let (bids, asks) = feed.shared.with_market("ETH-USDT", |m| m.book());
+    let book = v.book("ETHUSDT").unwrap();
+    assert_eq!(book.bids().collect::<Vec<_>>(), bids);
+    assert_eq!(book.asks().collect::<Vec<_>>(), asks);
 }

@@ -1,14 +1,15 @@
 //! Raw capture against the simulator: the frames a live source captured, normalized offline, give the
-//! same trades the source emitted live.
+//! same trades the source emitted live; a capture writer that cannot keep up never holds the live path
+//! back, and the frames it leaves out are reported.
 
 mod common;
 
 use std::io::{BufReader, Read};
 
-use common::{WAIT, config, simulator, until};
+use common::{WAIT, config, is_state, simulator, until};
 use tickstream_connectors::runner::{CaptureConfig, ExchangeSource};
 use tickstream_connectors::{Channel, Market, normalize};
-use tickstream_model::{Event, Exchange, Trade};
+use tickstream_model::{Event, Exchange, FeedState, Trade, UnixNanos};
 use tokio::sync::mpsc;
 
 fn trades(events: &[Event]) -> Vec<Trade> {
@@ -95,5 +96,86 @@ async fn captured_frames_normalize_to_the_trades_emitted_live() {
     for line in lines.lines() {
         let record: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(record["connection_id"], 1, "{line}");
+    }
+}
+
+/// The capture file is a named pipe nobody reads yet: the writer thread blocks opening it, so its
+/// bounded queue fills while the source goes on.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_capture_writer_that_cannot_keep_up_never_blocks_the_live_path() {
+    // Stay inside one hourly file for the whole test.
+    let into_hour = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 3600;
+    if into_hour > 3600 - 20 {
+        tokio::time::sleep(std::time::Duration::from_secs(3600 - into_hour + 1)).await;
+    }
+    let sim = simulator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hour = &tickstream_connectors::runner::now().to_rfc3339()[..13];
+    let fifo = dir.path().join(format!("binance-{hour}.jsonl.zst"));
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let mut config = config(&sim, Exchange::Binance, "BTC-USDT");
+    config.channels = vec![Channel::Trades, Channel::Bbo];
+    let mut capture = CaptureConfig::new(dir.path());
+    capture.queue = 4;
+    config.capture = Some(capture);
+    let (tx, mut rx) = mpsc::channel(1024);
+    let task = tokio::spawn(ExchangeSource::new(config, tx).unwrap().run());
+
+    let events = until(&mut rx, WAIT, "capture backpressure", |e| {
+        is_state(e, FeedState::Backpressure)
+    })
+    .await;
+    let Some(Event::Status(first)) = events.last() else {
+        unreachable!()
+    };
+    assert_eq!(
+        first.detail,
+        "capture writer behind: 1 frames left out of the capture"
+    );
+    // The live path goes on: trades keep coming while the capture leaves frames out, and the count
+    // of frames left out grows.
+    let mut live = 0;
+    let mut reported = Vec::new();
+    while live < 40 || reported.len() < 3 {
+        let events = until(&mut rx, WAIT, "a trade or a report", |e| {
+            matches!(e, Event::Trade(_)) || is_state(e, FeedState::Backpressure)
+        })
+        .await;
+        match events.last() {
+            Some(Event::Trade(_)) => live += 1,
+            Some(Event::Status(s)) => reported.push(s.detail.clone()),
+            _ => unreachable!(),
+        }
+    }
+    assert_eq!(
+        reported[..2],
+        [
+            "capture writer behind: 2 frames left out of the capture",
+            "capture writer behind: 4 frames left out of the capture"
+        ]
+    );
+    // Someone reads the pipe: the writer gets going, and the source finishes its file on shutdown.
+    let reader = std::thread::spawn(move || std::fs::read(&fifo).unwrap());
+    drop(rx);
+    task.await.unwrap().unwrap();
+    let bytes = reader.join().unwrap();
+    let mut text = String::new();
+    zstd::Decoder::new(&bytes[..])
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.lines().count() >= 5, "{text}");
+    for line in text.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(record["ts_recv"].as_i64().unwrap() > UnixNanos(0).0);
     }
 }

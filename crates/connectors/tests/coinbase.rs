@@ -1,13 +1,15 @@
 //! Coinbase Advanced Trade and Coinbase Exchange parser tests on the documentation's messages (see
 //! `fixtures/coinbase/SOURCES.md` and `fixtures/coinbase-exchange/SOURCES.md`).
 
+mod common;
+
+use common::sim_feed::{SimFeed, TS, parse_all};
 use serde_json::{Value, json};
 use tickstream_connectors::coinbase::CoinbaseAdvanced;
 use tickstream_connectors::coinbase_exchange::CoinbaseExchange;
+use tickstream_connectors::simulator::coinbase::{AdvancedProtocol, ExchangeProtocol};
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
-
-const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);
 
 fn fixture(dir: &str, name: &str) -> Value {
     let path = format!("{}/tests/fixtures/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -76,20 +78,10 @@ fn advanced_ticker_gives_the_bbo() {
     );
 }
 
-fn l2(kind: &str, sequence: u64, updates: Value) -> Value {
-    let mut frame = fixture("coinbase", "l2_data.json");
-    frame["sequence_num"] = sequence.into();
-    frame["events"][0]["type"] = kind.into();
-    if !updates.is_null() {
-        frame["events"][0]["updates"] = updates;
-    }
-    frame
-}
-
 #[test]
-fn advanced_level2_snapshot_updates_gap_and_resync() {
+fn advanced_level2_documented_snapshot() {
     let mut v = advanced();
-    let out = parse(&mut v, &l2("snapshot", 0, Value::Null));
+    let out = parse(&mut v, &fixture("coinbase", "l2_data.json"));
     let [Event::Book(snap)] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -103,30 +95,65 @@ fn advanced_level2_snapshot_updates_gap_and_resync() {
         snap.asks.is_empty(),
         "the documented snapshot has only bids, so no BBO yet"
     );
+}
 
-    let offer = json!([{"side": "offer", "event_time": "2023-02-09T20:32:50.714964855Z", "price_level": "21922.5", "new_quantity": "1.5"}]);
-    let out = parse(&mut v, &l2("update", 1, offer));
-    let [Event::Book(delta), Event::Quote(q)] = out.as_slice() else {
+/// The simulator's Advanced Trade venue and a parser subscribed to its BTC-USD level2 there.
+fn simulated_advanced(
+    mode: BookMode,
+) -> (SimFeed<AdvancedProtocol>, CoinbaseAdvanced, Vec<String>) {
+    let subs = [sub(Channel::Book, "BTC-USD")];
+    let v = CoinbaseAdvanced::new(&subs, mode);
+    let feed = SimFeed::new(AdvancedProtocol::default(), "BTC-USD");
+    let requests = v.subscribe_frames(&subs);
+    (feed, v, requests)
+}
+
+// The sequence_num chains below are the simulator's own frames (see tests/common/sim_feed.rs).
+#[test]
+fn simulated_level2_snapshot_updates_gap_and_resync() {
+    let (mut feed, mut v, requests) = simulated_advanced(BookMode::Snapshots);
+    // One sequence_num per message of the connection: the acknowledgements count too.
+    let answers = feed.answer(&requests);
+    let out = parse_all(&mut v, &answers);
+    let [Event::Book(snap), Event::Quote(_)] = out.as_slice() else {
         panic!("{out:?}")
     };
-    assert_eq!((delta.synced, delta.sequence), (true, Some(1)));
-    assert_eq!(
-        (q.bid_price.to_string(), q.ask_price.to_string()),
-        ("21921.73".into(), "21922.5".into())
+    assert_eq!((snap.action, snap.synced), (BookAction::Snapshot, true));
+    let mut last = answers.len() as u64 - 1;
+    assert!(
+        signals(&mut v)
+            .iter()
+            .all(|s| matches!(s, VenueSignal::Subscribed { .. }))
     );
-
-    // sequence_num 3 after 1: every book is broken, the connection must be renewed.
-    let out = parse(
-        &mut v,
-        &fixture("coinbase", "heartbeats.json").tap_sequence(3),
-    );
+    for _ in 0..20 {
+        let (step, frames) = feed.step(false);
+        for event in parse_all(&mut v, &frames) {
+            match event {
+                Event::Book(d) => {
+                    assert_eq!((d.synced, d.sequence), (true, Some(last + 1)));
+                    last += 1;
+                }
+                Event::Quote(q) => {
+                    assert_eq!(
+                        (q.bid_price, q.ask_price),
+                        (step.best_bid.price(), step.best_ask.price())
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    // A lost message: the next sequence_num is one too far; every book is broken, the connection must
+    // be renewed.
+    feed.step(true);
+    let out = parse_all(&mut v, &feed.frames());
     let [Event::Status(gap)] = out.as_slice() else {
         panic!("{out:?}")
     };
     assert_eq!(gap.state, FeedState::Gap);
     assert_eq!(
         (gap.expected_sequence, gap.received_sequence),
-        (Some(2), Some(3))
+        (Some(last + 1), Some(last + 2))
     );
     assert!(matches!(
         signals(&mut v).as_slice(),
@@ -134,10 +161,12 @@ fn advanced_level2_snapshot_updates_gap_and_resync() {
     ));
     assert!(!v.book("BTC-USD").unwrap().is_synced());
     // Updates are not applied to a broken book.
-    assert!(parse(&mut v, &l2("update", 4, Value::Null)).is_empty());
+    assert!(parse_all(&mut v, &feed.frames()).is_empty());
 
+    // A new connection: its sequence_num starts again, its snapshot is a resync.
     v.reset();
-    let out = parse(&mut v, &l2("snapshot", 0, Value::Null));
+    feed.protocol = AdvancedProtocol::default();
+    let out = parse_all(&mut v, &feed.answer(&requests));
     let states: Vec<String> = out
         .iter()
         .map(|e| match e {
@@ -145,25 +174,31 @@ fn advanced_level2_snapshot_updates_gap_and_resync() {
             other => other.kind().to_string(),
         })
         .collect();
-    assert_eq!(states, ["book", "Resync"]);
-}
-
-trait TapSequence {
-    fn tap_sequence(self, sequence: u64) -> Value;
-}
-
-impl TapSequence for Value {
-    fn tap_sequence(mut self, sequence: u64) -> Value {
-        self["sequence_num"] = sequence.into();
-        self
-    }
+    assert_eq!(states, ["book", "Resync", "quote"]);
+    let out = parse_all(&mut v, &feed.frames());
+    assert!(
+        matches!(out.first(), Some(Event::Book(d)) if d.synced),
+        "{out:?}"
+    );
+    let (bids, asks) = feed.shared.with_market("BTC-USD", |m| m.book());
+    let book = v.book("BTC-USD").unwrap();
+    assert_eq!(book.bids().collect::<Vec<_>>(), bids);
+    assert_eq!(book.asks().collect::<Vec<_>>(), asks);
 }
 
 #[test]
 fn advanced_unsynced_mode_and_heartbeats() {
     let mut v = CoinbaseAdvanced::new(&[], BookMode::Unsynced);
     assert!(parse(&mut v, &fixture("coinbase", "heartbeats.json")).is_empty());
-    let out = parse(&mut v, &l2("update", 1, Value::Null));
+    // The simulator's level2 update, without its snapshot.
+    let (mut feed, mut v, requests) = simulated_advanced(BookMode::Unsynced);
+    feed.answer(&requests);
+    let update = feed
+        .frames()
+        .into_iter()
+        .find(|f| f.contains(r#""channel":"l2_data""#))
+        .unwrap();
+    let out = parse_all(&mut v, &[update]);
     let [Event::Book(delta)] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -189,6 +224,8 @@ fn advanced_subscription_frames_are_exact() {
     );
 }
 
+/// Malformed copies of documented frames (bad price, side, channel) are input the venue does not send,
+/// made to test that each is rejected with its reason; they are never used as venue messages.
 #[test]
 fn advanced_rejections() {
     let mut v = advanced();
@@ -205,8 +242,12 @@ fn advanced_rejections() {
         (bad_side, RejectReason::ParseError),
         (nan_bid, RejectReason::InvalidPrice),
         (unknown, RejectReason::UnknownMessage),
+        // The simulator's answer to a request it cannot read.
         (
-            json!({"type": "error", "message": "failure to subscribe"}),
+            serde_json::from_str(
+                &SimFeed::new(AdvancedProtocol::default(), "BTC-USD").answer(&["{".into()])[0],
+            )
+            .unwrap(),
             RejectReason::VenueError,
         ),
         (json!([1]), RejectReason::ParseError),
@@ -324,6 +365,8 @@ fn exchange_subscription_frame_is_exact() {
     );
 }
 
+/// The bad values below are malformed copies of documented frames: input the venue does not send, made
+/// to test that each is rejected with its reason; they are never used as venue messages.
 #[test]
 fn exchange_rejections() {
     let mut v = exchange();
@@ -338,8 +381,12 @@ fn exchange_rejections() {
             json!({"type": "done", "product_id": "BTC-USD"}),
             RejectReason::UnknownMessage,
         ),
+        // The simulator's answer to a request it cannot read.
         (
-            json!({"type": "error", "message": "Failed to subscribe", "reason": "level2 requires authentication"}),
+            serde_json::from_str(
+                &SimFeed::new(ExchangeProtocol::default(), "BTC-USD").answer(&["{".into()])[0],
+            )
+            .unwrap(),
             RejectReason::VenueError,
         ),
         (

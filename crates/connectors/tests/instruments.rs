@@ -1,13 +1,15 @@
-//! Instrument metadata: Binance's `exchangeInfo` (the documentation's example, served by the
-//! simulator's REST side) gives base, quote and steps; the cache serves when the venue cannot be
-//! reached; without either, the quote-suffix rule.
+//! Instrument metadata: Binance's `exchangeInfo` (the documentation's example) and Coinbase's
+//! `market/products` (a recorded response), served by the simulator's REST side, give base, quote and
+//! steps; the cache serves when the venue cannot be reached; without either, the symbol rules.
 
 mod common;
 
 use std::path::Path;
 
 use common::simulator;
-use tickstream_connectors::runner::instruments::parse_binance_exchange_info;
+use tickstream_connectors::runner::instruments::{
+    parse_binance_exchange_info, parse_coinbase_products,
+};
 use tickstream_connectors::runner::{
     ExchangeSource, ExchangeSourceConfig, InstrumentOrigin, load_instruments,
 };
@@ -16,6 +18,12 @@ use tickstream_model::{Exchange, Instrument};
 fn exchange_info() -> String {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/binance/exchangeInfo.json");
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn coinbase_products() -> String {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/coinbase/market-products.json");
     std::fs::read_to_string(path).unwrap()
 }
 
@@ -91,4 +99,112 @@ async fn venue_then_cache_then_suffix_rule() {
         ("BTC-USDT", "BTC", "USDT")
     );
     assert_eq!(btc.price_increment, None);
+}
+
+#[test]
+fn coinbase_products_give_currency_ids_and_increments() {
+    let instruments = parse_coinbase_products(&coinbase_products()).unwrap();
+    let rows: Vec<(&str, &str, &str, &str, String, String)> = instruments
+        .iter()
+        .map(|i| {
+            (
+                i.symbol.as_str(),
+                i.raw_symbol.as_str(),
+                i.base.as_str(),
+                i.quote.as_str(),
+                i.price_increment.unwrap().to_string(),
+                i.size_increment.unwrap().to_string(),
+            )
+        })
+        .collect();
+    // BTC-USDC displays its quote as USD; its currency id says USDC.
+    assert_eq!(
+        rows,
+        [
+            (
+                "BTC-USD",
+                "BTC-USD",
+                "BTC",
+                "USD",
+                "0.01".into(),
+                "0.00000001".into()
+            ),
+            (
+                "BTC-USDC",
+                "BTC-USDC",
+                "BTC",
+                "USDC",
+                "0.01".into(),
+                "0.00000001".into()
+            ),
+        ]
+    );
+    assert!(instruments.iter().all(|i| i.exchange == Exchange::Coinbase));
+    assert!(parse_coinbase_products("{\"products\":[{\"product_id\":1}]}").is_err());
+}
+
+#[tokio::test]
+async fn coinbase_venue_then_cache_then_product_ids() {
+    let sim = simulator().await;
+    sim.serve_rest(
+        "/coinbase/api/v3/brokerage/market/products",
+        coinbase_products(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("coinbase.json");
+    let mut config = ExchangeSourceConfig::new(Exchange::Coinbase, &["BTC-USDC"]);
+    config.rest_url = Some(sim.rest_url("coinbase"));
+    config.instrument_cache = Some(cache.clone());
+
+    // Online: the venue's metadata, written to the cache.
+    let online = load_instruments(&config).await;
+    assert_eq!(online.origin, InstrumentOrigin::Venue);
+    let usdc = online.find("BTC-USDC").unwrap();
+    assert_eq!((usdc.base.as_str(), usdc.quote.as_str()), ("BTC", "USDC"));
+    assert_eq!(usdc.price_increment.unwrap().to_string(), "0.01");
+    let cached: Vec<Instrument> =
+        serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
+    assert_eq!(cached, online.instruments);
+
+    // Offline: the cache, the same instruments.
+    config.rest_url = Some(unreachable_rest_url());
+    let offline = load_instruments(&config).await;
+    assert_eq!(offline.origin, InstrumentOrigin::Cache);
+    assert_eq!(offline.instruments, online.instruments);
+
+    // Offline without a cache: the product id read as BASE-QUOTE, without steps.
+    config.instrument_cache = Some(dir.path().join("missing.json"));
+    config.symbols = vec!["ETH-USD".into()];
+    let fallback = load_instruments(&config).await;
+    assert_eq!(fallback.origin, InstrumentOrigin::Fallback);
+    let eth = fallback.find("ETH-USD").unwrap();
+    assert_eq!((eth.base.as_str(), eth.quote.as_str()), ("ETH", "USD"));
+    assert_eq!(eth.price_increment, None);
+}
+
+#[tokio::test]
+async fn the_simulator_serves_its_own_coinbase_products() {
+    let sim = simulator().await;
+    let mut config = ExchangeSourceConfig::new(Exchange::Coinbase, &["ETH-USD", "SOL-USD"]);
+    config.rest_url = Some(sim.rest_url("coinbase"));
+    let catalog = load_instruments(&config).await;
+    assert_eq!(catalog.origin, InstrumentOrigin::Venue);
+    let steps: Vec<(&str, String, String)> = catalog
+        .instruments
+        .iter()
+        .map(|i| {
+            (
+                i.symbol.as_str(),
+                i.price_increment.unwrap().to_string(),
+                i.size_increment.unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("ETH-USD", "0.01".into(), "0.0001".into()),
+            ("SOL-USD", "0.01".into(), "0.0001".into())
+        ]
+    );
 }

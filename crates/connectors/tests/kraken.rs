@@ -1,12 +1,17 @@
 //! Kraken spot v2 parser tests on the documentation's messages (see `fixtures/kraken/SOURCES.md`),
 //! including the documented book checksums.
 
+mod common;
+
+use common::sim_feed::{SimFeed, parse_all, with_marker};
 use serde_json::{Value, json};
 use tickstream_connectors::kraken::Kraken;
+use tickstream_connectors::simulator::Protocol;
+use tickstream_connectors::simulator::kraken::KrakenProtocol;
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
 
-const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);
+use common::sim_feed::TS;
 
 fn fixture(name: &str) -> Value {
     let path = format!(
@@ -50,11 +55,127 @@ fn signals(v: &mut Kraken) -> Vec<VenueSignal> {
     s
 }
 
-/// The documented update with its bids and checksum replaced; numbers are written as raw JSON text.
-fn update(bids: &str, checksum: u32) -> String {
-    format!(
-        r#"{{"channel":"book","type":"update","data":[{{"symbol":"MATIC/USD","bids":{bids},"asks":[],"checksum":{checksum},"timestamp":"2023-10-06T17:35:55.440295Z"}}]}}"#
-    )
+/// The simulator's Kraken venue and a parser subscribed to its BTC/USD book at depth 10.
+fn simulated() -> (SimFeed<KrakenProtocol>, Kraken, Vec<String>) {
+    let subs = [sub(Channel::Book, "BTC-USD", "BTC/USD")];
+    let v = Kraken::new(&subs, 10, BookMode::Snapshots).unwrap();
+    let feed = SimFeed::new(KrakenProtocol::default(), "BTC-USD");
+    let requests = v.subscribe_frames(&subs);
+    (feed, v, requests)
+}
+
+fn book_frames(frames: Vec<String>) -> Vec<String> {
+    with_marker(frames, r#""channel":"book""#)
+}
+
+// The books below are the simulator's own `book` frames and checksums (see tests/common/sim_feed.rs).
+#[test]
+fn simulated_books_are_truncated_to_the_depth_and_pass_every_checksum() {
+    let (mut feed, mut v, requests) = simulated();
+    let out = parse_all(&mut v, &feed.answer(&requests));
+    assert!(
+        matches!(out.as_slice(), [Event::Book(b), Event::Quote(_)] if b.synced && b.checksum.is_some()),
+        "{out:?}"
+    );
+    // The market keeps 20 levels a side; Kraken sends no removal for a level pushed below the depth.
+    let mut pushed_out = 0;
+    for _ in 0..300 {
+        let before: Vec<_> = v
+            .book("BTC/USD")
+            .unwrap()
+            .bids()
+            .map(|l| l.price())
+            .collect();
+        let out = parse_all(&mut v, &book_frames(feed.frames()));
+        for event in &out {
+            match event {
+                Event::Book(b) => {
+                    assert!(b.synced && b.checksum.is_some(), "{b:?}");
+                    let book = v.book("BTC/USD").unwrap();
+                    assert_eq!(book.depth(), (10, 10));
+                    pushed_out += before
+                        .iter()
+                        .filter(|p| !book.bids().any(|l| l.price() == **p))
+                        .filter(|p| !b.bids.iter().any(|l| l.price() == **p))
+                        .count();
+                }
+                Event::Quote(_) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    assert!(pushed_out > 0, "no level was pushed below the depth");
+    assert!(
+        signals(&mut v)
+            .iter()
+            .all(|s| matches!(s, VenueSignal::Subscribed { .. }))
+    );
+}
+
+#[test]
+fn simulated_checksum_mismatch_reports_gap_resubscribes_and_resyncs() {
+    let (mut feed, mut v, requests) = simulated();
+    parse_all(&mut v, &feed.answer(&requests));
+    signals(&mut v);
+    feed.protocol.corrupt_checksum();
+    let mut out = Vec::new();
+    while out.is_empty() {
+        out = parse_all(&mut v, &book_frames(feed.frames()));
+    }
+    let [Event::Status(gap)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(gap.state, FeedState::Gap);
+    assert_eq!(gap.symbol.as_ref().unwrap().as_str(), "BTC-USD");
+    // Kraken's checksum against ours: the fault adds one to the checksum it sends.
+    let (theirs, ours) = (
+        gap.expected_sequence.unwrap(),
+        gap.received_sequence.unwrap(),
+    );
+    assert_eq!(
+        theirs,
+        u64::from(u32::try_from(ours).unwrap().wrapping_add(1))
+    );
+    let resubscribe = vec![
+        r#"{"method":"unsubscribe","params":{"channel":"book","depth":10,"symbol":["BTC/USD"]}}"#
+            .to_owned(),
+        r#"{"method":"subscribe","params":{"channel":"book","depth":10,"symbol":["BTC/USD"]}}"#
+            .to_owned(),
+    ];
+    assert_eq!(
+        signals(&mut v),
+        vec![VenueSignal::Send {
+            frames: resubscribe.clone(),
+            reason: "book checksum mismatch on BTC/USD".into(),
+        }]
+    );
+    // Until the new snapshot, nothing from the broken book is published.
+    for _ in 0..5 {
+        assert!(parse_all(&mut v, &book_frames(feed.frames())).is_empty());
+    }
+    let out = parse_all(&mut v, &book_frames(feed.answer(&resubscribe)));
+    let [Event::Book(snap), Event::Status(resync), Event::Quote(_)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert!(snap.synced);
+    assert_eq!(resync.state, FeedState::Resync);
+    let out = parse_all(&mut v, &book_frames(feed.frames()));
+    assert!(
+        out.iter().all(|e| !matches!(e, Event::Status(_))),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn simulated_snapshot_that_fails_its_checksum_is_never_published() {
+    let (mut feed, mut v, requests) = simulated();
+    feed.protocol.corrupt_checksum();
+    let out = parse_all(&mut v, &book_frames(feed.answer(&requests)));
+    assert!(
+        matches!(out.as_slice(), [Event::Status(s)] if s.state == FeedState::Gap),
+        "{out:?}"
+    );
+    assert!(!v.book("BTC/USD").unwrap().is_synced());
 }
 
 #[test]
@@ -151,72 +272,6 @@ fn documented_snapshot_and_update_pass_the_checksum() {
 }
 
 #[test]
-fn the_book_is_truncated_to_the_subscribed_depth_before_the_checksum() {
-    let mut v = venue(BookMode::Snapshots);
-    parse(&mut v, &text("book-snapshot.json"));
-    // A new best bid pushes 0.5657 out of a depth-10 book; Kraken sends no removal for it.
-    let out = parse(
-        &mut v,
-        &update(r#"[{"price":0.5667,"qty":1.0}]"#, 3_156_288_617),
-    );
-    assert!(
-        matches!(out.as_slice(), [Event::Book(_), Event::Quote(_)]),
-        "{out:?}"
-    );
-    let book = v.book("MATIC/USD").unwrap();
-    assert_eq!(book.depth(), (10, 10));
-    assert_eq!(book.bids().last().unwrap().price().to_string(), "0.5658");
-}
-
-#[test]
-fn a_checksum_mismatch_reports_gap_resubscribes_and_resyncs() {
-    let mut v = venue(BookMode::Snapshots);
-    parse(&mut v, &text("book-snapshot.json"));
-    let mut broken = fixture("book-update.json");
-    broken["data"][0]["checksum"] = json!(2_114_181_698u32);
-    let out = parse(&mut v, &broken.to_string());
-    let [Event::Status(gap)] = out.as_slice() else {
-        panic!("{out:?}")
-    };
-    assert_eq!(gap.state, FeedState::Gap);
-    assert_eq!(gap.symbol.as_ref().unwrap().as_str(), "MATIC-USD");
-    assert_eq!(
-        (gap.expected_sequence, gap.received_sequence),
-        (Some(2_114_181_698), Some(2_114_181_697))
-    );
-    assert_eq!(
-        signals(&mut v),
-        vec![VenueSignal::Send {
-            frames: vec![
-                r#"{"method":"unsubscribe","params":{"channel":"book","depth":10,"symbol":["MATIC/USD"]}}"#.into(),
-                r#"{"method":"subscribe","params":{"channel":"book","depth":10,"symbol":["MATIC/USD"]}}"#.into(),
-            ],
-            reason: "book checksum mismatch on MATIC/USD".into(),
-        }]
-    );
-    // Until the new snapshot, nothing from the broken book is published.
-    assert!(parse(&mut v, &text("book-update.json")).is_empty());
-    let out = parse(&mut v, &text("book-snapshot.json"));
-    let [Event::Book(snap), Event::Status(resync), Event::Quote(_)] = out.as_slice() else {
-        panic!("{out:?}")
-    };
-    assert!(snap.synced);
-    assert_eq!(resync.state, FeedState::Resync);
-}
-
-#[test]
-fn a_snapshot_that_fails_its_checksum_is_never_published() {
-    let mut v = venue(BookMode::Snapshots);
-    let mut snap = fixture("book-snapshot.json");
-    snap["data"][0]["bids"][0]["qty"] = json!(1.5);
-    let out = parse(&mut v, &snap.to_string());
-    assert!(
-        matches!(out.as_slice(), [Event::Status(s)] if s.state == FeedState::Gap),
-        "{out:?}"
-    );
-}
-
-#[test]
 fn reconnect_makes_the_next_snapshot_a_resync() {
     let mut v = venue(BookMode::Snapshots);
     parse(&mut v, &text("book-snapshot.json"));
@@ -241,6 +296,8 @@ fn offline_updates_without_a_snapshot_are_flagged_unsynced() {
     assert_eq!(delta.checksum, Some(2_114_181_697));
 }
 
+/// The bad values below are malformed copies of documented frames: input the venue does not send, made
+/// to test that each is rejected with its reason; they are never used as venue messages.
 #[test]
 fn control_messages_and_bad_values() {
     let mut v = venue(BookMode::Snapshots);
@@ -287,14 +344,12 @@ fn control_messages_and_bad_values() {
         reject(&mut v, r#"{"channel":"ohlc","data":[]}"#.into()),
         RejectReason::UnknownMessage
     );
-    assert_eq!(
-        reject(
-            &mut v,
-            r#"{"method":"subscribe","success":false,"error":"Currency pair not supported"}"#
-                .into()
-        ),
-        RejectReason::VenueError
-    );
+    // The simulator's refusal of an unknown pair.
+    let refusal = SimFeed::new(KrakenProtocol::default(), "BTC-USD").answer(&[
+        r#"{"method":"subscribe","params":{"channel":"book","symbol":["NOPE"]}}"#.to_owned(),
+    ]);
+    assert!(refusal[0].contains(r#""success":false"#), "{refusal:?}");
+    assert_eq!(reject(&mut v, refusal[0].clone()), RejectReason::VenueError);
     assert_eq!(
         reject(&mut v, "{\"channel\":".into()),
         RejectReason::ParseError

@@ -1,7 +1,12 @@
 //! Offline normalization of documented frames: events out as JSON lines, unsynced book deltas, a summary
 //! of frames, events and rejections, and no failure on bad lines.
 
+mod common;
+
 use std::collections::BTreeMap;
+
+use common::sim_feed::SimFeed;
+use tickstream_connectors::simulator::coinbase::AdvancedProtocol;
 
 use tickstream_connectors::normalize::normalize_with_clock;
 use tickstream_connectors::{Market, RejectReason};
@@ -38,7 +43,7 @@ fn binance_frames_with_a_bad_line_and_a_capture_record() {
         line("binance", "aggTrade.json"),
         "this is not json".into(),
         line("binance", "depthUpdate.json"),
-        line("binance", "trade.json").replace("\"0.001\"", "\"0\""),
+        line("binance", "error-response.json"),
         capture.to_string(),
         line("binance", "subscribe-response.json"),
     ]
@@ -55,10 +60,7 @@ fn binance_frames_with_a_bad_line_and_a_capture_record() {
     );
     assert_eq!(
         summary.rejected,
-        BTreeMap::from([
-            (RejectReason::ParseError, 1),
-            (RejectReason::InvalidPrice, 1)
-        ])
+        BTreeMap::from([(RejectReason::ParseError, 1), (RejectReason::VenueError, 1)])
     );
     let Event::Book(book) = &events[2] else {
         panic!("{events:?}")
@@ -77,7 +79,7 @@ fn binance_frames_with_a_bad_line_and_a_capture_record() {
     assert_eq!(trade.ts_recv, UnixNanos(42));
     assert_eq!(
         summary.to_string(),
-        "frames read: 7\nevents: trade=2, quote=1, book=1\nrejected: parse_error=1, invalid_price=1"
+        "frames read: 7\nevents: trade=2, quote=1, book=1\nrejected: parse_error=1, venue_error=1"
     );
 }
 
@@ -161,7 +163,7 @@ fn every_event_from_every_fixture_matches_its_json_schema() {
         (Exchange::Coinbase, "coinbase"),
         (Exchange::CoinbaseExchange, "coinbase-exchange"),
     ];
-    let mut checked = 0;
+    let (mut checked, mut gaps) = (0, 0);
     for (exchange, dir) in venues {
         let mut names: Vec<String> = std::fs::read_dir(format!(
             "{}/tests/fixtures/{dir}",
@@ -177,14 +179,18 @@ fn every_event_from_every_fixture_matches_its_json_schema() {
         .collect();
         names.sort();
         let input: Vec<String> = names.iter().map(|n| line(dir, n)).collect();
-        // A gap status too: Coinbase sequence 5 after 0.
+        // A gap status too: the simulator's Coinbase frames with a lost level2 message.
         let mut input = input.join("\n");
         if exchange == Exchange::Coinbase {
+            let mut feed = SimFeed::new(AdvancedProtocol::default(), "BTC-USD");
+            let mut frames = feed.answer(&[
+                r#"{"type":"subscribe","product_ids":["BTC-USD"],"channel":"level2"}"#.to_owned(),
+            ]);
+            frames.extend(feed.frames());
+            feed.step(true);
+            frames.extend(feed.frames());
             input.push('\n');
-            input.push_str(
-                &line("coinbase", "heartbeats.json")
-                    .replace("\"sequence_num\":0", "\"sequence_num\":5"),
-            );
+            input.push_str(&frames.join("\n"));
         }
         let mut out = Vec::new();
         normalize_with_clock(exchange, Market::Spot, input.as_bytes(), &mut out, || {
@@ -202,7 +208,11 @@ fn every_event_from_every_fixture_matches_its_json_schema() {
                 .collect();
             assert!(errors.is_empty(), "{text}: {errors:?}");
             checked += 1;
+            gaps += usize::from(
+                matches!(&event, Event::Status(s) if s.state == tickstream_model::FeedState::Gap),
+            );
         }
     }
     assert!(checked >= 12, "{checked}");
+    assert_eq!(gaps, 1);
 }

@@ -1,11 +1,16 @@
 //! OKX v5 public parser tests on the documentation's messages (see `fixtures/okx/SOURCES.md`).
 
+mod common;
+
+use common::sim_feed::{SimFeed, parse_all, simulated_trades, with_marker};
 use serde_json::{Value, json};
 use tickstream_connectors::okx::Okx;
+use tickstream_connectors::simulator::Protocol;
+use tickstream_connectors::simulator::okx::OkxProtocol;
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
 
-const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);
+use common::sim_feed::TS;
 
 fn fixture(name: &str) -> Value {
     let path = format!("{}/tests/fixtures/okx/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -37,14 +42,26 @@ fn signals(v: &mut Okx) -> Vec<VenueSignal> {
     s
 }
 
-/// The documented update with other sequence ids and levels.
-fn update(prev: i64, seq: i64, bids: Value) -> Value {
-    let mut frame = fixture("books-update.json");
-    frame["data"][0]["prevSeqId"] = prev.into();
-    frame["data"][0]["seqId"] = seq.into();
-    frame["data"][0]["bids"] = bids;
-    frame["data"][0]["asks"] = json!([]);
-    frame
+/// The simulator's OKX venue for `canonical` and a parser subscribed to its books and trades there.
+fn simulated(canonical: &str, inst: &str) -> (SimFeed<OkxProtocol>, Okx) {
+    let subs = [
+        sub(Channel::Book, canonical, inst),
+        sub(Channel::Trades, canonical, inst),
+    ];
+    let mut v = Okx::new(&subs, BookMode::Snapshots);
+    let mut feed = SimFeed::new(OkxProtocol::default(), canonical);
+    let answers = feed.answer(&v.subscribe_frames(&subs));
+    let out = parse_all(&mut v, &answers);
+    assert!(
+        matches!(out.as_slice(), [Event::Book(b), Event::Quote(_)] if b.synced),
+        "{out:?}"
+    );
+    signals(&mut v);
+    (feed, v)
+}
+
+fn book_frames(frames: Vec<String>) -> Vec<String> {
+    with_marker(frames, r#""channel":"books""#)
 }
 
 #[test]
@@ -85,19 +102,6 @@ fn trades_keep_ids_taker_side_and_kind() {
         ("42219.9".into(), "0.12060306".into())
     );
     assert_eq!(t.side, AggressorSide::Buy);
-    assert_eq!(t.ts_event, UnixNanos(1_630_048_897_897_000_000));
-
-    // A dated future on the same socket keeps its expiry, and `ts` may be a number.
-    let mut future = fixture("trades.json");
-    future["data"][0]["instId"] = json!("BTC-USD-250328");
-    future["data"][0]["side"] = json!("sell");
-    future["data"][0]["ts"] = json!(1_630_048_897_897i64);
-    let events = parse(&mut v, &future);
-    let [Event::Trade(t)] = events.as_slice() else {
-        panic!("{events:?}")
-    };
-    assert_eq!(t.symbol.as_str(), "BTC-USD-20250328");
-    assert_eq!(t.side, AggressorSide::Sell);
     assert_eq!(t.ts_event, UnixNanos(1_630_048_897_897_000_000));
 }
 
@@ -142,61 +146,109 @@ fn books_snapshot_then_updates_in_sequence() {
         (delta.synced, delta.sequence, delta.prev_sequence),
         (true, Some(123_457), Some(123_456))
     );
-    // A keep-alive update (same seqId, no levels) and a sequence reset (seqId below prevSeqId) are
-    // both continuous.
-    assert!(parse(&mut v, &update(123_457, 123_457, json!([]))).is_empty());
-    let out = parse(
-        &mut v,
-        &update(123_457, 3, json!([["8476.5", "1", "0", "1"]])),
-    );
-    assert!(
-        matches!(out.as_slice(), [Event::Book(d)] if d.sequence == Some(3)),
-        "{out:?}"
-    );
-    let out = parse(&mut v, &update(3, 5, json!([["8476.5", "0", "0", "0"]])));
-    assert!(
-        matches!(out.as_slice(), [Event::Book(d)] if d.sequence == Some(5)),
-        "{out:?}"
-    );
-    assert_eq!(v.book("BTC-USDT").unwrap().depth(), (8, 8));
     assert!(signals(&mut v).is_empty());
 }
 
+// The chains below are the simulator's own `books` frames (see tests/common/sim_feed.rs).
 #[test]
-fn a_skipped_sequence_reports_gap_resubscribes_and_resyncs() {
-    let mut v = venue(BookMode::Snapshots);
-    parse(&mut v, &fixture("books-snapshot.json"));
-    let out = parse(
-        &mut v,
-        &update(123_458, 123_459, json!([["8476.5", "1", "0", "1"]])),
+fn simulated_keep_alive_and_sequence_reset_are_continuous() {
+    let (mut feed, mut v) = simulated("BTC-USDT", "BTC-USDT");
+    let (step, frames) = feed.step(false);
+    parse_all(&mut v, &frames);
+    // No update for a second: OKX's keep-alive (no levels, prevSeqId = seqId) changes nothing.
+    feed.second();
+    let keep_alive = feed.second();
+    assert!(
+        keep_alive[0].contains(r#""asks":[],"bids":[]"#),
+        "{keep_alive:?}"
     );
+    let out = parse_all(&mut v, &keep_alive);
+    assert!(out.is_empty(), "{keep_alive:?} {out:?}");
+    // The venue restarts its sequence: seqId below prevSeqId, and the book goes on from it.
+    feed.protocol.reset_sequence();
+    let (reset_step, frames) = feed.step(false);
+    let out = parse_all(&mut v, &book_frames(frames));
+    let [Event::Book(d), ..] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        (d.prev_sequence, d.sequence),
+        (Some(step.last_update_id), Some(1))
+    );
+    let (next, frames) = feed.step(false);
+    let out = parse_all(&mut v, &book_frames(frames));
+    let [Event::Book(d), ..] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    let seq = 1 + next.last_update_id - reset_step.last_update_id;
+    assert_eq!(
+        (d.synced, d.prev_sequence, d.sequence),
+        (true, Some(1), Some(seq))
+    );
+    assert!(signals(&mut v).is_empty());
+    let (bids, asks) = feed.shared.with_market("BTC-USDT", |m| m.book());
+    let book = v.book("BTC-USDT").unwrap();
+    assert_eq!(book.bids().collect::<Vec<_>>(), bids);
+    assert_eq!(book.asks().collect::<Vec<_>>(), asks);
+}
+
+#[test]
+fn simulated_skipped_sequence_reports_gap_resubscribes_and_resyncs() {
+    let (mut feed, mut v) = simulated("BTC-USDT", "BTC-USDT");
+    let (before, frames) = feed.step(false);
+    parse_all(&mut v, &frames);
+    feed.step(true);
+    let (after, frames) = feed.step(false);
+    let out = parse_all(&mut v, &book_frames(frames));
     let [Event::Status(gap)] = out.as_slice() else {
         panic!("{out:?}")
     };
     assert_eq!(gap.state, FeedState::Gap);
     assert_eq!(gap.symbol.as_ref().unwrap().as_str(), "BTC-USDT");
+    // The book is at the last seqId it applied; the update claims to follow a later one.
     assert_eq!(
         (gap.expected_sequence, gap.received_sequence),
-        (Some(123_456), Some(123_458))
+        (Some(before.last_update_id), Some(after.first_update_id - 1))
     );
+    let resubscribe = vec![
+        r#"{"args":[{"channel":"books","instId":"BTC-USDT"}],"op":"unsubscribe"}"#.to_owned(),
+        r#"{"args":[{"channel":"books","instId":"BTC-USDT"}],"op":"subscribe"}"#.to_owned(),
+    ];
     assert_eq!(
         signals(&mut v),
         vec![VenueSignal::Send {
-            frames: vec![
-                r#"{"args":[{"channel":"books","instId":"BTC-USDT"}],"op":"unsubscribe"}"#.into(),
-                r#"{"args":[{"channel":"books","instId":"BTC-USDT"}],"op":"subscribe"}"#.into(),
-            ],
+            frames: resubscribe.clone(),
             reason: "books sequence break on BTC-USDT".into(),
         }]
     );
-    assert!(parse(&mut v, &update(123_459, 123_460, json!([]))).is_empty());
-    let out = parse(&mut v, &fixture("books-snapshot.json"));
+    // Until the new snapshot, nothing from the broken book is published.
+    assert!(parse_all(&mut v, &book_frames(feed.frames())).is_empty());
+    let answers = feed.answer(&resubscribe);
+    let out = parse_all(&mut v, &answers);
     let [Event::Book(snap), Event::Status(resync), Event::Quote(_)] = out.as_slice() else {
         panic!("{out:?}")
     };
     assert!(snap.synced);
     assert_eq!(resync.state, FeedState::Resync);
-    assert_eq!(resync.received_sequence, Some(123_456));
+    let at = feed.shared.with_market("BTC-USDT", |m| m.update_id());
+    assert_eq!(resync.received_sequence, Some(at));
+    let out = parse_all(&mut v, &book_frames(feed.frames()));
+    assert!(
+        matches!(out.as_slice(), [Event::Book(d), ..] if d.synced),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn simulated_trades_of_a_dated_future_keep_the_expiry_and_the_taker_side() {
+    let (mut feed, mut v) = simulated("BTC-USD-20250328", "BTC-USD-250328");
+    for (step, _, t) in simulated_trades(&mut feed, &mut v, r#""channel":"trades""#, 20) {
+        assert_eq!(
+            (t.symbol.as_str(), &*t.raw_symbol),
+            ("BTC-USD-20250328", "BTC-USD-250328")
+        );
+        assert_eq!(t.ts_event, UnixNanos(step.time_ms * 1_000_000));
+    }
 }
 
 #[test]
@@ -216,6 +268,8 @@ fn offline_updates_without_a_snapshot_are_flagged_unsynced() {
     );
 }
 
+/// The bad values below are malformed copies of documented frames: input the venue does not send, made
+/// to test that each is rejected with its reason; they are never used as venue messages.
 #[test]
 fn control_messages_and_bad_values() {
     let mut v = venue(BookMode::Snapshots);
@@ -227,6 +281,14 @@ fn control_messages_and_bad_values() {
         signals(&mut v).as_slice(),
         [VenueSignal::Subscribed { .. }]
     ));
+    // The service upgrade notice: reconnect before OKX closes the connection.
+    assert!(parse(&mut v, &fixture("notice.json")).is_empty());
+    assert_eq!(
+        signals(&mut v),
+        vec![VenueSignal::Reconnect {
+            reason: "notice 64008: The connection will soon be closed for a service upgrade. Please reconnect.".into()
+        }]
+    );
     let reject = |v: &mut Okx, frame: Value| {
         let mut out = Vec::new();
         let reason = v

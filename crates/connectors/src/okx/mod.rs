@@ -222,7 +222,17 @@ impl Venue for Okx {
                 });
                 return Ok(());
             }
-            Some("unsubscribe" | "notice") => return Ok(()),
+            Some("notice") => {
+                // Code 64008: OKX closes the connection for a service upgrade in about 30 s; a new
+                // connection now loses nothing.
+                if env.code.as_deref() == Some("64008") {
+                    self.signals.push(VenueSignal::Reconnect {
+                        reason: format!("notice 64008: {}", env.msg.unwrap_or_default()),
+                    });
+                }
+                return Ok(());
+            }
+            Some("unsubscribe") => return Ok(()),
             Some(other) => {
                 return Err(ParseError::new(
                     RejectReason::UnknownMessage,

@@ -137,21 +137,25 @@ impl Capture {
     }
 
     /// Queues a frame without waiting; a full queue drops it from the capture (counted, logged sampled).
-    pub fn record(&self, ts_recv: UnixNanos, connection_id: u64, frame: Utf8Bytes) {
-        let Some(tx) = &self.tx else { return };
+    /// Returns the number of frames left out so far when this one was left out and that is worth
+    /// reporting: the first, then at powers of two and every thousand.
+    pub fn record(&self, ts_recv: UnixNanos, connection_id: u64, frame: Utf8Bytes) -> Option<u64> {
+        let Some(tx) = &self.tx else { return None };
         let record = Record {
             ts_recv,
             connection_id,
             frame,
         };
         match tx.try_send(record) {
-            Ok(()) => {}
+            Ok(()) => None,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                 metrics::counter!("tickstream_capture_dropped_total", "exchange" => self.exchange.as_str()).increment(1);
-                if dropped.is_power_of_two() || dropped.is_multiple_of(1000) {
+                let report = dropped.is_power_of_two() || dropped.is_multiple_of(1000);
+                if report {
                     tracing::warn!(exchange = %self.exchange, dropped, "capture queue full; frame left out of the capture");
                 }
+                report.then_some(dropped)
             }
         }
     }

@@ -25,7 +25,8 @@ use crate::{BookMode, Channel, Error, Subscription, Venue};
 /// symbols = ["BTC-USDT", "ETHUSDT"]    # canonical or the venue's own (okx and bybit also -PERP; okx dated futures)
 /// channels = ["trades", "bbo", "book"] # trades | agg_trades (binance) | bbo | book
 /// url = "ws://127.0.0.1:9900/binance"  # optional: the venue's websocket (the simulator's)
-/// rest_url = "http://127.0.0.1:9900/binance" # optional: REST base for book snapshots (binance, bitstamp)
+/// rest_url = "http://127.0.0.1:9900/binance" # optional: REST base for book snapshots (binance,
+///                                      # bitstamp) and instrument metadata (binance, coinbase)
 /// book_depth = 25                      # optional: kraken 10 (default) | 25 | 100 | 500 | 1000; bybit 50 (default) | 200
 /// staleness = "30s"                    # no data on a subscription for this long → stale, reconnect
 /// staleness_per_channel = { trades = "5m" }

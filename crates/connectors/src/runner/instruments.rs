@@ -1,8 +1,9 @@
 //! Instrument metadata for a source: base, quote and price/size steps from the venue's REST metadata
-//! when it answers (Binance `GET /api/v3/exchangeInfo`), saved to a JSON cache file; when the venue
-//! cannot be reached, the cache; without a cache, the documented fallback (the configured symbols as
-//! the venue's symbol rules read them, e.g. Binance's known quote-asset suffixes: `BTCUSDT` →
-//! `BTC-USDT`), without steps.
+//! when it answers (Binance `GET /api/v3/exchangeInfo`, Coinbase Advanced Trade's public
+//! `GET /api/v3/brokerage/market/products`), saved to a JSON cache file; when the venue cannot be
+//! reached, the cache; without a cache, the documented fallback (the configured symbols as the venue's
+//! symbol rules read them, e.g. Binance's known quote-asset suffixes: `BTCUSDT` → `BTC-USDT`, Coinbase's
+//! `BASE-QUOTE` product ids), without steps.
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,6 +14,9 @@ use super::{ExchangeSourceConfig, http};
 use crate::{Error, ParseError, RejectReason, binance};
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Coinbase Advanced Trade's REST API; its `market` endpoints need no authentication.
+pub const COINBASE_REST_URL: &str = "https://api.coinbase.com";
 
 /// Where a catalog's instruments came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,15 +76,6 @@ struct ExchangeInfoFilter<'a> {
 /// `PRICE_FILTER` tick size and the `LOT_SIZE` step size.
 pub fn parse_binance_exchange_info(body: &str) -> Result<Vec<Instrument>, ParseError> {
     let info: ExchangeInfo<'_> = serde_json::from_str(body).map_err(ParseError::json)?;
-    let step = |text: Option<&str>, reason| -> Result<Option<Decimal>, ParseError> {
-        match text {
-            None => Ok(None),
-            Some(text) => text
-                .parse::<Decimal>()
-                .map(Some)
-                .map_err(|e| ParseError::new(reason, format!("{text:?}: {e}"))),
-        }
-    };
     info.symbols
         .iter()
         .map(|s| {
@@ -91,14 +86,66 @@ pub fn parse_binance_exchange_info(body: &str) -> Result<Vec<Instrument>, ParseE
                 raw_symbol: s.symbol.to_owned(),
                 base: s.base_asset.to_owned(),
                 quote: s.quote_asset.to_owned(),
-                price_increment: step(
+                price_increment: increment(
                     filter("PRICE_FILTER").and_then(|f| f.tick_size),
                     RejectReason::InvalidPrice,
                 )?,
-                size_increment: step(
+                size_increment: increment(
                     filter("LOT_SIZE").and_then(|f| f.step_size),
                     RejectReason::InvalidQuantity,
                 )?,
+            })
+        })
+        .collect()
+}
+
+/// A Coinbase Advanced Trade `market/products` response.
+#[derive(serde::Deserialize)]
+struct CoinbaseProducts<'a> {
+    #[serde(borrow)]
+    products: Vec<CoinbaseProduct<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct CoinbaseProduct<'a> {
+    product_id: &'a str,
+    base_currency_id: &'a str,
+    quote_currency_id: &'a str,
+    #[serde(default)]
+    product_type: Option<&'a str>,
+    #[serde(default)]
+    price_increment: Option<&'a str>,
+    #[serde(default)]
+    base_increment: Option<&'a str>,
+}
+
+fn increment(text: Option<&str>, reason: RejectReason) -> Result<Option<Decimal>, ParseError> {
+    match text {
+        None => Ok(None),
+        Some(text) => text
+            .parse::<Decimal>()
+            .map(Some)
+            .map_err(|e| ParseError::new(reason, format!("{text:?}: {e}"))),
+    }
+}
+
+/// The spot products of a Coinbase Advanced Trade `GET /api/v3/brokerage/market/products` body: base
+/// and quote currency ids (not the display symbols: `BTC-USDC` displays its quote as `USD`), the
+/// `price_increment` and the `base_increment`. Other product types are left out.
+pub fn parse_coinbase_products(body: &str) -> Result<Vec<Instrument>, ParseError> {
+    let list: CoinbaseProducts<'_> = serde_json::from_str(body).map_err(ParseError::json)?;
+    list.products
+        .iter()
+        .filter(|p| p.product_type.is_none_or(|t| t == "SPOT"))
+        .map(|p| {
+            Ok(Instrument {
+                exchange: Exchange::Coinbase,
+                symbol: Symbol::spot(p.base_currency_id, p.quote_currency_id),
+                raw_symbol: p.product_id.to_owned(),
+                base: p.base_currency_id.to_owned(),
+                quote: p.quote_currency_id.to_owned(),
+                price_increment: increment(p.price_increment, RejectReason::InvalidPrice)?,
+                size_increment: increment(p.base_increment, RejectReason::InvalidQuantity)?,
             })
         })
         .collect()
@@ -124,39 +171,68 @@ fn fallback(config: &ExchangeSourceConfig) -> Vec<Instrument> {
     instruments
 }
 
-/// The venue's metadata URL for the configured symbols, for venues whose metadata is read here.
-fn metadata_url(config: &ExchangeSourceConfig) -> Option<String> {
-    if config.exchange != Exchange::Binance {
-        return None;
+/// Reads a venue's metadata body.
+type MetadataParser = fn(&str) -> Result<Vec<Instrument>, ParseError>;
+
+/// The venue's metadata URL for the configured symbols and its parser, for venues whose metadata is
+/// read here.
+fn metadata_request(config: &ExchangeSourceConfig) -> Option<(String, MetadataParser)> {
+    let raw_symbols = || -> Vec<String> {
+        config
+            .symbols
+            .iter()
+            .filter_map(|text| super::resolve_symbol(config.exchange, text).ok())
+            .map(|(_, raw)| raw)
+            .collect()
+    };
+    let base = |default: &str| {
+        config
+            .rest_url
+            .as_deref()
+            .unwrap_or(default)
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    match config.exchange {
+        Exchange::Binance => {
+            let quoted: Vec<String> = raw_symbols()
+                .iter()
+                .map(|raw| format!("%22{raw}%22"))
+                .collect();
+            let url = format!(
+                "{}/api/v3/exchangeInfo?symbols=%5B{}%5D",
+                base(binance::DEFAULT_REST_URL),
+                quoted.join(",")
+            );
+            Some((url, parse_binance_exchange_info))
+        }
+        Exchange::Coinbase => {
+            let ids: Vec<String> = raw_symbols()
+                .iter()
+                .map(|raw| format!("&product_ids={raw}"))
+                .collect();
+            let url = format!(
+                "{}/api/v3/brokerage/market/products?product_type=SPOT{}",
+                base(COINBASE_REST_URL),
+                ids.concat()
+            );
+            Some((url, parse_coinbase_products))
+        }
+        _ => None,
     }
-    let base = config
-        .rest_url
-        .as_deref()
-        .unwrap_or(binance::DEFAULT_REST_URL);
-    let symbols: Vec<String> = config
-        .symbols
-        .iter()
-        .filter_map(|text| super::resolve_symbol(Exchange::Binance, text).ok())
-        .map(|(_, raw)| format!("%22{raw}%22"))
-        .collect();
-    Some(format!(
-        "{}/api/v3/exchangeInfo?symbols=%5B{}%5D",
-        base.trim_end_matches('/'),
-        symbols.join(",")
-    ))
 }
 
 /// Loads the source's instruments: the venue, then the cache, then the fallback. A fetched list is
 /// written to the cache (`instrument_cache`), replacing it whole.
 pub async fn load_instruments(config: &ExchangeSourceConfig) -> InstrumentCatalog {
     let cache = config.instrument_cache.as_deref();
-    if let Some(url) = metadata_url(config) {
+    if let Some((url, parse)) = metadata_request(config) {
         let fetched = match http::tls_config() {
             Ok(tls) => http::get(&url, &tls, METADATA_TIMEOUT).await,
             Err(e) => Err(e),
         };
         let parsed = fetched.and_then(|body| {
-            parse_binance_exchange_info(&body).map_err(|e| Error::Http {
+            parse(&body).map_err(|e| Error::Http {
                 url: url.clone(),
                 message: e.to_string(),
             })

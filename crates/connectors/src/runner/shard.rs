@@ -12,13 +12,13 @@ use std::time::Duration;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use rustls::ClientConfig;
-use tickstream_model::{Event, EventKind, Exchange, FeedState, FeedStatus, Symbol};
+use tickstream_model::{Event, EventKind, Exchange, FeedState, FeedStatus, Symbol, UnixNanos};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::handover::{Successor, TradeDedup, rotate_after};
@@ -267,9 +267,7 @@ impl Shard {
                         match message {
                             Message::Text(text) => {
                                 let ts_recv = now();
-                                if let Some(capture) = &self.capture {
-                                    capture.record(ts_recv, self.connection_id, text.clone());
-                                }
+                                self.capture_frame(ts_recv, self.connection_id, &text).await?;
                                 if let Err(e) = self.venue.parse(text.as_str(), ts_recv, &mut out) {
                                     self.reject(e).await?;
                                 }
@@ -289,9 +287,7 @@ impl Shard {
                         match message {
                             Some(Ok(Message::Text(text))) => {
                                 let ts_recv = now();
-                                if let Some(capture) = &self.capture {
-                                    capture.record(ts_recv, next.connection_id, text.clone());
-                                }
+                                self.capture_frame(ts_recv, next.connection_id, &text).await?;
                                 if let Err(e) = next.venue.parse(text.as_str(), ts_recv, &mut next.pending) {
                                     self.reject(e).await?;
                                 }
@@ -536,6 +532,26 @@ impl Shard {
 
     /// Counts, logs (sampled: the 1st, 2nd, 4th, 8th... and every 1000th of a reason) and reports a
     /// rejected frame.
+    /// Hands a frame to the capture; frames left out of it (its writer is behind) are reported, sampled,
+    /// as a `backpressure` status. The live path never waits for the capture.
+    async fn capture_frame(
+        &mut self,
+        ts_recv: UnixNanos,
+        connection_id: u64,
+        text: &Utf8Bytes,
+    ) -> Result<(), DownstreamClosed> {
+        let dropped = match &self.capture {
+            Some(capture) => capture.record(ts_recv, connection_id, text.clone()),
+            None => None,
+        };
+        let Some(dropped) = dropped else {
+            return Ok(());
+        };
+        let detail = format!("capture writer behind: {dropped} frames left out of the capture");
+        self.status_on(connection_id, FeedState::Backpressure, None, detail)
+            .await
+    }
+
     async fn reject(&mut self, error: ParseError) -> Result<(), DownstreamClosed> {
         let count = self.rejected.entry(error.reason).or_default();
         *count += 1;

@@ -46,14 +46,20 @@ pub fn rest_response(target: &str, shared: &Shared) -> Option<String> {
         .rsplit_once("/api/v2/order_book/")?
         .1;
     let canonical = symbol_from_suffix(pair)?;
-    let (bids, asks) = shared.with_market(canonical.as_str(), |m| m.book());
     let now_ms = crate::runner::now().0 / 1_000_000;
-    let micros = now_ms * 1000 - 1;
-    Some(
-        json!({"timestamp": (micros / 1_000_000).to_string(), "microtimestamp": micros.to_string(),
-            "bids": pairs(&bids), "asks": pairs(&asks)})
-        .to_string(),
-    )
+    Some(order_book_body(
+        shared,
+        canonical.as_str(),
+        now_ms * 1000 - 1,
+    ))
+}
+
+/// The REST order book of a canonical symbol's market as it is now, stamped `micros`.
+pub fn order_book_body(shared: &Shared, canonical: &str, micros: i64) -> String {
+    let (bids, asks) = shared.with_market(canonical, |m| m.book());
+    json!({"timestamp": (micros / 1_000_000).to_string(), "microtimestamp": micros.to_string(),
+        "bids": pairs(&bids), "asks": pairs(&asks)})
+    .to_string()
 }
 
 impl Protocol for BitstampProtocol {

@@ -1,7 +1,8 @@
 //! The simulator's Bybit v5 public protocol on the spot and linear endpoints: `subscribe` /
 //! `unsubscribe` answered per request, `publicTrade`, `orderbook.1` (a snapshot each step) and
 //! `orderbook.50` / `orderbook.200` (a snapshot, then deltas whose `u` grows by one), and the pong for
-//! `{"op":"ping"}`.
+//! `{"op":"ping"}`. A sequence reset fault makes the next book message a delta with `u = 1` carrying the
+//! whole book, as Bybit sends after a restart of its service.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -12,16 +13,19 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 
 use super::market::Step;
 use super::{Protocol, Shared, going_away};
+use crate::book::L2Book;
 use crate::bybit::BybitMarket;
 use crate::bybit::parse::market_symbol;
 
-/// A book topic of one symbol: its topic name, venue symbol, update id `u` and market update id.
+/// A book topic of one symbol: its topic name, venue symbol, update id `u`, market update id and the
+/// book as published.
 #[derive(Debug)]
 struct BookTopic {
     topic: String,
     raw: String,
     u: u64,
     at: u64,
+    book: L2Book,
 }
 
 /// One connection's subscriptions, by canonical symbol.
@@ -31,6 +35,7 @@ pub struct BybitProtocol {
     trades: BTreeSet<(String, String)>,
     bbo: BTreeSet<(String, String)>,
     books: BTreeMap<String, BookTopic>,
+    reset_next: bool,
 }
 
 impl BybitProtocol {
@@ -40,6 +45,7 @@ impl BybitProtocol {
             trades: BTreeSet::new(),
             bbo: BTreeSet::new(),
             books: BTreeMap::new(),
+            reset_next: false,
         }
     }
 
@@ -83,6 +89,8 @@ impl BybitProtocol {
                     "b": pairs(&bids), "a": pairs(&asks), "u": at, "seq": at}, "cts": ts})
                     .to_string(),
                 );
+                let mut book = L2Book::new();
+                book.apply_snapshot(&bids, &asks, Some(at));
                 self.books.insert(
                     canonical.clone(),
                     BookTopic {
@@ -90,6 +98,7 @@ impl BybitProtocol {
                         raw: raw.to_owned(),
                         u: at,
                         at,
+                        book,
                     },
                 );
             }
@@ -155,7 +164,18 @@ impl Protocol for BybitProtocol {
         {
             book.at = step.last_update_id;
             book.u += 1;
-            if skip_book {
+            book.book.apply_delta(&step.bids, &step.asks);
+            if std::mem::take(&mut self.reset_next) {
+                book.u = 1;
+                let bids: Vec<Level> = book.book.bids().collect();
+                let asks: Vec<Level> = book.book.asks().collect();
+                out.push(
+                    json!({"topic": book.topic, "type": "delta", "ts": ts, "data": {"s": book.raw,
+                    "b": pairs(&bids), "a": pairs(&asks), "u": 1, "seq": step.last_update_id},
+                    "cts": ts})
+                    .to_string(),
+                );
+            } else if skip_book {
                 skipped = true;
             } else {
                 out.push(json!({"topic": book.topic, "type": "delta", "ts": ts, "data": {"s": book.raw,
@@ -174,5 +194,9 @@ impl Protocol for BybitProtocol {
 
     fn ping_every(&self) -> Option<Duration> {
         None
+    }
+
+    fn reset_sequence(&mut self) {
+        self.reset_next = true;
     }
 }

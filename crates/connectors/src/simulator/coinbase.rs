@@ -1,7 +1,8 @@
 //! The simulator's Coinbase protocols: Advanced Trade (`subscribe` per channel, `subscriptions` answers,
 //! `market_trades`, `ticker`, `l2_data` snapshot then updates, `heartbeats`, one `sequence_num` per
 //! connection) and the Exchange feed (`matches`, `ticker`, `level2_batch` snapshot then `l2update`s,
-//! `heartbeat` per product).
+//! `heartbeat` per product), and Advanced Trade's public product list (`GET
+//! /api/v3/brokerage/market/products`) for the products asked for.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -21,6 +22,28 @@ fn rfc3339(time_ms: i64) -> String {
 
 fn now_ms() -> i64 {
     crate::runner::now().0 / 1_000_000
+}
+
+/// The body of `GET <base>/api/v3/brokerage/market/products?product_ids=BTC-USD&...`: each product
+/// with its currencies and the simulated market's price and size steps; `None` for another path.
+pub fn rest_response(target: &str, shared: &Shared) -> Option<String> {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if !path.ends_with("/api/v3/brokerage/market/products") {
+        return None;
+    }
+    let products: Vec<Value> = query
+        .split('&')
+        .filter_map(|pair| pair.strip_prefix("product_ids="))
+        .filter_map(|id| {
+            let (base, quote) = id.split_once('-')?;
+            shared.with_market(id, |_| ());
+            Some(json!({"product_id": id, "base_currency_id": base, "quote_currency_id": quote,
+                "product_type": "SPOT", "status": "online", "price_increment": super::market::price(1).to_string(),
+                "quote_increment": super::market::price(1).to_string(),
+                "base_increment": super::market::quantity(1).to_string()}))
+        })
+        .collect();
+    Some(json!({"num_products": products.len(), "products": products}).to_string())
 }
 
 fn products(request: &Value) -> Vec<String> {

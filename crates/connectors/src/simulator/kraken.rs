@@ -1,7 +1,8 @@
 //! The simulator's Kraken spot v2 protocol: `subscribe` / `unsubscribe` with one acknowledgement per
 //! pair, `trade`, `ticker` (BBO) and `book` with Kraken's CRC32 checksum over the top ten levels,
 //! prices and quantities as JSON numbers, `heartbeat` every second and `pong` for `ping`. A corrupted
-//! checksum fault adds one to the next book update's checksum.
+//! checksum fault adds one to the checksum of the next book message (an update, or a snapshot when a
+//! subscription comes first).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -139,8 +140,11 @@ impl KrakenProtocol {
                 };
                 book.book.apply_snapshot(&bids, &asks, None);
                 book.top = book.top();
-                let checksum =
+                let mut checksum =
                     book_checksum(&book.book, PRICE_DECIMALS, QTY_DECIMALS, &mut self.scratch);
+                if std::mem::take(&mut self.corrupt_next) {
+                    checksum = checksum.wrapping_add(1);
+                }
                 let ts = rfc3339(crate::runner::now().0 / 1_000_000);
                 out.push(book_frame(
                     "snapshot",

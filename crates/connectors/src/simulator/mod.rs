@@ -1,5 +1,6 @@
 //! The exchange simulator: a local websocket server speaking Binance spot (`/binance/stream`, plus the
-//! REST depth snapshot at `/binance/api/v3/depth`), Coinbase Advanced Trade (`/coinbase`), the Coinbase
+//! REST depth snapshot at `/binance/api/v3/depth`), Coinbase Advanced Trade (`/coinbase`, plus its
+//! product list at `/coinbase/api/v3/brokerage/market/products`), the Coinbase
 //! Exchange feed (`/coinbase-exchange`), Kraken v2 (`/kraken`), OKX v5 (`/okx`), Bitstamp v2
 //! (`/bitstamp`, plus `/bitstamp/api/v2/order_book/<pair>/`) and Bybit v5 (`/bybit/v5/public/spot` and
 //! `/linear`) exactly as the parsers expect, driven by a seeded random market, with faults injected on
@@ -52,6 +53,9 @@ pub enum Fault {
     Stall(Duration),
     /// Send a wrong checksum with the next book update (venues whose books carry one: Kraken).
     CorruptChecksum,
+    /// The venue restarts its book sequence, as its documentation says it may: OKX's next update has a
+    /// `seqId` below its `prevSeqId`; Bybit's next delta has `u = 1` and carries the whole book.
+    SequenceReset,
 }
 
 /// What the simulator is started with.
@@ -87,6 +91,18 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The state of a simulator whose markets all follow from `seed`. A protocol can also be driven
+    /// with it directly, without a socket: its frames for subscriptions and market steps.
+    pub fn new(seed: u64) -> Shared {
+        Shared {
+            seed,
+            markets: Mutex::new(BTreeMap::new()),
+            steps: broadcast::channel(4096).0,
+            faults: broadcast::channel(64).0,
+            rest_bodies: Mutex::new(BTreeMap::new()),
+        }
+    }
+
     /// Runs `f` on the market of a canonical symbol, created on first use.
     pub fn with_market<T>(&self, symbol: &str, f: impl FnOnce(&mut Market) -> T) -> T {
         let mut markets = self.markets.lock().unwrap_or_else(PoisonError::into_inner);
@@ -135,13 +151,7 @@ impl Simulator {
             context: "local address".into(),
             source,
         })?;
-        let shared = Arc::new(Shared {
-            seed: config.seed,
-            markets: Mutex::new(BTreeMap::new()),
-            steps: broadcast::channel(4096).0,
-            faults: broadcast::channel(64).0,
-            rest_bodies: Mutex::new(BTreeMap::new()),
-        });
+        let shared = Arc::new(Shared::new(config.seed));
         let ticker = {
             let shared = shared.clone();
             tokio::spawn(async move {
@@ -216,6 +226,8 @@ pub trait Protocol: Send {
     fn ping_every(&self) -> Option<Duration>;
     /// Makes the next book update carry a wrong checksum, where the venue sends one.
     fn corrupt_checksum(&mut self) {}
+    /// Makes the next book update restart the venue's book sequence, where the venue does that.
+    fn reset_sequence(&mut self) {}
 }
 
 async fn serve_connection(tcp: TcpStream, shared: Arc<Shared>) {
@@ -327,10 +339,20 @@ async fn run_protocol<P: Protocol>(
                         let _ = sink.send(Message::text(frame)).await;
                     }
                     let _ = sink.send(Message::Close(close)).await;
+                    // The close handshake: until the client answers, so that no reset loses what was sent.
+                    let answered = async {
+                        while let Some(Ok(message)) = stream.next().await {
+                            if message.is_close() {
+                                break;
+                            }
+                        }
+                    };
+                    let _ = tokio::time::timeout(Duration::from_secs(2), answered).await;
                     return;
                 }
                 Ok(Fault::Stall(d)) => stalled_until = Some(Instant::now() + d),
                 Ok(Fault::CorruptChecksum) => protocol.corrupt_checksum(),
+                Ok(Fault::SequenceReset) => protocol.reset_sequence(),
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
             },
         }
@@ -350,8 +372,9 @@ pub fn going_away(reason: &str) -> CloseFrame {
     }
 }
 
-/// The REST side: `GET /binance/api/v3/depth?symbol=BTCUSDT&limit=N` and
-/// `GET /bitstamp/api/v2/order_book/btcusd/`, and the bodies given to [`Simulator::serve_rest`].
+/// The REST side: `GET /binance/api/v3/depth?symbol=BTCUSDT&limit=N`,
+/// `GET /bitstamp/api/v2/order_book/btcusd/`, `GET /coinbase/api/v3/brokerage/market/products`, and
+/// the bodies given to [`Simulator::serve_rest`].
 async fn serve_http(mut tcp: TcpStream, shared: &Shared) {
     let mut request = Vec::new();
     let mut buf = [0u8; 4096];
@@ -376,7 +399,8 @@ async fn serve_http(mut tcp: TcpStream, shared: &Shared) {
         .cloned();
     let body = fixed
         .or_else(|| binance::rest_response(&target, shared))
-        .or_else(|| bitstamp::rest_response(&target, shared));
+        .or_else(|| bitstamp::rest_response(&target, shared))
+        .or_else(|| coinbase::rest_response(&target, shared));
     let (status, body) = match body {
         Some(body) => ("200 OK", body),
         None => (

@@ -1,6 +1,8 @@
 //! The simulator's OKX v5 public protocol: `subscribe` / `unsubscribe` answered per argument, `trades`,
 //! `bbo-tbt` and `books` (a snapshot with `prevSeqId` -1, then updates whose `prevSeqId` is the
-//! previous update's `seqId`), the text `ping` / `pong`, and `checksum` 0 as OKX now sends it.
+//! previous update's `seqId`), the text `ping` / `pong`, and `checksum` 0 as OKX now sends it. A book
+//! with no update for a second gets OKX's keep-alive update (no levels, `prevSeqId` = `seqId`); a
+//! sequence reset fault makes the next update's `seqId` restart below its `prevSeqId`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -20,12 +22,29 @@ enum Kind {
     Bbo,
 }
 
-/// One connection's subscriptions: streams by (canonical, instId, kind) and books by canonical symbol
-/// with their instId and the market update id they are at.
+/// A `books` subscription: its instId, the market update id it is at, what is subtracted from market
+/// update ids to give `seqId` (grows at each sequence reset), and whether an update went out since
+/// the last second.
+#[derive(Debug)]
+struct OkxBook {
+    inst: String,
+    at: u64,
+    offset: u64,
+    active: bool,
+}
+
+impl OkxBook {
+    fn seq_id(&self) -> u64 {
+        self.at - self.offset
+    }
+}
+
+/// One connection's subscriptions: streams by (canonical, instId, kind) and books by canonical symbol.
 #[derive(Debug, Default)]
 pub struct OkxProtocol {
     streams: BTreeSet<(String, String, Kind)>,
-    books: BTreeMap<String, (String, u64)>,
+    books: BTreeMap<String, OkxBook>,
+    reset_next: bool,
 }
 
 fn levels(levels: &[Level]) -> Vec<[String; 4]> {
@@ -98,7 +117,13 @@ impl OkxProtocol {
                     "prevSeqId": -1, "seqId": at}]})
                     .to_string(),
                 );
-                self.books.insert(canonical, (inst.to_owned(), at));
+                let book = OkxBook {
+                    inst: inst.to_owned(),
+                    at,
+                    offset: 0,
+                    active: true,
+                };
+                self.books.insert(canonical, book);
             }
         }
     }
@@ -148,23 +173,42 @@ impl Protocol for OkxProtocol {
             }
         }
         let mut skipped = false;
-        if let Some((inst, at)) = self.books.get_mut(&step.symbol)
-            && step.last_update_id > *at
+        if let Some(book) = self.books.get_mut(&step.symbol)
+            && step.last_update_id > book.at
         {
-            *at = step.last_update_id;
+            // Each market step follows the previous one: its first update id - 1 is the last seqId.
+            let prev = step.first_update_id - 1 - book.offset;
+            book.at = step.last_update_id;
+            if std::mem::take(&mut self.reset_next) {
+                book.offset = book.at - 1;
+            }
+            book.active = true;
             if skip_book {
                 skipped = true;
             } else {
-                // Each market step follows the previous one: its first update id - 1 is the last seqId.
-                out.push(json!({"arg": {"channel": "books", "instId": inst}, "action": "update",
+                out.push(json!({"arg": {"channel": "books", "instId": book.inst}, "action": "update",
                     "data": [{"asks": levels(&step.asks), "bids": levels(&step.bids), "ts": ts, "checksum": 0,
-                    "prevSeqId": step.first_update_id - 1, "seqId": step.last_update_id}]}).to_string());
+                    "prevSeqId": prev, "seqId": book.seq_id()}]}).to_string());
             }
         }
         skipped
     }
 
-    fn on_second(&mut self, _out: &mut Vec<String>) {}
+    fn on_second(&mut self, out: &mut Vec<String>) {
+        let ts = (crate::runner::now().0 / 1_000_000).to_string();
+        for book in self.books.values_mut() {
+            if !std::mem::take(&mut book.active) {
+                let seq = book.seq_id();
+                out.push(json!({"arg": {"channel": "books", "instId": book.inst}, "action": "update",
+                    "data": [{"asks": [], "bids": [], "ts": ts, "checksum": 0, "prevSeqId": seq, "seqId": seq}]})
+                .to_string());
+            }
+        }
+    }
+
+    fn reset_sequence(&mut self) {
+        self.reset_next = true;
+    }
 
     fn reconnect_request(&mut self, out: &mut Vec<String>) -> Option<CloseFrame> {
         out.push(json!({"event": "notice", "code": "64008", "msg": "The connection will soon be closed for a service upgrade. Please reconnect.", "connId": "sim"}).to_string());

@@ -97,3 +97,4 @@ pub async fn synced(rx: &mut mpsc::Receiver<Event>) -> Vec<Event> {
     events.extend(until(rx, WAIT, "a synced delta", is_synced_delta).await);
     events
 }
+pub mod sim_feed;
