@@ -157,7 +157,11 @@ fn s3_lake_commits_whole_files_skips_held_offsets_and_reads_back() {
             .collect::<Vec<_>>(),
         vec![(0, 1_000), (1, 300_000)]
     );
-    // A crash with rows of partition 0 in a staged file, never stored.
+    drop(sink);
+    // A crash with rows of partition 0 written as row groups into a staged file, never stored.
+    let mut small_groups = config.clone();
+    small_groups.row_group_rows = 100;
+    let mut sink = ParquetSink::open(small_groups).unwrap();
     sink.write_batch(&small[1_000..], &offsets("ticks", 0, 1_000, 500))
         .unwrap();
     let staged = std::fs::read_dir(staging.path())

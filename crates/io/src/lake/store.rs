@@ -121,33 +121,29 @@ impl LakeRoot {
         }
         let (scheme, prefix) = ObjectStoreScheme::parse(&url)
             .map_err(|e| config_error("root", format!("`{text}`: {e}")))?;
-        let option = |key: &String, e: &dyn std::fmt::Display| {
-            config_error(&format!("storage_options.{key}"), e.to_string())
-        };
+        use object_store::{aws, azure, gcp};
         let built: Result<Arc<dyn ObjectStore>, object_store::Error> = match scheme {
-            ObjectStoreScheme::AmazonS3 => {
-                let mut builder = object_store::aws::AmazonS3Builder::from_env().with_url(&text);
-                for (key, value) in options {
-                    builder = builder.with_config(key.parse().map_err(|e| option(key, &e))?, value);
-                }
-                builder.build().map(|s| Arc::new(s) as _)
-            }
-            ObjectStoreScheme::GoogleCloudStorage => {
-                let mut builder =
-                    object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(&text);
-                for (key, value) in options {
-                    builder = builder.with_config(key.parse().map_err(|e| option(key, &e))?, value);
-                }
-                builder.build().map(|s| Arc::new(s) as _)
-            }
-            ObjectStoreScheme::MicrosoftAzure => {
-                let mut builder =
-                    object_store::azure::MicrosoftAzureBuilder::from_env().with_url(&text);
-                for (key, value) in options {
-                    builder = builder.with_config(key.parse().map_err(|e| option(key, &e))?, value);
-                }
-                builder.build().map(|s| Arc::new(s) as _)
-            }
+            ObjectStoreScheme::AmazonS3 => with_options::<_, aws::AmazonS3ConfigKey>(
+                aws::AmazonS3Builder::from_env().with_url(&text),
+                options,
+                |b, k, v| b.with_config(k, v),
+            )?
+            .build()
+            .map(|s| Arc::new(s) as _),
+            ObjectStoreScheme::GoogleCloudStorage => with_options::<_, gcp::GoogleConfigKey>(
+                gcp::GoogleCloudStorageBuilder::from_env().with_url(&text),
+                options,
+                |b, k, v| b.with_config(k, v),
+            )?
+            .build()
+            .map(|s| Arc::new(s) as _),
+            ObjectStoreScheme::MicrosoftAzure => with_options::<_, azure::AzureConfigKey>(
+                azure::MicrosoftAzureBuilder::from_env().with_url(&text),
+                options,
+                |b, k, v| b.with_config(k, v),
+            )?
+            .build()
+            .map(|s| Arc::new(s) as _),
             ObjectStoreScheme::Http => {
                 return Err(config_error(
                     "root",
@@ -420,6 +416,25 @@ impl ObjectRoot {
             }
         }
     }
+}
+
+/// Applies `options` to a store builder with its `with_config`; an unknown key is a configuration error
+/// naming it.
+fn with_options<B, K>(
+    builder: B,
+    options: &BTreeMap<String, String>,
+    with_config: impl Fn(B, K, &str) -> B,
+) -> Result<B, Error>
+where
+    K: std::str::FromStr,
+    K::Err: std::fmt::Display,
+{
+    options.iter().try_fold(builder, |builder, (key, value)| {
+        let parsed = key
+            .parse::<K>()
+            .map_err(|e| config_error(&format!("storage_options.{key}"), e.to_string()))?;
+        Ok(with_config(builder, parsed, value))
+    })
 }
 
 /// FNV-1a: a stable name for a root's staging directory.
