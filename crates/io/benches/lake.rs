@@ -1,5 +1,8 @@
-//! Lake write throughput (rows per second on one core) for trades and bars, and the size of a million
-//! trades in Parquet against their JSON Kafka messages.
+//! Lake write throughput (rows per second on one core: the sink writes on its caller's thread) for trades
+//! and bars, and the size of a million trades in Parquet against their JSON Kafka messages and against the
+//! raw venue frames they came from: Binance trade frames rendered from the documented payload in
+//! `crates/connectors/tests/fixtures/binance/trade.json` with each trade's values, and the bytes per trade
+//! of every venue's documented or recorded trade frame in those fixtures.
 //!
 //! `cargo bench -p tickstream-io --bench lake`
 
@@ -127,7 +130,66 @@ fn bytes_under(dir: &Path) -> u64 {
     total
 }
 
-/// Prints the size of one million trades in the lake and as JSON Kafka messages.
+/// The connectors' fixtures: documented or recorded venue frames (sources in each `SOURCES.md`).
+fn fixture(path: &str) -> serde_json::Value {
+    let full = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../connectors/tests/fixtures")
+        .join(path);
+    let text = std::fs::read_to_string(&full).expect("fixture");
+    serde_json::from_str(&text).expect("fixture JSON")
+}
+
+/// Trades in a frame: objects with a trade id and a price, at any depth.
+fn trades_in(frame: &serde_json::Value) -> usize {
+    match frame {
+        serde_json::Value::Object(map) => {
+            let id = ["t", "i", "id", "tradeId", "trade_id"]
+                .iter()
+                .any(|k| map.contains_key(*k));
+            let price = ["p", "px", "price"].iter().any(|k| map.contains_key(*k));
+            usize::from(id && price) + map.values().map(trades_in).sum::<usize>()
+        }
+        serde_json::Value::Array(items) => items.iter().map(trades_in).sum(),
+        _ => 0,
+    }
+}
+
+/// Bytes per trade of each venue's trade frame as sent (compact JSON).
+fn venue_frame_bytes() -> Vec<(&'static str, f64)> {
+    [
+        ("binance", "binance/trade.json"),
+        ("coinbase", "coinbase/market_trades.json"),
+        ("kraken", "kraken/trade-update.json"),
+        ("okx", "okx/trades.json"),
+        ("bybit", "bybit/spot-publicTrade.json"),
+        ("bitstamp", "bitstamp/live_trades.json"),
+    ]
+    .into_iter()
+    .map(|(venue, path)| {
+        let frame = fixture(path);
+        let bytes = serde_json::to_vec(&frame).expect("json").len();
+        (venue, bytes as f64 / trades_in(&frame).max(1) as f64)
+    })
+    .collect()
+}
+
+/// The Binance trade frame (raw stream) that would have carried `event`.
+fn binance_frame(template: &serde_json::Value, event: &Event) -> Vec<u8> {
+    let mut frame = template.clone();
+    if let Event::Trade(t) = event {
+        let millis = t.ts_event.0 / 1_000_000;
+        frame["E"] = (t.ts_recv.0 / 1_000_000).into();
+        frame["s"] = t.raw_symbol.as_ref().into();
+        frame["t"] = t.trade_id.parse::<u64>().unwrap_or(0).into();
+        frame["p"] = t.price.to_string().into();
+        frame["q"] = t.quantity.to_string().into();
+        frame["T"] = millis.into();
+        frame["m"] = matches!(t.side, AggressorSide::Sell).into();
+    }
+    serde_json::to_vec(&frame).expect("json")
+}
+
+/// Prints the size of one million trades in the lake, as JSON Kafka messages and as raw venue frames.
 fn report_sizes() {
     let trades = market_trades(1_000_000);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -149,6 +211,23 @@ fn report_sizes() {
         json as f64 / 1e6,
         json as f64 / parquet as f64
     );
+    let template = fixture("binance/trade.json");
+    let raw: usize = trades
+        .iter()
+        .map(|e| binance_frame(&template, e).len())
+        .sum();
+    println!(
+        "lake: the same trades as raw Binance trade frames {raw} bytes ({:.1} bytes/trade); \
+         raw frames / Parquet = {:.1}x",
+        raw as f64 / 1e6,
+        raw as f64 / parquet as f64
+    );
+    for (venue, bytes) in venue_frame_bytes() {
+        println!(
+            "lake: {venue} trade frame (fixture) {bytes:.1} bytes/trade; / Parquet {:.1}x",
+            bytes / (parquet as f64 / 1e6)
+        );
+    }
 }
 
 fn lake_benches(c: &mut Criterion) {

@@ -22,6 +22,13 @@ pub enum Error {
     /// A lake file or directory that is not what the lake layout says it should be.
     #[error("{path}: {message}")]
     Lake { path: String, message: String },
+    /// A request to the object store holding the lake failed.
+    #[error("{url}: {source}")]
+    ObjectStore {
+        url: String,
+        #[source]
+        source: object_store::Error,
+    },
     #[error("kafka {op}: {source}")]
     Kafka {
         op: &'static str,
@@ -42,6 +49,19 @@ impl Error {
             Error::Kafka { source, .. } => return crate::kafka::is_retryable(source),
             Error::KafkaDelivery { .. } => return true,
             Error::KafkaTopic { .. } => return false,
+            Error::ObjectStore { source, .. } => {
+                use object_store::Error as E;
+                return !matches!(
+                    source,
+                    E::NotFound { .. }
+                        | E::InvalidPath { .. }
+                        | E::NotSupported { .. }
+                        | E::NotImplemented { .. }
+                        | E::PermissionDenied { .. }
+                        | E::Unauthenticated { .. }
+                        | E::UnknownConfigurationKey { .. }
+                );
+            }
             _ => {}
         }
         matches!(self, Error::Io { .. })

@@ -27,6 +27,7 @@ use super::files::{
     parquet_error, remove_if_present, sync_dir, temp_path,
 };
 use super::offsets::{RangeSet, encode_ranges};
+use super::store::is_object_url;
 use crate::Error;
 
 const MARKER_PREFIX: &str = ".compact-";
@@ -81,6 +82,15 @@ pub fn compact(
     }
     if target_file_bytes < 1024 {
         return Err(config("target_file_bytes", "must be at least 1024".into()));
+    }
+    if is_object_url(root) {
+        return Err(config(
+            "root",
+            format!(
+                "`{}`: compact works on local lake directories only, not on object store roots",
+                root.display()
+            ),
+        ));
     }
     let mut report = CompactReport::default();
     for table in LAKE_TABLES

@@ -1,19 +1,36 @@
 //! The Parquet sink's configuration: where the lake lives, which datasets it writes and when files roll.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tickstream_model::schema::LAKE_TABLES;
 use tickstream_model::{EventKind, duration_text};
 
+use super::store::is_object_url;
 use crate::Error;
 
 /// `[sinks.<name>] kind = "parquet"` in a pipeline file.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParquetSinkConfig {
-    /// The lake's root directory; each dataset is a directory under it.
+    /// The lake's root: a directory, or an object store URL (`s3://bucket/prefix`, `gs://...`,
+    /// `az://...`, `abfss://...`); each dataset is a directory (key prefix) under it.
     pub root: PathBuf,
+    /// Settings of an object store root, by object_store's configuration key (`aws_endpoint`,
+    /// `aws_region`, `aws_allow_http`, `google_service_account`, `azure_storage_account_name`, ...). They
+    /// override the store's standard environment variables (`AWS_*`, `GOOGLE_*`, `AZURE_*`), which are
+    /// the place for credentials. Never printed.
+    #[serde(default)]
+    pub storage_options: StorageOptions,
+    /// Where files for an object store root are written before they are stored (one subdirectory per
+    /// root). Default: `tickstream-lake-staging` in the system's temporary directory.
+    #[serde(default)]
+    pub staging_dir: Option<PathBuf>,
+    /// Object store roots: files up to this size are stored with one PUT, larger ones with a multipart
+    /// upload of parts this size (at least 5 MiB, S3's smallest part).
+    #[serde(default = "default_upload_part_bytes")]
+    pub upload_part_bytes: usize,
     /// Datasets to write, by name (`trades`, `quotes`, `book`, `bars`, `indicators`, `signals`, `status`).
     /// Events of other kinds are passed over. Default: all but `book`.
     #[serde(default = "default_datasets")]
@@ -41,6 +58,17 @@ pub struct ParquetSinkConfig {
     pub zstd_level: i32,
 }
 
+/// Object store settings; `Debug` shows the keys only, since values may be secrets.
+#[derive(Clone, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct StorageOptions(pub BTreeMap<String, String>);
+
+impl std::fmt::Debug for StorageOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
 fn default_datasets() -> Vec<String> {
     LAKE_TABLES
         .iter()
@@ -54,6 +82,10 @@ pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 fn default_max_file_bytes() -> u64 {
     DEFAULT_MAX_FILE_BYTES
+}
+
+fn default_upload_part_bytes() -> usize {
+    16 * 1024 * 1024
 }
 
 fn default_max_file_age() -> Duration {
@@ -81,6 +113,9 @@ impl ParquetSinkConfig {
     pub fn new(root: impl Into<PathBuf>) -> ParquetSinkConfig {
         ParquetSinkConfig {
             root: root.into(),
+            storage_options: StorageOptions::default(),
+            staging_dir: None,
+            upload_part_bytes: default_upload_part_bytes(),
             datasets: default_datasets(),
             max_file_bytes: default_max_file_bytes(),
             max_file_age: default_max_file_age(),
@@ -100,6 +135,29 @@ impl ParquetSinkConfig {
         };
         if self.root.as_os_str().is_empty() {
             return bad("root", "must name a directory".into());
+        }
+        if is_object_url(&self.root) {
+            let text = self.root.to_string_lossy();
+            let scheme = url::Url::parse(&text)
+                .ok()
+                .and_then(|url| object_store::ObjectStoreScheme::parse(&url).ok());
+            if scheme.is_none() {
+                return bad(
+                    "root",
+                    format!("`{text}` is neither a directory nor an object store URL"),
+                );
+            }
+        } else if !self.storage_options.0.is_empty() {
+            return bad(
+                "storage_options",
+                "apply to object store roots only; `root` is a directory".into(),
+            );
+        }
+        if self.upload_part_bytes < 5 * 1024 * 1024 {
+            return bad(
+                "upload_part_bytes",
+                "must be at least 5 MiB (5242880)".into(),
+            );
         }
         if self.datasets.is_empty() {
             return bad("datasets", "must name at least one dataset".into());
@@ -144,6 +202,13 @@ impl ParquetSinkConfig {
             );
         }
         Ok(())
+    }
+
+    /// The directory where files for an object store root are staged.
+    pub fn staging_dir(&self) -> PathBuf {
+        self.staging_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("tickstream-lake-staging"))
     }
 
     /// The event kinds this sink writes.
@@ -195,6 +260,20 @@ mod tests {
     }
 
     #[test]
+    fn object_store_roots_keep_their_options_out_of_debug() {
+        let config = parse(
+            "root = \"s3://bucket/lake\"\nstorage_options = { aws_secret_access_key = \"SECRET-1\" }",
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let shown = format!("{config:?}");
+        assert!(
+            shown.contains("aws_secret_access_key") && !shown.contains("SECRET-1"),
+            "{shown}"
+        );
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let field = |text: &str| match parse(text).unwrap().validate() {
             Err(Error::Config { field, .. }) => field,
@@ -212,6 +291,11 @@ mod tests {
         assert_eq!(field("root = \"l\"\nzstd_level = 23"), "zstd_level");
         assert_eq!(field("root = \"l\"\nmax_file_bytes = 10"), "max_file_bytes");
         assert_eq!(field("root = \"l\"\nmax_open_files = 0"), "max_open_files");
+        assert_eq!(field("root = \"s3:///x\""), "root");
+        assert_eq!(
+            field("root = \"l\"\nstorage_options = { aws_region = \"eu-west-1\" }"),
+            "storage_options"
+        );
         assert!(
             parse("root = \"l\"\nrott = 1").is_err(),
             "unknown fields are refused"

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 use tickstream_model::UnixNanos;
 
 use super::arrow_schema::META_OFFSETS;
@@ -183,6 +183,11 @@ pub fn file_offsets(path: &Path) -> Result<Vec<OffsetRange>, Error> {
     let metadata = ParquetMetaDataReader::new()
         .parse_and_finish(&file)
         .map_err(|e| parquet_error(path, e))?;
+    metadata_offsets(&metadata, &path.display().to_string())
+}
+
+/// The source offset ranges in a file's parsed metadata; `name` names the file in errors.
+pub fn metadata_offsets(metadata: &ParquetMetaData, name: &str) -> Result<Vec<OffsetRange>, Error> {
     let Some(pairs) = metadata.file_metadata().key_value_metadata() else {
         return Ok(Vec::new());
     };
@@ -192,7 +197,7 @@ pub fn file_offsets(path: &Path) -> Result<Vec<OffsetRange>, Error> {
         .and_then(|kv| kv.value.as_deref())
     {
         Some(text) => decode_ranges(text).map_err(|e| Error::Lake {
-            path: path.display().to_string(),
+            path: name.to_owned(),
             message: format!("unreadable {META_OFFSETS} metadata: {e}"),
         }),
         None => Ok(Vec::new()),

@@ -17,6 +17,25 @@
 //! are removed when a sink opens the dataset. Files roll at `max_file_bytes` or `max_file_age`, on `flush`,
 //! and when rows arrive earlier than the open file's last row (so files stay sorted).
 //!
+//! # Object stores
+//! `root` may be an object store URL instead of a directory: `s3://bucket/prefix` (and S3-compatible
+//! stores through `storage_options.aws_endpoint`), `gs://`, `az://`/`abfss://` (or the stores' `https://` URLs). Plain HTTP/WebDAV servers are
+//! refused: their PUT is not atomic on most servers. Credentials come from the store's standard environment variables (`AWS_ACCESS_KEY_ID`, ...);
+//! `storage_options` (object_store's keys) override them and are never printed. A file is written to a
+//! staging file in `staging_dir` (local disk), and on commit stored under its final key with one PUT
+//! (up to 16 MiB) or one multipart upload completed after all its parts are stored. Per store:
+//! - S3 and S3-compatible stores, GCS, Azure Blob: a PUT and a multipart completion are atomic, so a
+//!   key shows the whole file or nothing; readers never see partial files and no rename is needed. A crash
+//!   during a multipart upload leaves invisible parts, which the store keeps (and bills) until a bucket
+//!   lifecycle rule aborts incomplete uploads (S3: `AbortIncompleteMultipartUpload`): set one. Staged
+//!   files of a crash are removed when a sink opens the root.
+//! - Durability is the store's once a PUT or completion returns: the offsets the sink then reports as
+//!   committable are safe to commit to Kafka.
+//!
+//! On open the sink lists each partition's keys and reads the footers of its files (ranged GETs) to find
+//! the offsets it already holds, as on local disk. `compact` works on local roots only and refuses an
+//! object store URL.
+//!
 //! # Exactly-once from Kafka
 //! Records written with `ParquetSink::write_batch` carry their topic, partition and offset. Every file
 //! records, per topic partition, the range of offsets of its rows. Within one lake partition, the rows of a
@@ -39,6 +58,7 @@ mod files;
 mod offsets;
 mod partition;
 mod record_batch;
+mod store;
 mod writer;
 
 pub use arrow_schema::{
@@ -46,9 +66,10 @@ pub use arrow_schema::{
     lake_table, lake_table_named, writer_properties,
 };
 pub use compact::{CompactReport, compact};
-pub use config::{DEFAULT_MAX_FILE_BYTES, ParquetSinkConfig};
+pub use config::{DEFAULT_MAX_FILE_BYTES, ParquetSinkConfig, StorageOptions};
 pub use files::file_offsets;
 pub use offsets::{OffsetRange, SourceOffset, SourcePartition};
 pub use partition::{PartitionKey, partition_batches};
 pub use record_batch::{record_batch, sort_by_event_time};
+pub use store::{LakeRoot, is_object_url};
 pub use writer::{ParquetSink, SinkStats};

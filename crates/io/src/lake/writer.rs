@@ -12,15 +12,12 @@ use parquet::file::metadata::KeyValue;
 use tickstream_model::{Event, EventKind};
 
 use super::arrow_schema::{META_OFFSETS, arrow_schema, lake_table, writer_properties};
-use super::compact::finish_interrupted_compactions;
 use super::config::ParquetSinkConfig;
-use super::files::{
-    commit_file, create_dir_durable, data_files, file_offsets, io_error, leaf_dirs, new_file_name,
-    parquet_error, remove_temp_files, temp_path,
-};
+use super::files::{new_file_name, parquet_error};
 use super::offsets::{RangeSet, SourceOffset, SourcePartition, encode_ranges};
 use super::partition::PartitionKey;
 use super::record_batch::{record_batch, sort_by_event_time};
+use super::store::LakeRoot;
 use crate::Error;
 
 /// Counters of what the sink did since it was opened.
@@ -34,7 +31,7 @@ pub struct SinkStats {
     pub passed_over: u64,
     /// Files committed (renamed into place).
     pub files_committed: u64,
-    /// Temporary files of interrupted writes removed on open.
+    /// Temporary (local) or staging (object store) files of interrupted writes removed on open.
     pub temp_files_removed: u64,
     /// Interrupted compactions completed or rolled back on open.
     pub compactions_resolved: u64,
@@ -44,6 +41,7 @@ pub struct SinkStats {
 #[derive(Debug)]
 pub struct ParquetSink {
     config: ParquetSinkConfig,
+    root: LakeRoot,
     kinds: Vec<EventKind>,
     partitions: HashMap<PartitionKey, OpenPartition>,
     /// Per lake partition and source: the highest offset accepted (committed or not). Loaded from the files'
@@ -61,6 +59,7 @@ pub struct ParquetSink {
 
 #[derive(Debug)]
 struct OpenPartition {
+    /// The partition's directory under the root.
     dir: PathBuf,
     /// Rows not yet in a row group, in arrival order.
     pending: Vec<Event>,
@@ -74,7 +73,7 @@ struct OpenPartition {
 struct OpenFile {
     writer: ArrowWriter<File>,
     temp: PathBuf,
-    final_path: PathBuf,
+    name: String,
     /// Event time of the file's last row: a row group starting earlier goes to a new file.
     last_ts: i64,
     /// `row_groups_written` when this file last got a row group.
@@ -91,23 +90,29 @@ impl std::fmt::Debug for OpenFile {
 }
 
 impl ParquetSink {
-    /// Validates the configuration, creates the root, and removes what a crash left in the datasets this
-    /// sink writes: temporary files, and compactions interrupted between their steps.
+    /// Validates the configuration, connects to the root (creating a local one), and removes what a crash
+    /// left in the datasets this sink writes: temporary files, and compactions interrupted between their
+    /// steps (local roots), or staged files (object store roots).
     pub fn open(config: ParquetSinkConfig) -> Result<ParquetSink, Error> {
         config.validate()?;
-        create_dir_durable(&config.root)?;
-        let mut stats = SinkStats::default();
-        for dataset in &config.datasets {
-            for dir in leaf_dirs(&config.root.join(dataset))? {
-                stats.temp_files_removed += remove_temp_files(&dir)? as u64;
-                stats.compactions_resolved += finish_interrupted_compactions(&dir)? as u64;
-            }
-        }
+        let root = LakeRoot::parse(
+            &config.root,
+            &config.storage_options.0,
+            &config.staging_dir(),
+            config.upload_part_bytes,
+        )?;
+        let (temps, compactions) = root.clean_after_crash(&config.datasets)?;
+        let stats = SinkStats {
+            temp_files_removed: temps as u64,
+            compactions_resolved: compactions as u64,
+            ..SinkStats::default()
+        };
         metrics::counter!("tickstream_lake_temp_files_removed_total")
             .increment(stats.temp_files_removed);
         Ok(ParquetSink {
             kinds: config.kinds(),
             config,
+            root,
             partitions: HashMap::new(),
             accepted: HashMap::new(),
             seen: HashMap::new(),
@@ -146,7 +151,7 @@ impl ParquetSink {
     ) -> Result<(), Error> {
         if events.len() != sources.len() {
             return Err(Error::Lake {
-                path: self.config.root.display().to_string(),
+                path: self.root.display(),
                 message: format!(
                     "{} events but {} source offsets",
                     events.len(),
@@ -217,7 +222,7 @@ impl ParquetSink {
     ) -> Result<(), Error> {
         if self.failed {
             return Err(Error::Lake {
-                path: self.config.root.display().to_string(),
+                path: self.root.display(),
                 message:
                     "an earlier write failed; open a new sink (unflushed records are read again)"
                         .into(),
@@ -264,12 +269,11 @@ impl ParquetSink {
                 }
             }
         }
-        let root = &self.config.root;
         let open = self
             .partitions
             .entry(key.clone())
             .or_insert_with(|| OpenPartition {
-                dir: root.join(key.relative_dir()),
+                dir: key.relative_dir(),
                 pending: Vec::new(),
                 pending_offsets: RangeSet::default(),
                 file: None,
@@ -295,25 +299,13 @@ impl ParquetSink {
     ) -> Result<&mut HashMap<SourcePartition, i64>, Error> {
         if !self.accepted.contains_key(key) {
             let mut high: HashMap<SourcePartition, i64> = HashMap::new();
-            for path in data_files(&self.config.root.join(key.relative_dir()))? {
-                let ranges = match file_offsets(&path) {
-                    Ok(ranges) => ranges,
-                    // Removed by a compaction between listing and reading: its rows are in the new file.
-                    Err(Error::Io { source, .. })
-                        if source.kind() == std::io::ErrorKind::NotFound =>
-                    {
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                for r in ranges {
-                    let entry = high.entry(SourcePartition {
-                        topic: r.topic,
-                        partition: r.partition,
-                    });
-                    let value = entry.or_insert(r.last);
-                    *value = (*value).max(r.last);
-                }
+            for r in self.root.offset_ranges(&key.relative_dir())? {
+                let entry = high.entry(SourcePartition {
+                    topic: r.topic,
+                    partition: r.partition,
+                });
+                let value = entry.or_insert(r.last);
+                *value = (*value).max(r.last);
             }
             self.accepted.insert(key.clone(), high);
         }
@@ -383,23 +375,22 @@ impl ParquetSink {
             self.commit_open_file(key)?;
         }
         let config = &self.config;
+        let root = &self.root;
         let Some(open) = self.partitions.get_mut(key) else {
             return Ok(());
         };
         let batch = record_batch(key.kind, &open.pending)?;
         if open.file.is_none() {
             let table = lake_table(key.kind);
-            create_dir_durable(&open.dir)?;
-            let final_path = open.dir.join(new_file_name(first_ts));
-            let temp = temp_path(&final_path);
-            let file = File::create_new(&temp).map_err(|e| io_error(&temp, e))?;
+            let name = new_file_name(first_ts);
+            let (file, temp) = root.create_temp(&open.dir, &name)?;
             let properties = writer_properties(table, config.zstd_level, config.row_group_rows);
             let writer = ArrowWriter::try_new(file, arrow_schema(table), Some(properties))
                 .map_err(|e| parquet_error(&temp, e))?;
             open.file = Some(OpenFile {
                 writer,
                 temp,
-                final_path,
+                name,
                 last_ts: i64::MIN,
                 last_write: 0,
             });
@@ -445,8 +436,8 @@ impl ParquetSink {
         Ok(())
     }
 
-    /// Finishes the partition's open file with its offset ranges in the metadata, fsyncs it and renames it
-    /// into place.
+    /// Finishes the partition's open file with its offset ranges in the metadata and commits it to the root
+    /// (fsync and rename, or an upload to its final key).
     fn commit_open_file(&mut self, key: &PartitionKey) -> Result<(), Error> {
         let Some(open) = self.partitions.get_mut(key) else {
             return Ok(());
@@ -462,8 +453,9 @@ impl ParquetSink {
         file.writer
             .finish()
             .map_err(|e| parquet_error(&file.temp, e))?;
-        commit_file(file.writer.inner_mut(), &file.temp, &file.final_path)?;
-        tracing::debug!(path = %file.final_path.display(), "committed lake file");
+        self.root
+            .commit(file.writer.inner_mut(), &file.temp, &open.dir, &file.name)?;
+        tracing::debug!(dir = %open.dir.display(), name = %file.name, "committed lake file");
         open.file_offsets.clear();
         open.opened_at = Instant::now();
         self.stats.files_committed += 1;
