@@ -14,10 +14,17 @@
 //!   since the position was taken (the epoch differs), so a late checkpoint never overwrites the progress
 //!   of the partition's next owner.
 //! - On assign, consumption resumes from the group's committed offsets (`offset_reset` where none).
+//!
+//! Checkpoints: a commit may name the checkpoint whose operator state goes with the offsets (commit
+//! metadata `tickstream.checkpoint=<id>` on every partition). [`KafkaSource::wait_for_assignment`] reads
+//! the committed offsets and the checkpoint they name at start, so the caller can restore that state
+//! before any event is handed out; from then on every commit re-commits each assigned partition whose
+//! named checkpoint changed, even when its offset did not move.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{
@@ -42,6 +49,29 @@ pub struct Consumed {
     pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
+}
+
+/// What a commit's metadata starts with; the checkpoint id follows.
+const CHECKPOINT_METADATA: &str = "tickstream.checkpoint=";
+
+/// The commit metadata naming checkpoint `id`.
+pub fn checkpoint_metadata(id: u64) -> String {
+    format!("{CHECKPOINT_METADATA}{id}")
+}
+
+/// The checkpoint a commit's metadata names, if it names one.
+pub fn parse_checkpoint_metadata(metadata: &str) -> Option<u64> {
+    metadata.strip_prefix(CHECKPOINT_METADATA)?.parse().ok()
+}
+
+/// A partition assigned at start, with the group's committed offset there (none when the group never
+/// committed on it) and the checkpoint that commit named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedOffset {
+    pub topic: String,
+    pub partition: i32,
+    pub next_offset: Option<i64>,
+    pub checkpoint: Option<u64>,
 }
 
 /// Per topic and partition, the next offset to read: what a commit stores. Carries the assignment
@@ -88,8 +118,12 @@ struct PartitionState {
     handed_out: Option<i64>,
     /// One past the last offset the caller confirmed as flushed downstream.
     confirmed: Option<i64>,
-    /// The last offset committed by this member.
+    /// The checkpoint the confirmed offset belongs to.
+    confirmed_checkpoint: Option<u64>,
+    /// The last offset committed by this member (or found committed at start).
     committed: Option<i64>,
+    /// The checkpoint that commit named.
+    committed_checkpoint: Option<u64>,
 }
 
 /// The current assignment, shared by the source and its rebalance callbacks.
@@ -97,6 +131,11 @@ struct PartitionState {
 struct Assignment {
     partitions: BTreeMap<Arc<str>, BTreeMap<i32, PartitionState>>,
     epochs: u64,
+    /// Set by the first assignment (even an empty one).
+    assigned: bool,
+    /// Set once the caller has read the committed offsets at start; assignments after that continue
+    /// with whatever state the operators hold.
+    started: bool,
 }
 
 impl Assignment {
@@ -105,13 +144,23 @@ impl Assignment {
     }
 
     fn assign(&mut self, list: &TopicPartitionList) {
+        self.assigned = true;
+        if self.started && list.count() > 0 {
+            tracing::warn!(
+                partitions = list.count(),
+                "kafka partitions assigned after start: their keys continue with the operator state \
+                 this process holds, not with the state of their previous owner"
+            );
+        }
         for element in list.elements() {
             self.epochs += 1;
             let state = PartitionState {
                 epoch: self.epochs,
                 handed_out: None,
                 confirmed: None,
+                confirmed_checkpoint: None,
                 committed: None,
+                committed_checkpoint: None,
             };
             let topic = element.topic();
             match self.partitions.get_mut(topic) {
@@ -135,13 +184,14 @@ impl Assignment {
             };
             if let Some(state) = partitions.remove(&element.partition())
                 && let Some(confirmed) = state.confirmed
-                && state.committed < Some(confirmed)
+                && (state.committed < Some(confirmed)
+                    || state.committed_checkpoint != state.confirmed_checkpoint)
             {
-                let _ = to_commit.add_partition_offset(
-                    element.topic(),
-                    element.partition(),
-                    Offset::Offset(confirmed),
-                );
+                let mut entry = to_commit.add_partition(element.topic(), element.partition());
+                let _ = entry.set_offset(Offset::Offset(confirmed));
+                if let Some(id) = state.confirmed_checkpoint {
+                    entry.set_metadata(checkpoint_metadata(id));
+                }
             }
             if partitions.is_empty() {
                 self.partitions.remove(element.topic());
@@ -233,6 +283,8 @@ pub struct KafkaSource {
     topics: Topics,
     cluster: Cluster,
     dead_letters: DeadLetters,
+    /// Events read while waiting for the first assignment, handed out first.
+    stashed: std::collections::VecDeque<Consumed>,
     poison_total: u64,
     errors_total: u64,
 }
@@ -314,6 +366,7 @@ impl KafkaSource {
             topics,
             cluster,
             dead_letters,
+            stashed: Default::default(),
             poison_total: 0,
             errors_total: 0,
         })
@@ -323,6 +376,9 @@ impl KafkaSource {
     /// skipped; transient client errors (a broker away) are counted and logged while librdkafka
     /// reconnects. Fails only on a fatal client error. Cancel-safe.
     pub async fn recv(&mut self) -> Result<Consumed, Error> {
+        if let Some(consumed) = self.stashed.pop_front() {
+            return Ok(consumed);
+        }
         loop {
             self.dead_letters.send_pending().await;
             let consumer = self.consumer.clone();
@@ -339,6 +395,75 @@ impl KafkaSource {
                 Read::Skip => {}
             }
         }
+    }
+
+    /// Joins the group and waits (up to `timeout`) for the first assignment, then reads the group's
+    /// committed offsets on the assigned partitions and the checkpoint each commit named. Consumption
+    /// continues from those offsets, and later commits name their own checkpoint on every assigned
+    /// partition. Events that arrive meanwhile are kept for [`KafkaSource::recv`].
+    pub async fn wait_for_assignment(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Vec<CommittedOffset>, Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !lock(&self.assignment).assigned {
+            let consumer = self.consumer.clone();
+            tokio::select! {
+                received = consumer.recv() => match received {
+                    Ok(message) => match self.read(&message) {
+                        Read::Event(consumed) => self.stashed.push_back(consumed),
+                        Read::Poison(letter) => self.dead_letters.hold(letter),
+                        Read::Skip => {}
+                    },
+                    Err(error) => self.client_error(error)?,
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(Error::Kafka { op: "wait for a partition assignment", source: KafkaError::Canceled });
+                }
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+        let mut list = TopicPartitionList::new();
+        for (topic, partitions) in &lock(&self.assignment).partitions {
+            for partition in partitions.keys() {
+                list.add_partition(topic, *partition);
+            }
+        }
+        let consumer = self.consumer.clone();
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let committed = run_blocking("read committed offsets", move || {
+            consumer
+                .committed_offsets(list, left.max(Duration::from_secs(5)))
+                .map_err(|source| Error::Kafka {
+                    op: "read committed offsets",
+                    source,
+                })
+        })
+        .await?;
+        let mut assignment = lock(&self.assignment);
+        assignment.started = true;
+        let mut found = Vec::new();
+        for element in committed.elements() {
+            let next_offset = match element.offset() {
+                Offset::Offset(offset) => Some(offset),
+                _ => None,
+            };
+            let checkpoint = parse_checkpoint_metadata(element.metadata());
+            if let Some(state) = assignment.get_mut(element.topic(), element.partition())
+                && let Some(offset) = next_offset
+            {
+                state.handed_out.get_or_insert(offset);
+                (state.committed, state.committed_checkpoint) = (Some(offset), checkpoint);
+                (state.confirmed, state.confirmed_checkpoint) = (Some(offset), checkpoint);
+            }
+            found.push(CommittedOffset {
+                topic: element.topic().to_owned(),
+                partition: element.partition(),
+                next_offset,
+                checkpoint,
+            });
+        }
+        Ok(found)
     }
 
     fn read(&mut self, message: &BorrowedMessage<'_>) -> Read {
@@ -417,10 +542,15 @@ impl KafkaSource {
     }
 
     /// Commits `offsets`, which the caller confirms are durably written by every sink downstream
-    /// (take them with [`KafkaSource::position`] before flushing the sinks). Dead-letter copies are
-    /// flushed first. Offsets of partitions no longer assigned under the same epoch are ignored. On an
-    /// error nothing is lost: the confirmed offsets are committed again on the next commit or on revoke.
-    pub async fn commit(&mut self, offsets: &OffsetMap) -> Result<(), Error> {
+    /// (take them with [`KafkaSource::position`] before flushing the sinks), naming `checkpoint` in the
+    /// commit metadata when given. Dead-letter copies are flushed first. Offsets of partitions no longer
+    /// assigned under the same epoch are ignored. On an error nothing is lost: the confirmed offsets are
+    /// committed again on the next commit or on revoke.
+    pub async fn commit(
+        &mut self,
+        offsets: &OffsetMap,
+        checkpoint: Option<u64>,
+    ) -> Result<(), Error> {
         self.dead_letters.flush().await?;
         let mut list = TopicPartitionList::new();
         let mut marked = Vec::new();
@@ -434,17 +564,24 @@ impl KafkaSource {
                     if state.epoch != mark.epoch {
                         continue;
                     }
-                    state.confirmed = state.confirmed.max(Some(mark.next_offset));
-                    if state.committed < Some(mark.next_offset) {
-                        list.add_partition_offset(
-                            topic,
-                            *partition,
-                            Offset::Offset(mark.next_offset),
-                        )
-                        .map_err(|source| Error::Kafka {
-                            op: "commit",
-                            source,
-                        })?;
+                    if state.confirmed <= Some(mark.next_offset) {
+                        state.confirmed = Some(mark.next_offset);
+                        state.confirmed_checkpoint = checkpoint;
+                    }
+                    if state.committed < Some(mark.next_offset)
+                        || (state.committed == Some(mark.next_offset)
+                            && state.committed_checkpoint != checkpoint)
+                    {
+                        let mut entry = list.add_partition(topic, *partition);
+                        entry
+                            .set_offset(Offset::Offset(mark.next_offset))
+                            .map_err(|source| Error::Kafka {
+                                op: "commit",
+                                source,
+                            })?;
+                        if let Some(id) = checkpoint {
+                            entry.set_metadata(checkpoint_metadata(id));
+                        }
                         marked.push((topic.clone(), *partition, *mark));
                     }
                 }
@@ -467,8 +604,10 @@ impl KafkaSource {
         for (topic, partition, mark) in marked {
             if let Some(state) = assignment.get_mut(&topic, partition)
                 && state.epoch == mark.epoch
+                && state.committed <= Some(mark.next_offset)
             {
-                state.committed = state.committed.max(Some(mark.next_offset));
+                (state.committed, state.committed_checkpoint) =
+                    (Some(mark.next_offset), checkpoint);
             }
         }
         metrics::counter!("tickstream_kafka_commits_total").increment(1);
@@ -504,22 +643,37 @@ mod tests {
         let first_epoch = assignment.get_mut("t.trades.v1", 0).unwrap().epoch;
         let p0 = assignment.get_mut("t.trades.v1", 0).unwrap();
         (p0.handed_out, p0.confirmed, p0.committed) = (Some(9), Some(5), Some(3));
+        p0.confirmed_checkpoint = Some(4);
         let p1 = assignment.get_mut("t.trades.v1", 1).unwrap();
         (p1.handed_out, p1.confirmed, p1.committed) = (Some(7), Some(7), Some(7));
         assignment.get_mut("t.trades.v1", 2).unwrap().handed_out = Some(4);
 
         let to_commit = assignment.revoke(&list(&[0, 1, 2]));
-        let committed: Vec<(i32, Offset)> = to_commit
+        let committed: Vec<(i32, Offset, String)> = to_commit
             .elements()
             .iter()
-            .map(|e| (e.partition(), e.offset()))
+            .map(|e| (e.partition(), e.offset(), e.metadata().to_owned()))
             .collect();
-        assert_eq!(committed, [(0, Offset::Offset(5))]);
+        assert_eq!(
+            committed,
+            [(0, Offset::Offset(5), "tickstream.checkpoint=4".to_owned())]
+        );
         assert!(assignment.partitions.is_empty());
 
         assignment.assign(&list(&[0]));
         let state = assignment.get_mut("t.trades.v1", 0).unwrap();
         assert_ne!(state.epoch, first_epoch);
         assert_eq!(state.handed_out, None);
+    }
+
+    #[test]
+    fn checkpoint_metadata_round_trips_and_ignores_other_text() {
+        assert_eq!(
+            parse_checkpoint_metadata(&checkpoint_metadata(42)),
+            Some(42)
+        );
+        assert_eq!(parse_checkpoint_metadata(""), None);
+        assert_eq!(parse_checkpoint_metadata("tickstream.checkpoint=x"), None);
+        assert_eq!(parse_checkpoint_metadata("something else"), None);
     }
 }

@@ -24,7 +24,10 @@ use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 pub use config::{Compression, KafkaSinkConfig, KafkaSourceConfig, OffsetReset};
-pub use consumer::{Consumed, KafkaSource, OffsetMap};
+pub use consumer::{
+    CommittedOffset, Consumed, KafkaSource, OffsetMap, checkpoint_metadata,
+    parse_checkpoint_metadata,
+};
 pub use embedded::EmbeddedKafka;
 pub use poison::{HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION, HEADER_SOURCE_TOPIC};
 pub use producer::KafkaSink;
