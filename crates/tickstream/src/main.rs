@@ -2,6 +2,7 @@
 //! exchange simulator, serve the API, manage API keys, and benchmark.
 
 mod cache_sink;
+mod checkpoint_coordinator;
 mod error;
 mod filter;
 mod kafka_source_task;
@@ -17,6 +18,7 @@ mod serve;
 mod simulate;
 mod sink_task;
 mod source_task;
+mod state_store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

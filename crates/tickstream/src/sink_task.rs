@@ -8,6 +8,7 @@ use tickstream_io::lake::{ParquetSink, SourceOffset};
 use tickstream_io::ndjson::FileSink;
 use tokio::sync::mpsc;
 
+use crate::checkpoint_coordinator::Report;
 use crate::registry::SinkSpec;
 use crate::runtime::{Batch, FINAL_CHECKPOINT, InputMarkers, Message};
 
@@ -118,7 +119,7 @@ impl SinkTask {
         mut self,
         mut inbound: mpsc::Receiver<Message>,
         mut markers: InputMarkers,
-        acks: mpsc::Sender<u64>,
+        acks: mpsc::Sender<Report>,
     ) -> anyhow::Result<u64> {
         let mut written = 0u64;
         while let Some(message) = inbound.recv().await {
@@ -129,7 +130,7 @@ impl SinkTask {
                 }
                 Message::Barrier(n) if markers.barrier(n) => match self.flush().await {
                     Ok(()) => {
-                        let _ = acks.send(n).await;
+                        let _ = acks.send(Report::Durable(n)).await;
                     }
                     // A broker away: this checkpoint is not acknowledged, so its position is not
                     // committed; a later checkpoint's flush covers everything before it.
@@ -144,7 +145,7 @@ impl SinkTask {
             }
         }
         self.flush().await.context("flushing at the end")?;
-        let _ = acks.send(FINAL_CHECKPOINT).await;
+        let _ = acks.send(Report::Durable(FINAL_CHECKPOINT)).await;
         if let SinkTask::Cache { api: Some(api), .. } = self {
             let _ = api.stop.send(());
             api.task.await??;
