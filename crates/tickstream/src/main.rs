@@ -1,6 +1,7 @@
 //! The `tickstream` command: validate and run pipelines, normalize and replay captured data, run the
 //! exchange simulator, serve the API, manage API keys, and benchmark.
 
+mod barrier_alignment;
 mod cache_sink;
 mod checkpoint_coordinator;
 mod error;

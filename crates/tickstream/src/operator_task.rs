@@ -1,15 +1,16 @@
 //! The task behind each operator node: events in, events out, barriers passed on once every input has sent
-//! them. With operator state kept, a stateful operator hands its state to the checkpoint coordinator at
+//! them (aligned: see `barrier_alignment`). With operator state kept, a stateful operator hands its state to the checkpoint coordinator at
 //! each barrier (before passing it on) and at the end, and is restored from a checkpoint before it starts.
 
 use tickstream_model::Event;
 use tickstream_operators::{Indicators, Operator, Signals, TimeBars};
 use tokio::sync::mpsc;
 
+use crate::barrier_alignment::{Aligner, Step};
 use crate::checkpoint_coordinator::Report;
 use crate::filter::FilterConfig;
 use crate::registry::OperatorSpec;
-use crate::runtime::{Batch, FINAL_CHECKPOINT, InputMarkers, Message, Outputs};
+use crate::runtime::{Batch, FINAL_CHECKPOINT, Inbound, Message, Outputs};
 
 /// A running operator.
 pub enum OperatorTask {
@@ -92,31 +93,35 @@ impl OperatorTask {
     /// barrier and at the end.
     pub async fn run(
         mut self,
-        mut inbound: mpsc::Receiver<Message>,
-        mut markers: InputMarkers,
+        mut inbound: Inbound,
+        mut aligner: Aligner,
         outputs: Outputs,
         reports: Option<(String, mpsc::Sender<Report>)>,
     ) -> anyhow::Result<u64> {
         let mut emitted = 0u64;
         let mut out = Vec::new();
-        while let Some(message) = inbound.recv().await {
-            match message {
-                Message::Batch(batch) => {
-                    self.process(&batch.events, &mut out);
-                    if !out.is_empty() {
-                        emitted += out.len() as u64;
-                        let batch = Batch::new(std::mem::take(&mut out));
-                        outputs.send(Message::Batch(batch)).await?;
+        'run: loop {
+            while let Some(step) = aligner.next() {
+                match step {
+                    Step::Batch(batch) => {
+                        self.process(&batch.events, &mut out);
+                        if !out.is_empty() {
+                            emitted += out.len() as u64;
+                            let batch = Batch::new(std::mem::take(&mut out));
+                            outputs.send(Message::Batch(batch)).await?;
+                        }
                     }
+                    Step::Barrier(n) => {
+                        let state = self.state_to_report(reports.as_ref())?;
+                        report_state(state, n, reports.as_ref()).await?;
+                        outputs.send(Message::Barrier(n)).await?
+                    }
+                    Step::End => break 'run,
                 }
-                Message::Barrier(n) if markers.barrier(n) => {
-                    let state = self.state_to_report(reports.as_ref())?;
-                    report_state(state, n, reports.as_ref()).await?;
-                    outputs.send(Message::Barrier(n)).await?
-                }
-                Message::Barrier(_) => {}
-                Message::End if markers.end() => break,
-                Message::End => {}
+            }
+            match inbound.recv().await {
+                Some((input, message)) => aligner.push(input, message),
+                None => break,
             }
         }
         let state = self.state_to_report(reports.as_ref())?;

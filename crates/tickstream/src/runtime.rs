@@ -15,6 +15,7 @@ use tickstream_model::Event;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::barrier_alignment::Aligner;
 use crate::checkpoint_coordinator::{Coordinator, Ready, Report};
 use crate::kafka_source_task::Reports;
 use crate::operator_task::OperatorTask;
@@ -101,16 +102,20 @@ pub struct RunSummary {
     pub checkpoints: u64,
 }
 
-/// Where a node sends what it emits.
+/// A node's inbound channel: each message with the index of the input (in the node's `inputs`) it came
+/// from.
+pub type Inbound = mpsc::Receiver<(usize, Message)>;
+
+/// Where a node sends what it emits: each downstream node's channel and this node's index among its inputs.
 #[derive(Debug, Clone, Default)]
-pub struct Outputs(Vec<mpsc::Sender<Message>>);
+pub struct Outputs(Vec<(mpsc::Sender<(usize, Message)>, usize)>);
 
 impl Outputs {
     /// Sends to every downstream node, waiting for room (backpressure). Fails when a downstream task has
     /// stopped, which only happens when the run is failing.
     pub async fn send(&self, message: Message) -> anyhow::Result<()> {
-        for tx in &self.0 {
-            tx.send(message.clone())
+        for (tx, input) in &self.0 {
+            tx.send((*input, message.clone()))
                 .await
                 .map_err(|_| anyhow::anyhow!("a downstream task stopped"))?;
         }
@@ -178,8 +183,8 @@ pub async fn run(
 ) -> anyhow::Result<RunSummary> {
     let capacity = options.channel_capacity.max(1);
     // One inbound channel per operator and sink; every input sends into it.
-    let mut senders: BTreeMap<String, mpsc::Sender<Message>> = BTreeMap::new();
-    let mut inbound: BTreeMap<String, mpsc::Receiver<Message>> = BTreeMap::new();
+    let mut senders: BTreeMap<String, mpsc::Sender<(usize, Message)>> = BTreeMap::new();
+    let mut inbound: BTreeMap<String, Inbound> = BTreeMap::new();
     for name in pipeline
         .operators
         .iter()
@@ -200,8 +205,10 @@ pub async fn run(
         Outputs(
             consumers
                 .iter()
-                .filter(|(_, inputs)| inputs.iter().any(|i| i == producer))
-                .map(|(name, _)| senders[name.as_str()].clone())
+                .filter_map(|(name, inputs)| {
+                    let input = inputs.iter().position(|i| i == producer)?;
+                    Some((senders[name.as_str()].clone(), input))
+                })
                 .collect(),
         )
     };
@@ -255,7 +262,7 @@ pub async fn run(
         let reports = keeps_state.then(|| (name.clone(), report_tx.clone()));
         tasks.spawn(async move {
             let n = task
-                .run(rx, InputMarkers::new(inputs), outputs, reports)
+                .run(rx, Aligner::new(inputs), outputs, reports)
                 .await
                 .with_context(|| format!("operators.{name}"))?;
             Ok((name, n))

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::checkpoint_coordinator::Report;
 use crate::registry::SinkSpec;
-use crate::runtime::{Batch, FINAL_CHECKPOINT, InputMarkers, Message};
+use crate::runtime::{Batch, FINAL_CHECKPOINT, Inbound, InputMarkers, Message};
 
 /// A running sink.
 #[derive(Debug)]
@@ -117,12 +117,14 @@ impl SinkTask {
     /// acknowledges the final checkpoint. Returns the events written.
     pub async fn run(
         mut self,
-        mut inbound: mpsc::Receiver<Message>,
+        mut inbound: Inbound,
         mut markers: InputMarkers,
         acks: mpsc::Sender<Report>,
     ) -> anyhow::Result<u64> {
         let mut written = 0u64;
-        while let Some(message) = inbound.recv().await {
+        // A sink flushes once a barrier has arrived from every input; what follows the barrier on an input
+        // that delivered it early is written too, and only becomes durable sooner.
+        while let Some((_, message)) = inbound.recv().await {
             match message {
                 Message::Batch(batch) => {
                     written += batch.events.len() as u64;
