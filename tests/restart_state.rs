@@ -31,10 +31,13 @@ fn trade_time(i: i64, symbol: usize) -> i64 {
 }
 
 /// Trade `i` of every symbol as JSON lines, on a price that wanders in waves (so crossovers and RSI
-/// extremes happen).
+/// extremes happen), and quotes of BTC-USD on two venues whose mid prices drift apart and back (so the
+/// spread rule fires on the quotes, which the signal operator reads straight from the source).
 fn trade_lines(range: std::ops::Range<i64>) -> String {
     let template: serde_json::Value =
         serde_json::from_str(include_str!("../schemas/examples/trade.v1.json")).unwrap();
+    let quote: serde_json::Value =
+        serde_json::from_str(include_str!("../schemas/examples/quote.v1.json")).unwrap();
     let mut lines = String::new();
     for i in range {
         let wave = ((i / 150) % 2) * 2 - 1;
@@ -58,6 +61,21 @@ fn trade_lines(range: std::ops::Range<i64>) -> String {
             lines.push_str(&t.to_string());
             lines.push('\n');
         }
+        let spread_bps = ((i / 37) % 3) * 4;
+        for (n, exchange) in ["coinbase", "kraken"].iter().enumerate() {
+            let mut q = quote.clone();
+            let ts = trade_time(i, 0) + 2_000_000 + n as i64;
+            let mid = price * 100 * (10_000 + spread_bps * n as i64) / 10_000;
+            q["exchange"] = (*exchange).into();
+            q["symbol"] = "BTC-USD".into();
+            q["raw_symbol"] = "BTC-USD".into();
+            q["ts_event"] = ts.into();
+            q["ts_recv"] = (ts + 1_000_000).into();
+            q["bid_price"] = format!("{}.{:04}", (mid - 50) / 10_000, (mid - 50) % 10_000).into();
+            q["ask_price"] = format!("{}.{:04}", (mid + 50) / 10_000, (mid + 50) % 10_000).into();
+            lines.push_str(&q.to_string());
+            lines.push('\n');
+        }
     }
     lines
 }
@@ -73,7 +91,7 @@ brokers = "{brokers}"
 topic_prefix = "{input}"
 partitions = 1
 group_id = "${{GROUP}}"
-kinds = ["trade"]
+kinds = ["trade", "quote"]
 session_timeout = "6s"
 
 [operators.bars]
@@ -87,7 +105,7 @@ inputs = ["bars"]
 
 [operators.signals]
 kind = "signal"
-inputs = ["bars", "indicators"]
+inputs = ["bars", "indicators", "ticks"]
 [[operators.signals.rules]]
 name = "ema_12_cross_26"
 kind = "crossover"
@@ -99,6 +117,11 @@ kind = "threshold"
 value = "rsi_14"
 above = 70
 below = 30
+[[operators.signals.rules]]
+name = "venue_spread"
+kind = "spread"
+bps = 6
+freshness = "10s"
 
 [sinks.out]
 kind = "kafka"
@@ -190,7 +213,7 @@ fn produce(dir: &Path, brokers: &str, input: &str, name: &str, lines: &str) {
     std::fs::write(
         dir.join(format!("{name}.toml")),
         format!(
-            "[sources.file]\nkind = \"file\"\npaths = [\"{name}.ndjson\"]\nkinds = [\"trade\"]\n\
+            "[sources.file]\nkind = \"file\"\npaths = [\"{name}.ndjson\"]\nkinds = [\"trade\", \"quote\"]\n\
              [sinks.bus]\nkind = \"kafka\"\ninputs = [\"file\"]\nbrokers = \"{brokers}\"\n\
              topic_prefix = \"{input}\"\npartitions = 1\n"
         ),
@@ -474,7 +497,12 @@ fn a_processor_stopped_and_restarted_mid_stream_gives_the_output_of_an_uninterru
         "bars of four hours, two symbols, 1m and 5m"
     );
     assert!(count(&expected, "indicator") >= 570);
-    assert!(count(&expected, "signal") > 10, "rules fired");
+    for rule in ["ema_12_cross_26", "rsi_extreme", "venue_spread"] {
+        assert!(
+            expected.values().any(|r| r["rule"] == rule),
+            "{rule} never fired"
+        );
+    }
     let missing: Vec<&String> = expected
         .keys()
         .filter(|k| !got.contains_key(*k))
