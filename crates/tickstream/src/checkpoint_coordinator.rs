@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::runtime::FINAL_CHECKPOINT;
 use crate::state_store::{Checkpoint, PartitionOffset, StateStore};
 
 /// What nodes tell the coordinator.
@@ -29,11 +28,13 @@ pub enum Report {
     Committed { node: String, file: u64 },
 }
 
-/// A checkpoint ready to commit: the runtime's checkpoint number and the state file that goes with it.
+/// A completed checkpoint: the runtime's checkpoint number, the state file that goes with it, and
+/// whether the sources may commit (not when the state file could not be written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ready {
     pub checkpoint: u64,
     pub file: Option<u64>,
+    pub commit: bool,
 }
 
 #[derive(Debug, Default)]
@@ -48,6 +49,7 @@ struct Pending {
 pub struct Coordinator {
     sinks: usize,
     /// With operator state kept: the store, the stateful operators and the Kafka sources.
+    keeps_state: bool,
     store: Option<StateStore>,
     stateful: BTreeSet<String>,
     positioned: BTreeSet<String>,
@@ -63,6 +65,7 @@ impl Coordinator {
     pub fn new(sinks: usize) -> Coordinator {
         Coordinator {
             sinks,
+            keeps_state: false,
             store: None,
             stateful: BTreeSet::new(),
             positioned: BTreeSet::new(),
@@ -81,6 +84,7 @@ impl Coordinator {
         positioned: BTreeSet<String>,
         restored: Option<u64>,
     ) -> Coordinator {
+        self.keeps_state = true;
         self.store = Some(store);
         self.stateful = stateful;
         self.positioned = positioned;
@@ -90,7 +94,7 @@ impl Coordinator {
 
     /// True when checkpoints carry operator state.
     pub fn keeps_state(&self) -> bool {
-        self.store.is_some()
+        self.keeps_state
     }
 
     /// The file the committed offsets may still name, which must be kept.
@@ -102,8 +106,8 @@ impl Coordinator {
         }
     }
 
-    /// Takes one report; returns the checkpoint to commit when it completes one. With state kept, the
-    /// file is written before this returns; a checkpoint whose file cannot be written is not committed
+    /// Takes one report; returns the checkpoint when it completes one. With state kept, the file is
+    /// written before this returns; a checkpoint whose file cannot be written must not be committed
     /// (logged; the next one covers it).
     pub async fn report(&mut self, report: Report) -> Option<Ready> {
         let n = match report {
@@ -142,7 +146,7 @@ impl Coordinator {
         };
         let pending = &self.pending[&n];
         let complete = pending.durable == self.sinks
-            && (self.store.is_none()
+            && (!self.keeps_state
                 || (pending.states.len() == self.stateful.len()
                     && pending.offsets.len() == self.positioned.len()));
         if !complete {
@@ -156,54 +160,55 @@ impl Coordinator {
             return Some(Ready {
                 checkpoint: n,
                 file: None,
+                commit: !self.keeps_state,
             });
         };
         let id = store.next_id();
         let offsets = pending.offsets.into_values().flatten().collect();
         let checkpoint = Checkpoint::new(id, offsets, pending.states);
+        let dir = store.dir().display().to_string();
         let written = tokio::task::spawn_blocking(move || {
             let result = store.write(&checkpoint, keep);
             (store, result)
         })
         .await;
-        match written {
+        let failure = match written {
             Ok((store, result)) => {
-                let dir = store.dir().display().to_string();
                 self.store = Some(store);
                 match result {
                     Ok(()) => {
                         tracing::debug!(checkpoint = n, file = id, "operator state written");
-                        Some(Ready {
+                        return Some(Ready {
                             checkpoint: n,
                             file: Some(id),
-                        })
+                            commit: true,
+                        });
                     }
-                    Err(e) => {
-                        let last = if n == FINAL_CHECKPOINT {
-                            " (the last one)"
-                        } else {
-                            ""
-                        };
-                        tracing::error!(
-                            checkpoint = n,
-                            dir,
-                            "operator state not written{last}, offsets not committed: {e}"
-                        );
-                        None
-                    }
+                    Err(e) => e.to_string(),
                 }
             }
-            Err(e) => {
-                tracing::error!(checkpoint = n, "operator state writer failed: {e}");
-                None
-            }
-        }
+            // The store went with the failed writer: later checkpoints are not committed either, and
+            // the run ends with the last commit standing.
+            Err(e) => format!("the writer failed: {e}"),
+        };
+        tracing::error!(
+            checkpoint = n,
+            dir,
+            "operator state not written, so the offsets are not committed (the next checkpoint covers \
+             them): {failure}"
+        );
+        Some(Ready {
+            checkpoint: n,
+            file: None,
+            commit: false,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::FINAL_CHECKPOINT;
 
     fn offsets(next: i64) -> Vec<PartitionOffset> {
         vec![PartitionOffset {
@@ -248,7 +253,8 @@ mod tests {
             c.report(state("indicators")).await,
             Some(Ready {
                 checkpoint: 3,
-                file: Some(1)
+                file: Some(1),
+                commit: true
             })
         );
 
@@ -262,13 +268,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_checkpoint_whose_state_cannot_be_written_is_not_committed() {
+        let dir = std::env::temp_dir().join(format!(
+            "tickstream-coordinator-gone-{}",
+            std::process::id()
+        ));
+        let store = StateStore::open(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect();
+        let mut c = Coordinator::new(1).with_state(store, names(&["bars"]), names(&[]), None);
+        let state = Report::State {
+            checkpoint: FINAL_CHECKPOINT,
+            node: "bars".into(),
+            state: serde_json::json!({}),
+        };
+        assert_eq!(c.report(state).await, None);
+        assert_eq!(
+            c.report(Report::Durable(FINAL_CHECKPOINT)).await,
+            Some(Ready {
+                checkpoint: FINAL_CHECKPOINT,
+                file: None,
+                commit: false
+            })
+        );
+    }
+
+    #[tokio::test]
     async fn without_state_a_checkpoint_completes_when_every_sink_is_durable() {
         let mut c = Coordinator::new(1);
         assert_eq!(
             c.report(Report::Durable(1)).await,
             Some(Ready {
                 checkpoint: 1,
-                file: None
+                file: None,
+                commit: true
             })
         );
     }

@@ -106,6 +106,9 @@ pub async fn run(
                 SourceControl::Commit(n, file) => {
                     commit(&mut source, &mut positions, n, file, &reports).await?
                 }
+                SourceControl::Abandon(n) => {
+                    positions.remove(&n);
+                }
             },
             consumed = source.recv() => {
                 let consumed = consumed?;
@@ -142,7 +145,11 @@ pub async fn run(
                         break;
                     }
                 }
-                Some(SourceControl::Inject(_)) => {}
+                Some(SourceControl::Abandon(n)) if n == FINAL_CHECKPOINT => {
+                    tracing::warn!("the final position is not committed: the operator state that goes with it was not written");
+                    break;
+                }
+                Some(SourceControl::Inject(_) | SourceControl::Abandon(_)) => {}
                 None => break,
             },
             _ = &mut wait => {

@@ -135,6 +135,9 @@ pub enum SourceControl {
     /// Every sink has made checkpoint `n` durable (and its operator state is in state file `file`, when
     /// state is kept): commit the position remembered at `n`.
     Commit(u64, Option<u64>),
+    /// Checkpoint `n` will not be committed (its operator state could not be written): forget its
+    /// position; the next checkpoint covers it.
+    Abandon(u64),
 }
 
 /// Counts barrier and end markers from a node's several inputs: a barrier is passed on once it has arrived
@@ -299,13 +302,18 @@ pub async fn run(
                 next_barrier += 1;
             }
             Some(report) = report_rx.recv() => {
-                if let Some(Ready { checkpoint, file }) = coordinator.report(report).await {
-                    if checkpoint != FINAL_CHECKPOINT {
-                        summary.checkpoints += 1;
-                    }
-                    tracing::debug!(checkpoint, file, "every sink is durable up to the checkpoint; committing");
+                if let Some(Ready { checkpoint, file, commit }) = coordinator.report(report).await {
+                    let request = if commit {
+                        if checkpoint != FINAL_CHECKPOINT {
+                            summary.checkpoints += 1;
+                        }
+                        tracing::debug!(checkpoint, file, "every sink is durable up to the checkpoint; committing");
+                        SourceControl::Commit(checkpoint, file)
+                    } else {
+                        SourceControl::Abandon(checkpoint)
+                    };
                     for control in &controls {
-                        let _ = control.send(SourceControl::Commit(checkpoint, file)).await;
+                        let _ = control.send(request).await;
                     }
                 }
             }

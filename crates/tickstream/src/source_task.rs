@@ -99,6 +99,7 @@ impl SourceTask {
                 Some(request) = control.recv() => match request {
                     SourceControl::Inject(n) => outputs.send(Message::Barrier(n)).await?,
                     // Files have no position to commit: a replay starts from the beginning.
+                    SourceControl::Abandon(_) => {}
                     SourceControl::Commit(n, _) => tracing::trace!(checkpoint = n, "checkpoint durable"),
                 },
                 batch = batches.recv() => match batch {
