@@ -366,103 +366,59 @@ fn a_processor_stopped_and_restarted_mid_stream_gives_the_output_of_an_uninterru
     let env = [("GROUP", group.as_str()), ("OUT", restarted.as_str())];
     let cuts = [0, TRADES * 2 / 5, TRADES * 3 / 5, TRADES * 4 / 5, TRADES];
 
+    // Puts `lines` into the input topic, starts the processor with checkpoints every `interval` and
+    // waits until the 1m bars opening at `open_time` are out.
+    let part = |name: &str, lines: &str, interval: &str, open_time: i64| {
+        produce(&dir, &brokers, &input, name, lines);
+        let args = ["--checkpoint-interval", interval, "processor.toml"];
+        let run = Run::start(&dir, &env, &args);
+        wait_for_bars(&brokers, &restarted, open_time, &run);
+        run
+    };
+    let restored = |run: &Run| {
+        let log = run.log();
+        assert!(log.contains("operator state restored"), "{log}");
+    };
+
     // First part; stopped by SIGTERM: it drains, writes its last checkpoint and commits.
-    produce(
-        &dir,
-        &brokers,
-        &input,
-        "chunk0",
-        &trade_lines(cuts[0]..cuts[1]),
-    );
-    let mut first = Run::start(
-        &dir,
-        &env,
-        &["--checkpoint-interval", "500ms", "processor.toml"],
-    );
-    wait_for_bars(&brokers, &restarted, closed_by(cuts[1] - 1), &first);
+    let chunk = trade_lines(cuts[0]..cuts[1]);
+    let mut first = part("chunk0", &chunk, "500ms", closed_by(cuts[1] - 1));
     first.terminate();
     let after_first = state_files(&state);
-    assert!(
-        !after_first.is_empty(),
-        "no checkpoint written:\n{}",
-        first.log()
-    );
+    assert!(!after_first.is_empty(), "no checkpoint:\n{}", first.log());
 
     // Second part, with no checkpoint at all before SIGKILL: everything it read and wrote is read and
     // written again by the next run, from the first run's last checkpoint.
-    produce(
-        &dir,
-        &brokers,
-        &input,
-        "chunk1",
-        &trade_lines(cuts[1]..cuts[2]),
-    );
-    let mut second = Run::start(
-        &dir,
-        &env,
-        &["--checkpoint-interval", "1h", "processor.toml"],
-    );
-    wait_for_bars(&brokers, &restarted, closed_by(cuts[2] - 1), &second);
+    let chunk = trade_lines(cuts[1]..cuts[2]);
+    let mut second = part("chunk1", &chunk, "1h", closed_by(cuts[2] - 1));
     second.kill();
-    assert!(
-        second.log().contains("operator state restored"),
-        "{}",
-        second.log()
-    );
+    restored(&second);
     assert_eq!(
         state_files(&state),
         after_first,
-        "the second run wrote no checkpoint"
+        "no checkpoint in the second run"
     );
 
     // Third part; SIGKILL after several barrier checkpoints.
-    produce(
-        &dir,
-        &brokers,
-        &input,
-        "chunk2",
-        &trade_lines(cuts[2]..cuts[3]),
-    );
-    let mut third = Run::start(
-        &dir,
-        &env,
-        &["--checkpoint-interval", "300ms", "processor.toml"],
-    );
-    wait_for_bars(&brokers, &restarted, closed_by(cuts[3] - 1), &third);
+    let chunk = trade_lines(cuts[2]..cuts[3]);
+    let mut third = part("chunk2", &chunk, "300ms", closed_by(cuts[3] - 1));
     std::thread::sleep(Duration::from_millis(1500));
     third.kill();
-    assert!(
-        third.log().contains("operator state restored"),
-        "{}",
-        third.log()
-    );
+    restored(&third);
     let after_third = state_files(&state);
-    assert!(
-        after_third.last() > after_first.last(),
-        "the third run checkpointed: {after_third:?}"
-    );
+    assert!(after_third.last() > after_first.last(), "{after_third:?}");
     assert!(
         after_third.len() <= 3,
-        "old checkpoints are removed: {after_third:?}"
+        "old checkpoints removed: {after_third:?}"
     );
 
     // The rest, and a trade two hours later on each symbol that closes every bar; then SIGTERM.
-    let mut last = trade_lines(cuts[3]..cuts[4]);
-    last.push_str(&trade_lines(TRADES + 1440..TRADES + 1441));
-    produce(&dir, &brokers, &input, "chunk3", &last);
-    let mut fourth = Run::start(
-        &dir,
-        &env,
-        &["--checkpoint-interval", "500ms", "processor.toml"],
-    );
+    let mut chunk = trade_lines(cuts[3]..cuts[4]);
+    chunk.push_str(&trade_lines(TRADES + 1440..TRADES + 1441));
     let final_bar = closed_by(TRADES - 1) + 2 * MINUTE;
-    wait_for_bars(&brokers, &restarted, final_bar, &fourth);
+    let mut fourth = part("chunk3", &chunk, "500ms", final_bar);
     fourth.terminate();
-    assert!(
-        fourth.log().contains("operator state restored"),
-        "{}",
-        fourth.log()
-    );
+    restored(&fourth);
 
     // One uninterrupted run over the same input, in a group of its own.
     let whole_group = format!("{tag}-whole");

@@ -36,6 +36,7 @@ use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tickstream_model::{Event, EventKind};
 
+use super::checkpoint::{CommittedOffset, checkpoint_metadata, parse_checkpoint_metadata};
 use super::poison::{DeadLetter, DeadLetters, decode_event};
 use super::{
     Cluster, KafkaSourceConfig, Topics, ensure_topics, log_client_error, log_sampled, run_blocking,
@@ -49,29 +50,6 @@ pub struct Consumed {
     pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
-}
-
-/// What a commit's metadata starts with; the checkpoint id follows.
-const CHECKPOINT_METADATA: &str = "tickstream.checkpoint=";
-
-/// The commit metadata naming checkpoint `id`.
-pub fn checkpoint_metadata(id: u64) -> String {
-    format!("{CHECKPOINT_METADATA}{id}")
-}
-
-/// The checkpoint a commit's metadata names, if it names one.
-pub fn parse_checkpoint_metadata(metadata: &str) -> Option<u64> {
-    metadata.strip_prefix(CHECKPOINT_METADATA)?.parse().ok()
-}
-
-/// A partition assigned at start, with the group's committed offset there (none when the group never
-/// committed on it) and the checkpoint that commit named.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommittedOffset {
-    pub topic: String,
-    pub partition: i32,
-    pub next_offset: Option<i64>,
-    pub checkpoint: Option<u64>,
 }
 
 /// Per topic and partition, the next offset to read: what a commit stores. Carries the assignment
@@ -625,55 +603,5 @@ impl KafkaSource {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn list(partitions: &[i32]) -> TopicPartitionList {
-        let mut list = TopicPartitionList::new();
-        for partition in partitions {
-            list.add_partition("t.trades.v1", *partition);
-        }
-        list
-    }
-
-    #[test]
-    fn revoke_commits_only_confirmed_uncommitted_offsets_and_reassign_starts_a_new_epoch() {
-        let mut assignment = Assignment::default();
-        assignment.assign(&list(&[0, 1, 2]));
-        let first_epoch = assignment.get_mut("t.trades.v1", 0).unwrap().epoch;
-        let p0 = assignment.get_mut("t.trades.v1", 0).unwrap();
-        (p0.handed_out, p0.confirmed, p0.committed) = (Some(9), Some(5), Some(3));
-        p0.confirmed_checkpoint = Some(4);
-        let p1 = assignment.get_mut("t.trades.v1", 1).unwrap();
-        (p1.handed_out, p1.confirmed, p1.committed) = (Some(7), Some(7), Some(7));
-        assignment.get_mut("t.trades.v1", 2).unwrap().handed_out = Some(4);
-
-        let to_commit = assignment.revoke(&list(&[0, 1, 2]));
-        let committed: Vec<(i32, Offset, String)> = to_commit
-            .elements()
-            .iter()
-            .map(|e| (e.partition(), e.offset(), e.metadata().to_owned()))
-            .collect();
-        assert_eq!(
-            committed,
-            [(0, Offset::Offset(5), "tickstream.checkpoint=4".to_owned())]
-        );
-        assert!(assignment.partitions.is_empty());
-
-        assignment.assign(&list(&[0]));
-        let state = assignment.get_mut("t.trades.v1", 0).unwrap();
-        assert_ne!(state.epoch, first_epoch);
-        assert_eq!(state.handed_out, None);
-    }
-
-    #[test]
-    fn checkpoint_metadata_round_trips_and_ignores_other_text() {
-        assert_eq!(
-            parse_checkpoint_metadata(&checkpoint_metadata(42)),
-            Some(42)
-        );
-        assert_eq!(parse_checkpoint_metadata(""), None);
-        assert_eq!(parse_checkpoint_metadata("tickstream.checkpoint=x"), None);
-        assert_eq!(parse_checkpoint_metadata("something else"), None);
-    }
-}
+#[path = "consumer_tests.rs"]
+mod tests;
