@@ -9,7 +9,9 @@
 //! - On revoke, the source commits the offsets its caller has confirmed through `commit` for the revoked
 //!   partitions (if not committed yet) and forgets them. Events handed out but not yet confirmed are
 //!   read again by the next owner: duplicates bounded by one checkpoint, never a loss. librdkafka then
-//!   discards fetched messages of the revoked partitions.
+//!   discards fetched messages of the revoked partitions. When a partition comes back to this member, it
+//!   continues where this member left off: the offsets it had already handed out are skipped (their
+//!   events are downstream already), and only count towards its position.
 //! - `commit` ignores offsets of partitions that are no longer assigned, or that were assigned again
 //!   since the position was taken (the epoch differs), so a late checkpoint never overwrites the progress
 //!   of the partition's next owner.
@@ -102,6 +104,8 @@ struct PartitionState {
     committed: Option<i64>,
     /// The checkpoint that commit named.
     committed_checkpoint: Option<u64>,
+    /// Offsets below this were handed out while this member held the partition before.
+    seen_below: Option<i64>,
 }
 
 /// The current assignment, shared by the source and its rebalance callbacks.
@@ -114,6 +118,8 @@ struct Assignment {
     /// Set once the caller has read the committed offsets at start; assignments after that continue
     /// with whatever state the operators hold.
     started: bool,
+    /// Where this member had got to on partitions revoked from it.
+    left_at: BTreeMap<(String, i32), i64>,
 }
 
 impl Assignment {
@@ -123,11 +129,20 @@ impl Assignment {
 
     fn assign(&mut self, list: &TopicPartitionList) {
         self.assigned = true;
-        if self.started && list.count() > 0 {
+        let new_to_this_member = list
+            .elements()
+            .iter()
+            .filter(|e| {
+                !self
+                    .left_at
+                    .contains_key(&(e.topic().to_owned(), e.partition()))
+            })
+            .count();
+        if self.started && new_to_this_member > 0 {
             tracing::warn!(
-                partitions = list.count(),
-                "kafka partitions assigned after start: their keys continue with the operator state \
-                 this process holds, not with the state of their previous owner"
+                partitions = new_to_this_member,
+                "kafka partitions new to this member assigned after start: the operators continue \
+                 without the history of their keys"
             );
         }
         for element in list.elements() {
@@ -139,6 +154,9 @@ impl Assignment {
                 confirmed_checkpoint: None,
                 committed: None,
                 committed_checkpoint: None,
+                seen_below: self
+                    .left_at
+                    .remove(&(element.topic().to_owned(), element.partition())),
             };
             let topic = element.topic();
             match self.partitions.get_mut(topic) {
@@ -160,7 +178,12 @@ impl Assignment {
             let Some(partitions) = self.partitions.get_mut(element.topic()) else {
                 continue;
             };
-            if let Some(state) = partitions.remove(&element.partition())
+            let state = partitions.remove(&element.partition());
+            if let Some(handed_out) = state.and_then(|s| s.handed_out) {
+                let key = (element.topic().to_owned(), element.partition());
+                self.left_at.insert(key, handed_out);
+            }
+            if let Some(state) = state
                 && let Some(confirmed) = state.confirmed
                 && (state.committed < Some(confirmed)
                     || state.committed_checkpoint != state.confirmed_checkpoint)
@@ -452,6 +475,10 @@ impl KafkaSource {
             return Read::Skip;
         };
         state.handed_out = Some(offset + 1);
+        if state.seen_below.is_some_and(|seen| offset < seen) {
+            // Handed out before this member lost the partition and got it back.
+            return Read::Skip;
+        }
         drop(assignment);
         let Some(kind) = self.topics.kind_of(topic) else {
             return Read::Skip;

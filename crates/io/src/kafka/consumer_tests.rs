@@ -50,3 +50,19 @@ fn checkpoint_metadata_round_trips_and_ignores_other_text() {
     assert_eq!(parse_checkpoint_metadata("tickstream.checkpoint=x"), None);
     assert_eq!(parse_checkpoint_metadata("something else"), None);
 }
+
+#[test]
+fn a_partition_given_back_remembers_where_this_member_left_off() {
+    let mut assignment = Assignment::default();
+    assignment.assign(&list(&[0, 1]));
+    assignment.get_mut("t.trades.v1", 0).unwrap().handed_out = Some(12);
+    assignment.revoke(&list(&[0, 1]));
+    assignment.assign(&list(&[0, 1]));
+    let p0 = assignment.get_mut("t.trades.v1", 0).unwrap();
+    assert_eq!((p0.seen_below, p0.handed_out), (Some(12), None));
+    assert_eq!(
+        assignment.get_mut("t.trades.v1", 1).unwrap().seen_below,
+        None
+    );
+    assert!(assignment.left_at.is_empty());
+}
