@@ -110,7 +110,7 @@ async fn run(target: &str, brokers: Option<String>, count: usize) -> anyhow::Res
     }
     let took = start.elapsed();
     let position = source.position();
-    source.commit(&position).await?;
+    source.commit(&position, None).await?;
     drop(first);
     rate(
         "consume (after 1st)",

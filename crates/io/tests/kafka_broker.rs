@@ -164,7 +164,7 @@ async fn second_consumer_resumes_exactly_after_the_commit() -> anyhow::Result<()
     let mut first = KafkaSource::new(&config).await?;
     let first_part = recv_n(&mut first, 120).await?;
     let barrier = first.position();
-    first.commit(&barrier).await?;
+    first.commit(&barrier, None).await?;
     drop(first);
 
     let mut second = KafkaSource::new(&config).await?;
@@ -189,6 +189,57 @@ async fn second_consumer_resumes_exactly_after_the_commit() -> anyhow::Result<()
     }
     let all: Vec<Consumed> = first_part.into_iter().chain(second_part).collect();
     ensure_exact_order(&all, 50)
+}
+
+#[tokio::test]
+#[ignore = "needs a Kafka broker: run by tests/run"]
+async fn commits_name_their_checkpoint_and_a_restart_reads_it_back() -> anyhow::Result<()> {
+    let _turn = BROKER.lock().await;
+    let prefix = unique("checkpoint");
+    let mut sink = KafkaSink::new(&sink_config(&prefix)?).await?;
+    sink.write(&trades(0, 20)).await?;
+    sink.flush().await?;
+    let config = source_config(&prefix, &unique("group"))?;
+
+    let mut first = KafkaSource::new(&config).await?;
+    let fresh = first.wait_for_assignment(Duration::from_secs(30)).await?;
+    ensure!(!fresh.is_empty(), "no partitions assigned");
+    ensure!(
+        fresh
+            .iter()
+            .all(|c| c.next_offset.is_none() && c.checkpoint.is_none()),
+        "a new group has nothing committed: {fresh:?}"
+    );
+    recv_n(&mut first, 40).await?;
+    let position = first.position();
+    first.commit(&position, Some(7)).await?;
+    // Nothing new read: the next checkpoint still re-commits, to name itself.
+    first.commit(&first.position(), Some(8)).await?;
+    drop(first);
+
+    let mut second = KafkaSource::new(&config).await?;
+    let committed = second.wait_for_assignment(Duration::from_secs(30)).await?;
+    for (_, partition, next) in position.iter() {
+        let found = committed
+            .iter()
+            .find(|c| c.partition == partition)
+            .context("partition not assigned")?;
+        // Tansu 0.6.0 stores the commit metadata but does not return it on OffsetFetch; brokers that
+        // return it must return the newest.
+        ensure!(
+            found.next_offset == Some(next) && matches!(found.checkpoint, Some(8) | None),
+            "partition {partition}: committed {found:?}, expected offset {next} and checkpoint 8"
+        );
+    }
+    sink.write(&trades(20, 5)).await?;
+    sink.flush().await?;
+    let more = recv_n(&mut second, 10).await?;
+    ensure!(
+        more.iter()
+            .all(|c| c.offset >= position.next_offset(&c.topic, c.partition).unwrap_or(0)),
+        "the restarted source read events before its committed offsets"
+    );
+    Ok(())
 }
 
 #[tokio::test]
@@ -251,7 +302,7 @@ async fn broker_outage_mid_stream_loses_nothing_and_keeps_order() -> anyhow::Res
             consumed.push(next);
             if last_commit.elapsed() > Duration::from_secs(1) {
                 let position = source.position();
-                if let Err(error) = source.commit(&position).await {
+                if let Err(error) = source.commit(&position, None).await {
                     eprintln!("commit failed (retried at the next checkpoint): {error}");
                 }
                 last_commit = tokio::time::Instant::now();

@@ -100,6 +100,31 @@ impl From<tickstream_connectors::Error> for ParamError {
     }
 }
 
+/// Operator state checkpoints: the `[state]` section, their files, and matching them to Kafka commits.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state: {field}: {message}")]
+    Config { field: String, message: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a checkpoint file of this version: {message}")]
+    Corrupt { path: String, message: String },
+    #[error(
+        "the operator state in {dir} does not go with the group's committed Kafka offsets ({committed}): \
+         {why}. Restore the state directory this group ran with, or set on_mismatch = \"start_empty\" in \
+         the pipeline's [state] section to start the operators empty (indicators warm up again)"
+    )]
+    Mismatch {
+        dir: String,
+        committed: String,
+        why: String,
+    },
+}
+
 /// Deserializes a node's parameters, naming the field that failed and rewriting serde's wording into the
 /// form people read: `unknown field 'intervall'; expected one of: interval, lateness`.
 pub fn params<T: serde::de::DeserializeOwned>(value: toml::Value) -> Result<T, ParamError> {

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tickstream_io::kafka::{KafkaSource, KafkaSourceConfig, OffsetMap};
+use tickstream_io::kafka::{KafkaSource, OffsetMap};
 use tickstream_model::Event;
 use tokio::sync::{mpsc, watch};
 
+use crate::checkpoint_coordinator::Report;
 use crate::runtime::{
     BATCH, Batch, FINAL_CHECKPOINT, Message, Outputs, SourceControl, SourceRef, stop_requested,
 };
+use crate::state_store::PartitionOffset;
 
 /// How long a partial batch may wait for more events.
 const LINGER: Duration = Duration::from_millis(5);
@@ -42,15 +44,44 @@ impl Pending {
     }
 }
 
+/// Where a Kafka source reports its position at each checkpoint and its commits: the source node's name
+/// and the coordinator's inbox.
+#[derive(Debug, Clone)]
+pub struct Reports {
+    pub node: String,
+    pub to: mpsc::Sender<Report>,
+}
+
+impl Reports {
+    async fn position(&self, checkpoint: u64, offsets: &OffsetMap) {
+        let offsets = offsets
+            .iter()
+            .map(|(topic, partition, next_offset)| PartitionOffset {
+                source: self.node.clone(),
+                topic: topic.to_owned(),
+                partition,
+                next_offset,
+            })
+            .collect();
+        let report = Report::Position {
+            checkpoint,
+            node: self.node.clone(),
+            offsets,
+        };
+        // The coordinator stops listening only when the run is over.
+        let _ = self.to.send(report).await;
+    }
+}
+
 /// Runs the source until `shutdown`; returns the events sent.
 pub async fn run(
-    config: KafkaSourceConfig,
+    mut source: KafkaSource,
     outputs: Outputs,
     mut control: mpsc::Receiver<SourceControl>,
     shutdown: watch::Receiver<bool>,
     progress: Arc<AtomicU64>,
+    reports: Reports,
 ) -> anyhow::Result<u64> {
-    let mut source = KafkaSource::new(&config).await?;
     let mut positions: BTreeMap<u64, OffsetMap> = BTreeMap::new();
     let mut pending = Pending::default();
     let mut sent = 0u64;
@@ -67,10 +98,17 @@ pub async fn run(
                     // Everything handed out before the barrier goes ahead of it, so the position taken
                     // now covers exactly what precedes the barrier downstream.
                     pending.send(&outputs, &progress).await?;
-                    positions.insert(n, source.position());
+                    let position = source.position();
+                    reports.position(n, &position).await;
+                    positions.insert(n, position);
                     outputs.send(Message::Barrier(n)).await?;
                 }
-                SourceControl::Commit(n) => commit(&mut source, &mut positions, n).await?,
+                SourceControl::Commit(n, file) => {
+                    commit(&mut source, &mut positions, n, file, &reports).await?
+                }
+                SourceControl::Abandon(n) => {
+                    positions.remove(&n);
+                }
             },
             consumed = source.recv() => {
                 let consumed = consumed?;
@@ -92,20 +130,26 @@ pub async fn run(
         }
     }
     pending.send(&outputs, &progress).await?;
-    positions.insert(FINAL_CHECKPOINT, source.position());
+    let position = source.position();
+    reports.position(FINAL_CHECKPOINT, &position).await;
+    positions.insert(FINAL_CHECKPOINT, position);
     outputs.send(Message::End).await?;
     let wait = tokio::time::sleep(FINAL_COMMIT_WAIT);
     tokio::pin!(wait);
     loop {
         tokio::select! {
             request = control.recv() => match request {
-                Some(SourceControl::Commit(n)) => {
-                    commit(&mut source, &mut positions, n).await?;
+                Some(SourceControl::Commit(n, file)) => {
+                    commit(&mut source, &mut positions, n, file, &reports).await?;
                     if n == FINAL_CHECKPOINT {
                         break;
                     }
                 }
-                Some(SourceControl::Inject(_)) => {}
+                Some(SourceControl::Abandon(n)) if n == FINAL_CHECKPOINT => {
+                    tracing::warn!("the final position is not committed: the operator state that goes with it was not written");
+                    break;
+                }
+                Some(SourceControl::Inject(_) | SourceControl::Abandon(_)) => {}
                 None => break,
             },
             _ = &mut wait => {
@@ -117,15 +161,32 @@ pub async fn run(
     Ok(sent)
 }
 
-/// Commits the position remembered at checkpoint `n` and forgets it and every older one.
+/// Commits the position remembered at checkpoint `n`, naming state file `file` in the commit metadata,
+/// and forgets it and every older one.
 async fn commit(
     source: &mut KafkaSource,
     positions: &mut BTreeMap<u64, OffsetMap>,
     n: u64,
+    file: Option<u64>,
+    reports: &Reports,
 ) -> anyhow::Result<()> {
     if let Some(offsets) = positions.remove(&n) {
-        match source.commit(&offsets).await {
-            Ok(()) => tracing::debug!(checkpoint = n, "committed the position at the checkpoint"),
+        match source.commit(&offsets, file).await {
+            Ok(()) => {
+                tracing::debug!(
+                    checkpoint = n,
+                    file,
+                    "committed the position at the checkpoint"
+                );
+                if let Some(file) = file {
+                    let report = Report::Committed {
+                        node: reports.node.clone(),
+                        file,
+                    };
+                    // Losing this report only keeps an older state file longer.
+                    let _ = reports.to.try_send(report);
+                }
+            }
             // A rebalance or a broker away: the confirmed offsets go in with the next commit.
             Err(e) if e.is_retryable() => {
                 tracing::warn!(

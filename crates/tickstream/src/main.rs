@@ -1,7 +1,9 @@
 //! The `tickstream` command: validate and run pipelines, normalize and replay captured data, run the
 //! exchange simulator, serve the API, manage API keys, and benchmark.
 
+mod barrier_alignment;
 mod cache_sink;
+mod checkpoint_coordinator;
 mod error;
 mod filter;
 mod kafka_source_task;
@@ -17,6 +19,7 @@ mod serve;
 mod simulate;
 mod sink_task;
 mod source_task;
+mod state_store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -10,6 +10,7 @@ use tickstream_model::EventKind;
 use crate::error::{ConfigError, params};
 use crate::registry::{self, OperatorSpec, SinkSpec, SourceSpec};
 use crate::simulate::SimulatorSection;
+use crate::state_store::StateSection;
 
 /// A validated pipeline.
 #[derive(Debug)]
@@ -19,6 +20,8 @@ pub struct Pipeline {
     pub description: Option<String>,
     /// The exchange simulator to start in this process first (`[simulator]`), for demos and tests.
     pub simulator: Option<SimulatorSection>,
+    /// Where operator state is checkpointed beside the Kafka offsets (`[state]`).
+    pub state: StateSection,
     pub sources: Vec<Node<SourceSpec>>,
     pub operators: Vec<Node<OperatorSpec>>,
     pub sinks: Vec<Node<SinkSpec>>,
@@ -50,7 +53,14 @@ impl Role {
     }
 }
 
-const TOP_LEVEL: [&str; 5] = ["description", "simulator", "sources", "operators", "sinks"];
+const TOP_LEVEL: [&str; 6] = [
+    "description",
+    "simulator",
+    "state",
+    "sources",
+    "operators",
+    "sinks",
+];
 
 /// Reads and validates a pipeline file, expanding `${VAR}` from the process environment.
 pub fn load(path: &Path) -> Result<Pipeline, Vec<ConfigError>> {
@@ -111,10 +121,50 @@ pub fn parse(
             }
         },
     };
+    let state = match doc.get("state") {
+        None => StateSection::default(),
+        Some(value) => {
+            let mut value = value.clone();
+            let mut report = |field: &str, message: String| {
+                errors.push(ConfigError::node(
+                    file,
+                    "state".into(),
+                    Some(field),
+                    message,
+                ))
+            };
+            expand_env(&mut value, &mut String::new(), env, &mut report);
+            match params::<StateSection>(value) {
+                Ok(section) => {
+                    if let Err(crate::error::StateError::Config { field, message }) =
+                        section.validate()
+                    {
+                        errors.push(ConfigError::node(
+                            file,
+                            "state".into(),
+                            Some(&field),
+                            message,
+                        ));
+                    }
+                    section
+                }
+                Err(e) => {
+                    errors.push(ConfigError::node(
+                        file,
+                        "state".into(),
+                        e.field.as_deref(),
+                        e.message,
+                    ));
+                    StateSection::default()
+                }
+            }
+        }
+    };
     let mut pipeline = Pipeline {
         file: file.to_owned(),
         description,
         simulator,
+        state,
         sources: Vec::new(),
         operators: Vec::new(),
         sinks: Vec::new(),

@@ -99,7 +99,7 @@ fn unknown_kinds_and_sections() {
     assert_eq!(
         e,
         [
-            "pipelines/x.toml: unknown section 'source'; expected one of: description, simulator, sources, operators, sinks"
+            "pipelines/x.toml: unknown section 'source'; expected one of: description, simulator, state, sources, operators, sinks"
         ]
     );
 }
@@ -200,4 +200,22 @@ fn broken_toml_names_the_file_and_line() {
         "{e:?}"
     );
     assert!(e[0].contains("line 1"), "{e:?}");
+}
+
+#[test]
+fn the_state_section_is_read_expanded_and_checked() {
+    let text =
+        format!("{GOOD}\n[state]\ndir = \"${{DATA_DIR}}/x\"\non_mismatch = \"start_empty\"\n");
+    let p = parse("pipelines/x.toml", &text, &env).unwrap();
+    assert_eq!(
+        p.state.dir.as_deref(),
+        Some(std::path::Path::new("/srv/data/x"))
+    );
+    let e = errors(&format!("{GOOD}\n[state]\nkeep = 3\n"));
+    assert_eq!(
+        e,
+        ["pipelines/x.toml: state: unknown field 'keep'; expected one of: dir, on_mismatch"]
+    );
+    let e = errors(&format!("{GOOD}\n[state]\ndir = \"\"\n"));
+    assert_eq!(e, ["pipelines/x.toml: state: dir: must not be empty"]);
 }

@@ -1,6 +1,10 @@
 //! Runs a pipeline: one task per node joined by bounded channels, checkpoint barriers that flow from the
-//! sources through every operator to the sinks (sinks flush, then sources commit), and orderly shutdown in
-//! which sources stop, channels drain and sinks flush.
+//! sources through every operator to the sinks (sinks flush, then operator state is written, then sources
+//! commit), and orderly shutdown in which sources stop, channels drain and sinks flush.
+//!
+//! Operator state is kept when the pipeline reads Kafka and has stateful operators (not in replay): at
+//! start each Kafka source joins its group, the committed offsets pick the checkpoint file to restore
+//! (see `state_store`), and the operators are restored before any event flows.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,10 +15,16 @@ use tickstream_model::Event;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
+use crate::barrier_alignment::Aligner;
+use crate::checkpoint_coordinator::{Coordinator, Ready, Report};
+use crate::kafka_source_task::Reports;
 use crate::operator_task::OperatorTask;
+use crate::pipeline::Node;
 use crate::pipeline::Pipeline;
+use crate::registry::{OperatorSpec, SourceSpec};
 use crate::sink_task::SinkTask;
 use crate::source_task::SourceTask;
+use crate::state_store::{OnMismatch, StateStore};
 
 /// What flows along an edge of the graph.
 #[derive(Debug, Clone)]
@@ -92,16 +102,20 @@ pub struct RunSummary {
     pub checkpoints: u64,
 }
 
-/// Where a node sends what it emits.
+/// A node's inbound channel: each message with the index of the input (in the node's `inputs`) it came
+/// from.
+pub type Inbound = mpsc::Receiver<(usize, Message)>;
+
+/// Where a node sends what it emits: each downstream node's channel and this node's index among its inputs.
 #[derive(Debug, Clone, Default)]
-pub struct Outputs(Vec<mpsc::Sender<Message>>);
+pub struct Outputs(Vec<(mpsc::Sender<(usize, Message)>, usize)>);
 
 impl Outputs {
     /// Sends to every downstream node, waiting for room (backpressure). Fails when a downstream task has
     /// stopped, which only happens when the run is failing.
     pub async fn send(&self, message: Message) -> anyhow::Result<()> {
-        for tx in &self.0 {
-            tx.send(message.clone())
+        for (tx, input) in &self.0 {
+            tx.send((*input, message.clone()))
                 .await
                 .map_err(|_| anyhow::anyhow!("a downstream task stopped"))?;
         }
@@ -118,8 +132,12 @@ pub const FINAL_CHECKPOINT: u64 = u64::MAX;
 pub enum SourceControl {
     /// Send `Barrier(n)` downstream now, remembering the position reached.
     Inject(u64),
-    /// Every sink has made checkpoint `n` durable: commit the position remembered at `n`.
-    Commit(u64),
+    /// Every sink has made checkpoint `n` durable (and its operator state is in state file `file`, when
+    /// state is kept): commit the position remembered at `n`.
+    Commit(u64, Option<u64>),
+    /// Checkpoint `n` will not be committed (its operator state could not be written): forget its
+    /// position; the next checkpoint covers it.
+    Abandon(u64),
 }
 
 /// Counts barrier and end markers from a node's several inputs: a barrier is passed on once it has arrived
@@ -168,8 +186,8 @@ pub async fn run(
 ) -> anyhow::Result<RunSummary> {
     let capacity = options.channel_capacity.max(1);
     // One inbound channel per operator and sink; every input sends into it.
-    let mut senders: BTreeMap<String, mpsc::Sender<Message>> = BTreeMap::new();
-    let mut inbound: BTreeMap<String, mpsc::Receiver<Message>> = BTreeMap::new();
+    let mut senders: BTreeMap<String, mpsc::Sender<(usize, Message)>> = BTreeMap::new();
+    let mut inbound: BTreeMap<String, Inbound> = BTreeMap::new();
     for name in pipeline
         .operators
         .iter()
@@ -190,52 +208,75 @@ pub async fn run(
         Outputs(
             consumers
                 .iter()
-                .filter(|(_, inputs)| inputs.iter().any(|i| i == producer))
-                .map(|(name, _)| senders[name.as_str()].clone())
+                .filter_map(|(name, inputs)| {
+                    let input = inputs.iter().position(|i| i == producer)?;
+                    Some((senders[name.as_str()].clone(), input))
+                })
                 .collect(),
         )
     };
 
-    let (ack_tx, mut ack_rx) = mpsc::channel::<u64>(capacity);
+    let mut sources = Vec::new();
+    for node in &pipeline.sources {
+        let task = SourceTask::build(&node.spec, options.replay_inputs.as_deref())
+            .await
+            .with_context(|| format!("{}: sources.{}", pipeline.file, node.name))?;
+        sources.push((node, task));
+    }
+    let mut operators = Vec::new();
+    for node in &pipeline.operators {
+        let task = OperatorTask::build(&node.spec)
+            .with_context(|| format!("{}: operators.{}", pipeline.file, node.name))?;
+        operators.push((node, task));
+    }
+    let mut coordinator = Coordinator::new(pipeline.sinks.len());
+    if let Some(groups) = kept_state_groups(&pipeline, &options, &operators) {
+        coordinator = restore(&pipeline, &groups, &mut sources, &mut operators)
+            .await
+            .with_context(|| format!("{}: state", pipeline.file))?;
+    }
+    let keeps_state = coordinator.keeps_state();
+
+    let (report_tx, mut report_rx) = mpsc::channel::<Report>(capacity.max(256));
     let mut tasks: JoinSet<anyhow::Result<(String, u64)>> = JoinSet::new();
     let mut controls = Vec::new();
-    for node in &pipeline.sources {
+    for (node, task) in sources {
         let outputs = outputs_of(&node.name);
         let (control_tx, control_rx) = mpsc::channel(16);
         controls.push(control_tx);
-        let task = SourceTask::build(&node.spec, options.replay_inputs.as_deref())
-            .with_context(|| format!("{}: sources.{}", pipeline.file, node.name))?;
         let name = node.name.clone();
         let (shutdown, progress) = (shutdown.clone(), options.events_read.clone());
+        let reports = Reports {
+            node: name.clone(),
+            to: report_tx.clone(),
+        };
         tasks.spawn(async move {
             let n = task
-                .run(outputs, control_rx, shutdown, progress)
+                .run(outputs, control_rx, shutdown, progress, reports)
                 .await
                 .with_context(|| format!("sources.{name}"))?;
             Ok((name, n))
         });
     }
-    for node in &pipeline.operators {
+    for (node, task) in operators {
         let outputs = outputs_of(&node.name);
         let rx = inbound.remove(&node.name).context("operator channel")?;
-        let task = OperatorTask::build(&node.spec)
-            .with_context(|| format!("{}: operators.{}", pipeline.file, node.name))?;
         let (name, inputs) = (node.name.clone(), node.inputs.len());
+        let reports = keeps_state.then(|| (name.clone(), report_tx.clone()));
         tasks.spawn(async move {
             let n = task
-                .run(rx, InputMarkers::new(inputs), outputs)
+                .run(rx, Aligner::new(inputs), outputs, reports)
                 .await
                 .with_context(|| format!("operators.{name}"))?;
             Ok((name, n))
         });
     }
-    let sinks = pipeline.sinks.len();
     for node in &pipeline.sinks {
         let rx = inbound.remove(&node.name).context("sink channel")?;
         let task = SinkTask::build(&node.spec)
             .await
             .with_context(|| format!("{}: sinks.{}", pipeline.file, node.name))?;
-        let (name, inputs, acks) = (node.name.clone(), node.inputs.len(), ack_tx.clone());
+        let (name, inputs, acks) = (node.name.clone(), node.inputs.len(), report_tx.clone());
         tasks.spawn(async move {
             let n = task
                 .run(rx, InputMarkers::new(inputs), acks)
@@ -244,14 +285,13 @@ pub async fn run(
             Ok((name, n))
         });
     }
-    drop(ack_tx);
+    drop(report_tx);
     drop(senders);
 
     let mut summary = RunSummary::default();
     let mut ticker = tokio::time::interval(options.checkpoint_interval);
     ticker.tick().await;
     let mut next_barrier = 1u64;
-    let mut acks: BTreeMap<u64, usize> = BTreeMap::new();
     loop {
         tokio::select! {
             _ = ticker.tick() => {
@@ -261,17 +301,19 @@ pub async fn run(
                 }
                 next_barrier += 1;
             }
-            Some(n) = ack_rx.recv() => {
-                let count = acks.entry(n).or_default();
-                *count += 1;
-                if *count == sinks {
-                    acks.remove(&n);
-                    if n != FINAL_CHECKPOINT {
-                        summary.checkpoints += 1;
-                    }
-                    tracing::debug!(checkpoint = n, "every sink is durable up to the checkpoint; committing");
+            Some(report) = report_rx.recv() => {
+                if let Some(Ready { checkpoint, file, commit }) = coordinator.report(report).await {
+                    let request = if commit {
+                        if checkpoint != FINAL_CHECKPOINT {
+                            summary.checkpoints += 1;
+                        }
+                        tracing::debug!(checkpoint, file, "every sink is durable up to the checkpoint; committing");
+                        SourceControl::Commit(checkpoint, file)
+                    } else {
+                        SourceControl::Abandon(checkpoint)
+                    };
                     for control in &controls {
-                        let _ = control.send(SourceControl::Commit(n)).await;
+                        let _ = control.send(request).await;
                     }
                 }
             }
@@ -284,6 +326,89 @@ pub async fn run(
         }
     }
     Ok(summary)
+}
+
+/// The consumer groups whose offsets operator state goes with, when state is kept: the pipeline reads
+/// Kafka, has stateful operators, and is not a replay.
+fn kept_state_groups(
+    pipeline: &Pipeline,
+    options: &RunOptions,
+    operators: &[(&Node<OperatorSpec>, OperatorTask)],
+) -> Option<Vec<String>> {
+    if options.replay_inputs.is_some() || !operators.iter().any(|(_, t)| t.is_stateful()) {
+        return None;
+    }
+    let mut groups: Vec<String> = pipeline
+        .sources
+        .iter()
+        .filter_map(|n| match &n.spec {
+            SourceSpec::Kafka(config) => Some(config.group_id.clone()),
+            _ => None,
+        })
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    (!groups.is_empty()).then_some(groups)
+}
+
+/// Joins the Kafka sources' groups, picks the checkpoint that goes with the committed offsets and restores
+/// the operators from it; returns the coordinator that keeps state from here on.
+async fn restore(
+    pipeline: &Pipeline,
+    groups: &[String],
+    sources: &mut [(&Node<SourceSpec>, SourceTask)],
+    operators: &mut [(&Node<OperatorSpec>, OperatorTask)],
+) -> anyhow::Result<Coordinator> {
+    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let dir = pipeline.state.dir_for(&groups);
+    let store = StateStore::open(&dir)?;
+    let mut committed = Vec::new();
+    let mut positioned = std::collections::BTreeSet::new();
+    for (node, task) in sources.iter_mut() {
+        if matches!(node.spec, SourceSpec::Kafka(_)) {
+            committed.extend(
+                task.committed_offsets()
+                    .await
+                    .with_context(|| format!("sources.{}", node.name))?,
+            );
+            positioned.insert(node.name.clone());
+        }
+    }
+    let stateful = operators
+        .iter()
+        .filter(|(_, t)| t.is_stateful())
+        .map(|(n, _)| n.name.clone())
+        .collect();
+    let restored = match store.choose(&committed) {
+        Ok(Some(mut checkpoint)) => {
+            for (node, task) in operators.iter_mut() {
+                if let Some(state) = checkpoint.operators.remove(&node.name) {
+                    task.restore(state).with_context(|| {
+                        format!(
+                            "restoring operators.{} from checkpoint {} in {}",
+                            node.name,
+                            checkpoint.id,
+                            dir.display()
+                        )
+                    })?;
+                } else if task.is_stateful() {
+                    tracing::warn!(operator = %node.name, checkpoint = checkpoint.id, "no state for this operator in the checkpoint: it starts empty");
+                }
+            }
+            tracing::info!(checkpoint = checkpoint.id, dir = %dir.display(), "operator state restored");
+            Some(checkpoint.id)
+        }
+        Ok(None) => {
+            tracing::info!(dir = %dir.display(), "no committed offsets: operators start empty");
+            None
+        }
+        Err(e) if pipeline.state.on_mismatch == OnMismatch::StartEmpty => {
+            tracing::warn!("{e}; starting the operators empty (on_mismatch = \"start_empty\")");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Coordinator::new(pipeline.sinks.len()).with_state(store, stateful, positioned, restored))
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@ use tickstream_io::lake::{ParquetSink, SourceOffset};
 use tickstream_io::ndjson::FileSink;
 use tokio::sync::mpsc;
 
+use crate::checkpoint_coordinator::Report;
 use crate::registry::SinkSpec;
-use crate::runtime::{Batch, FINAL_CHECKPOINT, InputMarkers, Message};
+use crate::runtime::{Batch, FINAL_CHECKPOINT, Inbound, InputMarkers, Message};
 
 /// A running sink.
 #[derive(Debug)]
@@ -116,12 +117,14 @@ impl SinkTask {
     /// acknowledges the final checkpoint. Returns the events written.
     pub async fn run(
         mut self,
-        mut inbound: mpsc::Receiver<Message>,
+        mut inbound: Inbound,
         mut markers: InputMarkers,
-        acks: mpsc::Sender<u64>,
+        acks: mpsc::Sender<Report>,
     ) -> anyhow::Result<u64> {
         let mut written = 0u64;
-        while let Some(message) = inbound.recv().await {
+        // A sink flushes once a barrier has arrived from every input; what follows the barrier on an input
+        // that delivered it early is written too, and only becomes durable sooner.
+        while let Some((_, message)) = inbound.recv().await {
             match message {
                 Message::Batch(batch) => {
                     written += batch.events.len() as u64;
@@ -129,7 +132,7 @@ impl SinkTask {
                 }
                 Message::Barrier(n) if markers.barrier(n) => match self.flush().await {
                     Ok(()) => {
-                        let _ = acks.send(n).await;
+                        let _ = acks.send(Report::Durable(n)).await;
                     }
                     // A broker away: this checkpoint is not acknowledged, so its position is not
                     // committed; a later checkpoint's flush covers everything before it.
@@ -144,7 +147,7 @@ impl SinkTask {
             }
         }
         self.flush().await.context("flushing at the end")?;
-        let _ = acks.send(FINAL_CHECKPOINT).await;
+        let _ = acks.send(Report::Durable(FINAL_CHECKPOINT)).await;
         if let SinkTask::Cache { api: Some(api), .. } = self {
             let _ = api.stop.send(());
             api.task.await??;

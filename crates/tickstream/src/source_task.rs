@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
 use tickstream_connectors::runner::{ExchangeSource, ExchangeSourceConfig};
-use tickstream_io::kafka::KafkaSourceConfig;
+use tickstream_io::kafka::{CommittedOffset, KafkaSource};
 use tickstream_io::ndjson::EventFileReader;
 use tickstream_model::Event;
 use tokio::sync::{mpsc, watch};
@@ -16,11 +16,14 @@ use crate::kafka_source_task;
 use crate::registry::SourceSpec;
 use crate::runtime::{BATCH, Batch, Message, Outputs, SourceControl, stop_requested};
 
+/// How long a Kafka source may take to join its group and get its first assignment at start.
+const ASSIGNMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A running source.
 #[derive(Debug)]
 pub enum SourceTask {
-    /// Topics of a Kafka cluster, read in a consumer group.
-    Kafka(Box<KafkaSourceConfig>),
+    /// Topics of a Kafka cluster, read in a consumer group (connected and subscribed).
+    Kafka(Box<KafkaSource>),
     /// A venue's websocket feed through the shared runner.
     Exchange(Box<ExchangeSourceConfig>),
     /// Normalized events from files, in order, passing `filter`.
@@ -33,7 +36,10 @@ pub enum SourceTask {
 impl SourceTask {
     /// The task for a source node; with `replay` inputs, every source instead replays the events from
     /// those files that it would have produced itself.
-    pub fn build(spec: &SourceSpec, replay: Option<&[PathBuf]>) -> anyhow::Result<SourceTask> {
+    pub async fn build(
+        spec: &SourceSpec,
+        replay: Option<&[PathBuf]>,
+    ) -> anyhow::Result<SourceTask> {
         if let Some(paths) = replay {
             return Ok(SourceTask::Files {
                 paths: paths.to_vec(),
@@ -42,7 +48,9 @@ impl SourceTask {
         }
         match spec {
             SourceSpec::Exchange(config) => Ok(SourceTask::Exchange(Box::new(config.clone()))),
-            SourceSpec::Kafka(config) => Ok(SourceTask::Kafka(Box::new(config.clone()))),
+            SourceSpec::Kafka(config) => {
+                Ok(SourceTask::Kafka(Box::new(KafkaSource::new(config).await?)))
+            }
             SourceSpec::File(config) => Ok(SourceTask::Files {
                 paths: config.paths.clone(),
                 filter: FilterConfig {
@@ -53,6 +61,15 @@ impl SourceTask {
         }
     }
 
+    /// For a Kafka source: joins the group, waits for the first assignment and returns the committed
+    /// offsets there (with the checkpoint each commit named). Other sources have none.
+    pub async fn committed_offsets(&mut self) -> anyhow::Result<Vec<CommittedOffset>> {
+        match self {
+            SourceTask::Kafka(source) => Ok(source.wait_for_assignment(ASSIGNMENT_WAIT).await?),
+            _ => Ok(Vec::new()),
+        }
+    }
+
     /// Produces until the input ends or `shutdown` turns true, then sends `End`. Returns the events sent.
     pub async fn run(
         self,
@@ -60,10 +77,14 @@ impl SourceTask {
         mut control: mpsc::Receiver<SourceControl>,
         shutdown: watch::Receiver<bool>,
         progress: Arc<AtomicU64>,
+        reports: kafka_source_task::Reports,
     ) -> anyhow::Result<u64> {
         let mut batches = match self {
-            SourceTask::Kafka(config) => {
-                return kafka_source_task::run(*config, outputs, control, shutdown, progress).await;
+            SourceTask::Kafka(source) => {
+                return kafka_source_task::run(
+                    *source, outputs, control, shutdown, progress, reports,
+                )
+                .await;
             }
             SourceTask::Exchange(config) => exchange_feed(*config).await?,
             SourceTask::Files { paths, filter } => read_files(paths, filter),
@@ -78,7 +99,8 @@ impl SourceTask {
                 Some(request) = control.recv() => match request {
                     SourceControl::Inject(n) => outputs.send(Message::Barrier(n)).await?,
                     // Files have no position to commit: a replay starts from the beginning.
-                    SourceControl::Commit(n) => tracing::trace!(checkpoint = n, "checkpoint durable"),
+                    SourceControl::Abandon(_) => {}
+                    SourceControl::Commit(n, _) => tracing::trace!(checkpoint = n, "checkpoint durable"),
                 },
                 batch = batches.recv() => match batch {
                     Some(Ok(events)) => {

@@ -9,15 +9,24 @@
 //! - On revoke, the source commits the offsets its caller has confirmed through `commit` for the revoked
 //!   partitions (if not committed yet) and forgets them. Events handed out but not yet confirmed are
 //!   read again by the next owner: duplicates bounded by one checkpoint, never a loss. librdkafka then
-//!   discards fetched messages of the revoked partitions.
+//!   discards fetched messages of the revoked partitions. When a partition comes back to this member, it
+//!   continues where this member left off: the offsets it had already handed out are skipped (their
+//!   events are downstream already), and only count towards its position.
 //! - `commit` ignores offsets of partitions that are no longer assigned, or that were assigned again
 //!   since the position was taken (the epoch differs), so a late checkpoint never overwrites the progress
 //!   of the partition's next owner.
 //! - On assign, consumption resumes from the group's committed offsets (`offset_reset` where none).
+//!
+//! Checkpoints: a commit may name the checkpoint whose operator state goes with the offsets (commit
+//! metadata `tickstream.checkpoint=<id>` on every partition). [`KafkaSource::wait_for_assignment`] reads
+//! the committed offsets and the checkpoint they name at start, so the caller can restore that state
+//! before any event is handed out; from then on every commit re-commits each assigned partition whose
+//! named checkpoint changed, even when its offset did not move.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{
@@ -29,6 +38,7 @@ use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tickstream_model::{Event, EventKind};
 
+use super::checkpoint::{CommittedOffset, checkpoint_metadata, parse_checkpoint_metadata};
 use super::poison::{DeadLetter, DeadLetters, decode_event};
 use super::{
     Cluster, KafkaSourceConfig, Topics, ensure_topics, log_client_error, log_sampled, run_blocking,
@@ -88,8 +98,14 @@ struct PartitionState {
     handed_out: Option<i64>,
     /// One past the last offset the caller confirmed as flushed downstream.
     confirmed: Option<i64>,
-    /// The last offset committed by this member.
+    /// The checkpoint the confirmed offset belongs to.
+    confirmed_checkpoint: Option<u64>,
+    /// The last offset committed by this member (or found committed at start).
     committed: Option<i64>,
+    /// The checkpoint that commit named.
+    committed_checkpoint: Option<u64>,
+    /// Offsets below this were handed out while this member held the partition before.
+    seen_below: Option<i64>,
 }
 
 /// The current assignment, shared by the source and its rebalance callbacks.
@@ -97,6 +113,13 @@ struct PartitionState {
 struct Assignment {
     partitions: BTreeMap<Arc<str>, BTreeMap<i32, PartitionState>>,
     epochs: u64,
+    /// Set by the first assignment (even an empty one).
+    assigned: bool,
+    /// Set once the caller has read the committed offsets at start; assignments after that continue
+    /// with whatever state the operators hold.
+    started: bool,
+    /// Where this member had got to on partitions revoked from it.
+    left_at: BTreeMap<(String, i32), i64>,
 }
 
 impl Assignment {
@@ -105,13 +128,35 @@ impl Assignment {
     }
 
     fn assign(&mut self, list: &TopicPartitionList) {
+        self.assigned = true;
+        let new_to_this_member = list
+            .elements()
+            .iter()
+            .filter(|e| {
+                !self
+                    .left_at
+                    .contains_key(&(e.topic().to_owned(), e.partition()))
+            })
+            .count();
+        if self.started && new_to_this_member > 0 {
+            tracing::warn!(
+                partitions = new_to_this_member,
+                "kafka partitions new to this member assigned after start: the operators continue \
+                 without the history of their keys"
+            );
+        }
         for element in list.elements() {
             self.epochs += 1;
             let state = PartitionState {
                 epoch: self.epochs,
                 handed_out: None,
                 confirmed: None,
+                confirmed_checkpoint: None,
                 committed: None,
+                committed_checkpoint: None,
+                seen_below: self
+                    .left_at
+                    .remove(&(element.topic().to_owned(), element.partition())),
             };
             let topic = element.topic();
             match self.partitions.get_mut(topic) {
@@ -133,15 +178,21 @@ impl Assignment {
             let Some(partitions) = self.partitions.get_mut(element.topic()) else {
                 continue;
             };
-            if let Some(state) = partitions.remove(&element.partition())
+            let state = partitions.remove(&element.partition());
+            if let Some(handed_out) = state.and_then(|s| s.handed_out) {
+                let key = (element.topic().to_owned(), element.partition());
+                self.left_at.insert(key, handed_out);
+            }
+            if let Some(state) = state
                 && let Some(confirmed) = state.confirmed
-                && state.committed < Some(confirmed)
+                && (state.committed < Some(confirmed)
+                    || state.committed_checkpoint != state.confirmed_checkpoint)
             {
-                let _ = to_commit.add_partition_offset(
-                    element.topic(),
-                    element.partition(),
-                    Offset::Offset(confirmed),
-                );
+                let mut entry = to_commit.add_partition(element.topic(), element.partition());
+                let _ = entry.set_offset(Offset::Offset(confirmed));
+                if let Some(id) = state.confirmed_checkpoint {
+                    entry.set_metadata(checkpoint_metadata(id));
+                }
             }
             if partitions.is_empty() {
                 self.partitions.remove(element.topic());
@@ -233,6 +284,8 @@ pub struct KafkaSource {
     topics: Topics,
     cluster: Cluster,
     dead_letters: DeadLetters,
+    /// Events read while waiting for the first assignment, handed out first.
+    stashed: std::collections::VecDeque<Consumed>,
     poison_total: u64,
     errors_total: u64,
 }
@@ -314,6 +367,7 @@ impl KafkaSource {
             topics,
             cluster,
             dead_letters,
+            stashed: Default::default(),
             poison_total: 0,
             errors_total: 0,
         })
@@ -323,6 +377,9 @@ impl KafkaSource {
     /// skipped; transient client errors (a broker away) are counted and logged while librdkafka
     /// reconnects. Fails only on a fatal client error. Cancel-safe.
     pub async fn recv(&mut self) -> Result<Consumed, Error> {
+        if let Some(consumed) = self.stashed.pop_front() {
+            return Ok(consumed);
+        }
         loop {
             self.dead_letters.send_pending().await;
             let consumer = self.consumer.clone();
@@ -341,6 +398,75 @@ impl KafkaSource {
         }
     }
 
+    /// Joins the group and waits (up to `timeout`) for the first assignment, then reads the group's
+    /// committed offsets on the assigned partitions and the checkpoint each commit named. Consumption
+    /// continues from those offsets, and later commits name their own checkpoint on every assigned
+    /// partition. Events that arrive meanwhile are kept for [`KafkaSource::recv`].
+    pub async fn wait_for_assignment(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Vec<CommittedOffset>, Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !lock(&self.assignment).assigned {
+            let consumer = self.consumer.clone();
+            tokio::select! {
+                received = consumer.recv() => match received {
+                    Ok(message) => match self.read(&message) {
+                        Read::Event(consumed) => self.stashed.push_back(consumed),
+                        Read::Poison(letter) => self.dead_letters.hold(letter),
+                        Read::Skip => {}
+                    },
+                    Err(error) => self.client_error(error)?,
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(Error::Kafka { op: "wait for a partition assignment", source: KafkaError::Canceled });
+                }
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+        }
+        let mut list = TopicPartitionList::new();
+        for (topic, partitions) in &lock(&self.assignment).partitions {
+            for partition in partitions.keys() {
+                list.add_partition(topic, *partition);
+            }
+        }
+        let consumer = self.consumer.clone();
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let committed = run_blocking("read committed offsets", move || {
+            consumer
+                .committed_offsets(list, left.max(Duration::from_secs(5)))
+                .map_err(|source| Error::Kafka {
+                    op: "read committed offsets",
+                    source,
+                })
+        })
+        .await?;
+        let mut assignment = lock(&self.assignment);
+        assignment.started = true;
+        let mut found = Vec::new();
+        for element in committed.elements() {
+            let next_offset = match element.offset() {
+                Offset::Offset(offset) => Some(offset),
+                _ => None,
+            };
+            let checkpoint = parse_checkpoint_metadata(element.metadata());
+            if let Some(state) = assignment.get_mut(element.topic(), element.partition())
+                && let Some(offset) = next_offset
+            {
+                state.handed_out.get_or_insert(offset);
+                (state.committed, state.committed_checkpoint) = (Some(offset), checkpoint);
+                (state.confirmed, state.confirmed_checkpoint) = (Some(offset), checkpoint);
+            }
+            found.push(CommittedOffset {
+                topic: element.topic().to_owned(),
+                partition: element.partition(),
+                next_offset,
+                checkpoint,
+            });
+        }
+        Ok(found)
+    }
+
     fn read(&mut self, message: &BorrowedMessage<'_>) -> Read {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
         let mut assignment = lock(&self.assignment);
@@ -349,6 +475,10 @@ impl KafkaSource {
             return Read::Skip;
         };
         state.handed_out = Some(offset + 1);
+        if state.seen_below.is_some_and(|seen| offset < seen) {
+            // Handed out before this member lost the partition and got it back.
+            return Read::Skip;
+        }
         drop(assignment);
         let Some(kind) = self.topics.kind_of(topic) else {
             return Read::Skip;
@@ -417,10 +547,15 @@ impl KafkaSource {
     }
 
     /// Commits `offsets`, which the caller confirms are durably written by every sink downstream
-    /// (take them with [`KafkaSource::position`] before flushing the sinks). Dead-letter copies are
-    /// flushed first. Offsets of partitions no longer assigned under the same epoch are ignored. On an
-    /// error nothing is lost: the confirmed offsets are committed again on the next commit or on revoke.
-    pub async fn commit(&mut self, offsets: &OffsetMap) -> Result<(), Error> {
+    /// (take them with [`KafkaSource::position`] before flushing the sinks), naming `checkpoint` in the
+    /// commit metadata when given. Dead-letter copies are flushed first. Offsets of partitions no longer
+    /// assigned under the same epoch are ignored. On an error nothing is lost: the confirmed offsets are
+    /// committed again on the next commit or on revoke.
+    pub async fn commit(
+        &mut self,
+        offsets: &OffsetMap,
+        checkpoint: Option<u64>,
+    ) -> Result<(), Error> {
         self.dead_letters.flush().await?;
         let mut list = TopicPartitionList::new();
         let mut marked = Vec::new();
@@ -434,17 +569,24 @@ impl KafkaSource {
                     if state.epoch != mark.epoch {
                         continue;
                     }
-                    state.confirmed = state.confirmed.max(Some(mark.next_offset));
-                    if state.committed < Some(mark.next_offset) {
-                        list.add_partition_offset(
-                            topic,
-                            *partition,
-                            Offset::Offset(mark.next_offset),
-                        )
-                        .map_err(|source| Error::Kafka {
-                            op: "commit",
-                            source,
-                        })?;
+                    if state.confirmed <= Some(mark.next_offset) {
+                        state.confirmed = Some(mark.next_offset);
+                        state.confirmed_checkpoint = checkpoint;
+                    }
+                    if state.committed < Some(mark.next_offset)
+                        || (state.committed == Some(mark.next_offset)
+                            && state.committed_checkpoint != checkpoint)
+                    {
+                        let mut entry = list.add_partition(topic, *partition);
+                        entry
+                            .set_offset(Offset::Offset(mark.next_offset))
+                            .map_err(|source| Error::Kafka {
+                                op: "commit",
+                                source,
+                            })?;
+                        if let Some(id) = checkpoint {
+                            entry.set_metadata(checkpoint_metadata(id));
+                        }
                         marked.push((topic.clone(), *partition, *mark));
                     }
                 }
@@ -467,8 +609,10 @@ impl KafkaSource {
         for (topic, partition, mark) in marked {
             if let Some(state) = assignment.get_mut(&topic, partition)
                 && state.epoch == mark.epoch
+                && state.committed <= Some(mark.next_offset)
             {
-                state.committed = state.committed.max(Some(mark.next_offset));
+                (state.committed, state.committed_checkpoint) =
+                    (Some(mark.next_offset), checkpoint);
             }
         }
         metrics::counter!("tickstream_kafka_commits_total").increment(1);
@@ -486,40 +630,5 @@ impl KafkaSource {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn list(partitions: &[i32]) -> TopicPartitionList {
-        let mut list = TopicPartitionList::new();
-        for partition in partitions {
-            list.add_partition("t.trades.v1", *partition);
-        }
-        list
-    }
-
-    #[test]
-    fn revoke_commits_only_confirmed_uncommitted_offsets_and_reassign_starts_a_new_epoch() {
-        let mut assignment = Assignment::default();
-        assignment.assign(&list(&[0, 1, 2]));
-        let first_epoch = assignment.get_mut("t.trades.v1", 0).unwrap().epoch;
-        let p0 = assignment.get_mut("t.trades.v1", 0).unwrap();
-        (p0.handed_out, p0.confirmed, p0.committed) = (Some(9), Some(5), Some(3));
-        let p1 = assignment.get_mut("t.trades.v1", 1).unwrap();
-        (p1.handed_out, p1.confirmed, p1.committed) = (Some(7), Some(7), Some(7));
-        assignment.get_mut("t.trades.v1", 2).unwrap().handed_out = Some(4);
-
-        let to_commit = assignment.revoke(&list(&[0, 1, 2]));
-        let committed: Vec<(i32, Offset)> = to_commit
-            .elements()
-            .iter()
-            .map(|e| (e.partition(), e.offset()))
-            .collect();
-        assert_eq!(committed, [(0, Offset::Offset(5))]);
-        assert!(assignment.partitions.is_empty());
-
-        assignment.assign(&list(&[0]));
-        let state = assignment.get_mut("t.trades.v1", 0).unwrap();
-        assert_ne!(state.epoch, first_epoch);
-        assert_eq!(state.handed_out, None);
-    }
-}
+#[path = "consumer_tests.rs"]
+mod tests;

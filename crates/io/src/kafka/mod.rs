@@ -8,6 +8,7 @@
 //!
 //! [`Event::key`]: tickstream_model::Event::key
 
+mod checkpoint;
 mod config;
 mod consumer;
 mod embedded;
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
+pub use checkpoint::{CommittedOffset, checkpoint_metadata, parse_checkpoint_metadata};
 pub use config::{Compression, KafkaSinkConfig, KafkaSourceConfig, OffsetReset};
 pub use consumer::{Consumed, KafkaSource, OffsetMap};
 pub use embedded::EmbeddedKafka;

@@ -98,7 +98,7 @@ async fn second_consumer_resumes_exactly_after_the_commit() {
     let first_part = recv_n(&mut first, 40).await;
     let barrier = first.position();
     assert_eq!(barrier.iter().map(|(_, _, n)| n).sum::<i64>(), 40);
-    first.commit(&barrier).await.unwrap();
+    first.commit(&barrier, None).await.unwrap();
     drop(first);
 
     let mut second = KafkaSource::new(&config).await.unwrap();
@@ -224,7 +224,7 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_are_skipped() {
     assert_eq!(consumed[0].event, trade("BTC-USD", 1));
     let position = source.position();
     assert_eq!(position.next_offset("poison.trades.v1", 0), Some(4));
-    source.commit(&position).await.unwrap();
+    source.commit(&position, None).await.unwrap();
 
     let dlq: StreamConsumer = source
         .cluster()
@@ -332,7 +332,7 @@ async fn a_member_joining_mid_stream_loses_nothing_and_rereads_only_unconfirmed_
         .map(|c| (c.partition, c.offset))
         .collect();
     let barrier = first.position();
-    first.commit(&barrier).await.unwrap();
+    first.commit(&barrier, None).await.unwrap();
     let unconfirmed: BTreeSet<(i32, i64)> = recv_n(&mut first, 12)
         .await
         .iter()
