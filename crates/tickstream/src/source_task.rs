@@ -16,7 +16,8 @@ use crate::kafka_source_task;
 use crate::registry::SourceSpec;
 use crate::runtime::{BATCH, Batch, Message, Outputs, SourceControl, stop_requested};
 
-/// How long a Kafka source may take to join its group and get its first assignment at start.
+/// How long a Kafka source may take at start to join its group and get partitions; a member the group
+/// still gives none by then (more members than partitions) starts idle.
 const ASSIGNMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A running source.

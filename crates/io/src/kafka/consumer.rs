@@ -250,7 +250,13 @@ impl ConsumerContext for SourceContext {
         match rebalance {
             Rebalance::Assign(list) => {
                 lock(&self.assignment).assign(list);
-                tracing::info!(partitions = list.count(), "kafka partitions assigned");
+                if list.count() == 0 {
+                    tracing::warn!(
+                        "kafka group assigned no partitions to this member (more members than partitions, or topic metadata not yet known; a metadata refresh rejoins)"
+                    );
+                } else {
+                    tracing::info!(partitions = list.count(), "kafka partitions assigned");
+                }
             }
             Rebalance::Revoke(list) => {
                 let to_commit = lock(&self.assignment).revoke(list);
@@ -344,6 +350,10 @@ impl KafkaSource {
                 "statistics.interval.ms",
                 config.lag_interval.as_millis().to_string(),
             ),
+            // The group leader assigns only partitions its metadata knows; a join that raced a topic's
+            // metadata leaves the member with nothing until the next refresh shows the partitions and
+            // triggers a rejoin. librdkafka's default refresh is 5 minutes; 10 s bounds that wait.
+            ("topic.metadata.refresh.interval.ms", "10000".to_owned()),
         ];
         let assignment = Arc::new(Mutex::new(Assignment::default()));
         let context = SourceContext {
@@ -407,7 +417,16 @@ impl KafkaSource {
         timeout: Duration,
     ) -> Result<Vec<CommittedOffset>, Error> {
         let deadline = tokio::time::Instant::now() + timeout;
-        while !lock(&self.assignment).assigned {
+        // An empty first assignment may only mean the leader did not know the topics yet; wait for
+        // partitions until the deadline, and start with none only if the group still gives none then
+        // (more members than partitions).
+        loop {
+            {
+                let assignment = lock(&self.assignment);
+                if assignment.assigned && !assignment.partitions.is_empty() {
+                    break;
+                }
+            }
             let consumer = self.consumer.clone();
             tokio::select! {
                 received = consumer.recv() => match received {
@@ -419,6 +438,9 @@ impl KafkaSource {
                     Err(error) => self.client_error(error)?,
                 },
                 _ = tokio::time::sleep_until(deadline) => {
+                    if lock(&self.assignment).assigned {
+                        break;
+                    }
                     return Err(Error::Kafka { op: "wait for a partition assignment", source: KafkaError::Canceled });
                 }
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
