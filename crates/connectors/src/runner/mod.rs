@@ -105,6 +105,7 @@ impl ExchangeSource {
                 connection_id: 0,
                 rejected: std::collections::HashMap::new(),
                 last_backpressure_report: None,
+                counters: shard::ShardCounters::new(exchange),
                 capture: capture.clone(),
             });
         }

@@ -75,6 +75,43 @@ pub(super) struct Shard {
     pub(super) rejected: HashMap<RejectReason, u64>,
     pub(super) last_backpressure_report: Option<Instant>,
     pub(super) capture: Option<Arc<Capture>>,
+    pub(super) counters: ShardCounters,
+}
+
+/// The shard's hot-path counters, registered once: text frames received
+/// (`tickstream_connector_frames_total`) and events emitted by kind (`tickstream_connector_events_total`).
+pub(super) struct ShardCounters {
+    frames: metrics::Counter,
+    /// Indexed by `EventKind as usize`.
+    events: Vec<metrics::Counter>,
+}
+
+impl ShardCounters {
+    pub(super) fn new(exchange: Exchange) -> ShardCounters {
+        ShardCounters {
+            frames: metrics::counter!("tickstream_connector_frames_total", "exchange" => exchange.as_str()),
+            events: EventKind::ALL
+                .iter()
+                .map(|kind| {
+                    metrics::counter!("tickstream_connector_events_total", "exchange" => exchange.as_str(), "kind" => kind.as_str())
+                })
+                .collect(),
+        }
+    }
+
+    /// Counts an emitted event; feed states that mark trouble also count in their own series.
+    fn event(&self, exchange: Exchange, event: &Event) {
+        self.events[event.kind() as usize].increment(1);
+        if let Event::Status(s) = event {
+            let name = match s.state {
+                FeedState::Gap => "tickstream_connector_gaps_total",
+                FeedState::Resync => "tickstream_connector_resyncs_total",
+                FeedState::Stale => "tickstream_connector_stale_total",
+                _ => return,
+            };
+            metrics::counter!(name, "exchange" => exchange.as_str()).increment(1);
+        }
+    }
 }
 
 impl Shard {
@@ -267,6 +304,7 @@ impl Shard {
                         match message {
                             Message::Text(text) => {
                                 let ts_recv = now();
+                                self.counters.frames.increment(1);
                                 self.capture_frame(ts_recv, self.connection_id, &text).await?;
                                 if let Err(e) = self.venue.parse(text.as_str(), ts_recv, &mut out) {
                                     self.reject(e).await?;
@@ -287,6 +325,7 @@ impl Shard {
                         match message {
                             Some(Ok(Message::Text(text))) => {
                                 let ts_recv = now();
+                                self.counters.frames.increment(1);
                                 self.capture_frame(ts_recv, next.connection_id, &text).await?;
                                 if let Err(e) = next.venue.parse(text.as_str(), ts_recv, &mut next.pending) {
                                     self.reject(e).await?;
@@ -455,6 +494,7 @@ impl Shard {
 
     /// Sends downstream; when the channel is full, waits for room (backpressure) and reports it.
     async fn emit(&mut self, event: Event) -> Result<(), DownstreamClosed> {
+        self.counters.event(self.exchange, &event);
         let event = match self.tx.try_send(event) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Closed(_)) => return Err(DownstreamClosed),
