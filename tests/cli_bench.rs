@@ -48,7 +48,7 @@ fn a_small_bench_reports_throughput_stages_latency_and_memory() {
     );
     let head = line(&report, "tickstream bench:");
     assert!(
-        head.contains("1 venues x 2 symbols; broker: embedded"),
+        head.contains("1 venues x 2 symbols; checkpoints every 5s; broker: embedded"),
         "{head}"
     );
     assert!(number_after(line(&report, "sustained:"), "sustained:") > 0.0);
@@ -69,8 +69,8 @@ fn a_small_bench_reports_throughput_stages_latency_and_memory() {
     }
     assert!(number_after(line(&report, "stage connectors:"), "stage connectors:") > 0.0);
     number_after(
-        line(&report, "kafka consumer lag at end:"),
-        "kafka consumer lag at end:",
+        line(&report, "kafka backlog at end:"),
+        "kafka backlog at end:",
     );
     assert!(
         line(&report, "cpu by thread (cores):").contains("tokio"),

@@ -22,13 +22,20 @@ pub struct VenueStatus {
     pub gaps: u64,
 }
 
+/// One sink's figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkStatus {
+    pub sink: String,
+    pub events: u64,
+    pub events_per_sec: f64,
+}
+
 /// The run's figures at one moment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusSnapshot {
     pub elapsed: Duration,
-    /// Events the sinks have written, and their rate since the previous snapshot.
-    pub sink_events: u64,
-    pub sink_events_per_sec: f64,
+    /// Events each sink has written, and their rate since the previous snapshot.
+    pub sinks: Vec<SinkStatus>,
     pub venues: Vec<VenueStatus>,
     /// Summed over the partitions read; absent when the run reads no Kafka topic.
     pub consumer_lag: Option<u64>,
@@ -55,7 +62,8 @@ fn rate(now: f64, before: f64, interval: Duration) -> f64 {
 }
 
 impl StatusSnapshot {
-    /// The snapshot for `now`; rates are over `interval` since `before` (zero without one).
+    /// The snapshot for `now`; rates are over `interval` since `before`, in which a series not yet
+    /// present counts as zero (zero rates without `before`).
     pub fn from_samples(
         now: &Samples,
         before: Option<&Samples>,
@@ -63,8 +71,10 @@ impl StatusSnapshot {
         elapsed: Duration,
         apis: Vec<ServedApi>,
     ) -> StatusSnapshot {
-        let empty = Samples::default();
-        let before = before.unwrap_or(&empty);
+        let (before, interval) = match before {
+            Some(b) => (b, interval),
+            None => (now, Duration::ZERO),
+        };
         let events = now.by_label("tickstream_connector_events_total", "exchange");
         let events_before = before.by_label("tickstream_connector_events_total", "exchange");
         let reconnects = now.by_label("tickstream_connector_reconnects_total", "exchange");
@@ -76,24 +86,31 @@ impl StatusSnapshot {
                 events: count(*n),
                 events_per_sec: rate(
                     *n,
-                    events_before.get(exchange).copied().unwrap_or(*n),
+                    events_before.get(exchange).copied().unwrap_or_default(),
                     interval,
                 ),
                 reconnects: count(reconnects.get(exchange).copied().unwrap_or_default()),
                 gaps: count(gaps.get(exchange).copied().unwrap_or_default()),
             })
             .collect();
-        let sink_events = now.total("tickstream_sink_events_total");
-        let sink_before = if before.has("tickstream_sink_events_total") {
-            before.total("tickstream_sink_events_total")
-        } else {
-            sink_events
-        };
+        let sink_before = before.by_label("tickstream_sink_events_total", "sink");
+        let sinks = now
+            .by_label("tickstream_sink_events_total", "sink")
+            .into_iter()
+            .map(|(sink, n)| SinkStatus {
+                events: count(n),
+                events_per_sec: rate(
+                    n,
+                    sink_before.get(&sink).copied().unwrap_or_default(),
+                    interval,
+                ),
+                sink,
+            })
+            .collect();
         let lag = "tickstream_kafka_consumer_lag";
         StatusSnapshot {
             elapsed,
-            sink_events: count(sink_events),
-            sink_events_per_sec: rate(sink_events, sink_before, interval),
+            sinks,
             venues,
             consumer_lag: now.has(lag).then(|| count(now.total(lag))),
             bars: count(now.total_where("tickstream_node_events_total", "kind", "bar")),
@@ -112,12 +129,7 @@ pub fn clock_text(d: Duration) -> String {
 
 /// The multi-line panel redrawn in place on a terminal.
 pub fn render_panel(s: &StatusSnapshot) -> String {
-    let mut out = format!(
-        "tickstream {} · sinks wrote {} events ({:.0}/s)",
-        clock_text(s.elapsed),
-        s.sink_events,
-        s.sink_events_per_sec
-    );
+    let mut out = format!("tickstream {}", clock_text(s.elapsed));
     if !s.venues.is_empty() {
         let _ = write!(
             out,
@@ -134,6 +146,9 @@ pub fn render_panel(s: &StatusSnapshot) -> String {
     }
     out.push_str("\n  ");
     out.push_str(&outputs_text(s));
+    if !s.sinks.is_empty() {
+        let _ = write!(out, "\n  sinks wrote {}", sinks_text(s));
+    }
     for api in &s.apis {
         let _ = write!(out, "\n  API http://{}", api.listen);
         if let Some(key) = &api.demo_key {
@@ -145,12 +160,10 @@ pub fn render_panel(s: &StatusSnapshot) -> String {
 
 /// The one line printed every few seconds when standard error is not a terminal.
 pub fn render_line(s: &StatusSnapshot) -> String {
-    let mut out = format!(
-        "status {}: sinks wrote {} events ({:.0}/s)",
-        clock_text(s.elapsed),
-        s.sink_events,
-        s.sink_events_per_sec
-    );
+    let mut out = format!("status {}", clock_text(s.elapsed));
+    if !s.sinks.is_empty() {
+        let _ = write!(out, ": sinks wrote {}", sinks_text(s));
+    }
     if !s.venues.is_empty() {
         let venues: Vec<String> = s
             .venues
@@ -169,6 +182,15 @@ pub fn render_line(s: &StatusSnapshot) -> String {
         let _ = write!(out, "; API http://{}", api.listen);
     }
     out
+}
+
+/// `lake 120 (10/s), cache 120 (10/s)`.
+fn sinks_text(s: &StatusSnapshot) -> String {
+    s.sinks
+        .iter()
+        .map(|k| format!("{} {} ({:.0}/s)", k.sink, k.events, k.events_per_sec))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn outputs_text(s: &StatusSnapshot) -> String {
@@ -419,9 +441,22 @@ tickstream_lake_rows_written_total{dataset="trades"} 300
     #[test]
     fn snapshot_takes_rates_and_totals_from_the_metrics() {
         let s = snapshot();
-        assert_eq!(s.sink_events, 1150);
-        // The cache sink had no series before: it counts from zero.
-        assert_eq!(s.sink_events_per_sec, 500.0);
+        // The cache sink had no series before: it counted from zero.
+        assert_eq!(
+            s.sinks,
+            vec![
+                SinkStatus {
+                    sink: "cache".into(),
+                    events: 500,
+                    events_per_sec: 250.0
+                },
+                SinkStatus {
+                    sink: "lake".into(),
+                    events: 650,
+                    events_per_sec: 250.0
+                },
+            ]
+        );
         assert_eq!(s.venues.len(), 2);
         assert_eq!(
             s.venues[0],
@@ -434,8 +469,8 @@ tickstream_lake_rows_written_total{dataset="trades"} 300
             }
         );
         assert_eq!(
-            s.venues[1].events_per_sec, 0.0,
-            "no earlier figure: no rate"
+            s.venues[1].events_per_sec, 10.0,
+            "no earlier series: from zero"
         );
         assert_eq!(s.venues[1].gaps, 1);
         assert_eq!(s.consumer_lag, Some(12));
@@ -447,10 +482,10 @@ tickstream_lake_rows_written_total{dataset="trades"} 300
         let s = snapshot();
         let panel = render_panel(&s);
         assert!(
-            panel.starts_with("tickstream 1:02:05 · sinks wrote 1150 events (500/s)"),
+            panel.contains("\n  sinks wrote cache 500 (250/s), lake 650 (250/s)\n"),
             "{panel}"
         );
-        assert!(panel.contains("venue"), "{panel}");
+        assert!(panel.starts_with("tickstream 1:02:05\n  venue"), "{panel}");
         assert!(
             panel
                 .lines()
@@ -468,7 +503,7 @@ tickstream_lake_rows_written_total{dataset="trades"} 300
         );
         let line = render_line(&s);
         assert_eq!(line.lines().count(), 1);
-        assert!(line.starts_with("status 1:02:05: sinks wrote 1150 events (500/s); binance 250/s (2 reconnects, 0 gaps), kraken 0/s (0 reconnects, 1 gaps); kafka lag 12"), "{line}");
+        assert!(line.starts_with("status 1:02:05: sinks wrote cache 500 (250/s), lake 650 (250/s); binance 250/s (2 reconnects, 0 gaps), kraken 10/s (0 reconnects, 1 gaps); kafka lag 12"), "{line}");
         assert!(line.ends_with("; API http://127.0.0.1:8080"), "{line}");
     }
 
@@ -483,7 +518,7 @@ tickstream_lake_rows_written_total{dataset="trades"} 300
         );
         assert_eq!(
             render_panel(&s),
-            "tickstream 0:00:01 · sinks wrote 4 events (0/s)\n  bars 0 · signals 0 · parquet files 0"
+            "tickstream 0:00:01\n  bars 0 · signals 0 · parquet files 0\n  sinks wrote out 4 (0/s)"
         );
     }
 

@@ -132,7 +132,8 @@ fn show(handle: &PrometheusHandle, apis: &ServedApis, mode: DisplayMode, stop: &
     } else {
         LINE_EVERY
     };
-    let mut previous: Option<(Samples, Instant)> = None;
+    // Counters start at zero: the first rates are over the time since the start.
+    let mut previous = (Samples::default(), started);
     let mut next_show = Instant::now()
         + if mode == DisplayMode::Panel {
             Duration::ZERO
@@ -144,18 +145,19 @@ fn show(handle: &PrometheusHandle, apis: &ServedApis, mode: DisplayMode, stop: &
         if mode != DisplayMode::Quiet && Instant::now() >= next_show {
             next_show += every;
             let now = Samples::read(handle);
-            let (before, interval) = match &previous {
-                Some((s, at)) => (Some(s), at.elapsed()),
-                None => (None, started.elapsed()),
-            };
             let served = apis.lock().unwrap_or_else(PoisonError::into_inner).clone();
-            let snapshot =
-                StatusSnapshot::from_samples(&now, before, interval, started.elapsed(), served);
+            let snapshot = StatusSnapshot::from_samples(
+                &now,
+                Some(&previous.0),
+                previous.1.elapsed(),
+                started.elapsed(),
+                served,
+            );
             match &panel {
                 Some(bar) => bar.set_message(render_panel(&snapshot)),
                 None => eprint_line(&render_line(&snapshot)),
             }
-            previous = Some((now, Instant::now()));
+            previous = (now, Instant::now());
         }
         std::thread::sleep(Duration::from_millis(200));
     }

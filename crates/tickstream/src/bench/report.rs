@@ -22,8 +22,9 @@ pub struct MaxPhase {
     /// Events per second written by every end sink (the slowest of them).
     pub sustained: f64,
     pub stages: Vec<Stage>,
-    /// Consumer lag when the window closed, and the cap the simulator is paused at.
-    pub lag_at_end: Option<u64>,
+    /// Events produced to Kafka and not yet consumed when the window closed, and the backlog at which
+    /// the simulator is paused.
+    pub backlog_at_end: u64,
     pub lag_cap: u64,
     /// Share of the window the simulator was paused because the Kafka backlog reached the cap.
     pub paused_share: f64,
@@ -48,6 +49,7 @@ pub struct LatencyPhase {
 pub struct BenchReport {
     pub venues: usize,
     pub symbols: usize,
+    pub checkpoint_interval: Duration,
     pub broker: String,
     pub cache: String,
     pub cores: usize,
@@ -63,28 +65,26 @@ fn ms(seconds: f64) -> String {
 pub fn render(r: &BenchReport) -> String {
     let m = &r.max;
     let mut out = format!(
-        "tickstream bench: {} venues x {} symbols; broker: {}; cache: {}; {} cores",
-        r.venues, r.symbols, r.broker, r.cache, r.cores
+        "tickstream bench: {} venues x {} symbols; checkpoints every {:?}; broker: {}; cache: {}; {} cores",
+        r.venues, r.symbols, r.checkpoint_interval, r.broker, r.cache, r.cores
     );
     let _ = write!(
         out,
-        "\nphase 1: highest rate for {:.1} s (simulator paused while the Kafka backlog is over {} messages)",
+        "\nphase 1: highest rate for {:.1} s (simulator paused while the Kafka backlog is over {} events)",
         m.seconds, m.lag_cap
     );
     let _ = write!(
         out,
-        "\n  sustained: {:.0} events/s (written by every end sink)",
+        "\n  sustained: {:.0} events/s (taken in by both end sinks, lake and cache)",
         m.sustained
     );
     for s in &m.stages {
         let _ = write!(out, "\n  stage {}: {:.0} {}", s.name, s.per_sec, s.unit);
     }
-    let lag = m
-        .lag_at_end
-        .map_or_else(|| "unknown".into(), |l| l.to_string());
     let _ = write!(
         out,
-        "\n  kafka consumer lag at end: {lag} messages; simulator paused {:.0}% of the time",
+        "\n  kafka backlog at end: {} events; simulator paused {:.0}% of the time",
+        m.backlog_at_end,
         m.paused_share * 100.0
     );
     let _ = write!(
@@ -228,6 +228,7 @@ mod tests {
         let report = BenchReport {
             venues: 6,
             symbols: 100,
+            checkpoint_interval: Duration::from_secs(5),
             broker: "embedded".into(),
             cache: "embedded".into(),
             cores: 2,
@@ -239,8 +240,8 @@ mod tests {
                     per_sec: 150000.0,
                     unit: "events/s",
                 }],
-                lag_at_end: Some(42),
-                lag_cap: 200000,
+                backlog_at_end: 42,
+                lag_cap: 20000,
                 paused_share: 0.25,
                 connector_waits: 3,
                 producer_waits: 0,
@@ -256,10 +257,10 @@ mod tests {
         };
         let text = render(&report);
         for line in [
-            "tickstream bench: 6 venues x 100 symbols; broker: embedded; cache: embedded; 2 cores",
-            "  sustained: 123456 events/s (written by every end sink)",
+            "tickstream bench: 6 venues x 100 symbols; checkpoints every 5s; broker: embedded; cache: embedded; 2 cores",
+            "  sustained: 123456 events/s (taken in by both end sinks, lake and cache)",
             "  stage connectors: 150000 events/s",
-            "  kafka consumer lag at end: 42 messages; simulator paused 25% of the time",
+            "  kafka backlog at end: 42 events; simulator paused 25% of the time",
             "  waits for room: connectors 3, kafka producer 0",
             "  cpu by thread (cores): tokio-runtime-w 1.50",
             "  offered: 49000 events/s",
