@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
+use super::counters::ShardCounters;
 use super::handover::{Successor, TradeDedup, rotate_after};
 use super::{Backoff, Capture, ExchangeSourceConfig, http, now};
 use crate::fields::status;
@@ -76,42 +77,6 @@ pub(super) struct Shard {
     pub(super) last_backpressure_report: Option<Instant>,
     pub(super) capture: Option<Arc<Capture>>,
     pub(super) counters: ShardCounters,
-}
-
-/// The shard's hot-path counters, registered once: text frames received
-/// (`tickstream_connector_frames_total`) and events emitted by kind (`tickstream_connector_events_total`).
-pub(super) struct ShardCounters {
-    frames: metrics::Counter,
-    /// Indexed by `EventKind as usize`.
-    events: Vec<metrics::Counter>,
-}
-
-impl ShardCounters {
-    pub(super) fn new(exchange: Exchange) -> ShardCounters {
-        ShardCounters {
-            frames: metrics::counter!("tickstream_connector_frames_total", "exchange" => exchange.as_str()),
-            events: EventKind::ALL
-                .iter()
-                .map(|kind| {
-                    metrics::counter!("tickstream_connector_events_total", "exchange" => exchange.as_str(), "kind" => kind.as_str())
-                })
-                .collect(),
-        }
-    }
-
-    /// Counts an emitted event; feed states that mark trouble also count in their own series.
-    fn event(&self, exchange: Exchange, event: &Event) {
-        self.events[event.kind() as usize].increment(1);
-        if let Event::Status(s) = event {
-            let name = match s.state {
-                FeedState::Gap => "tickstream_connector_gaps_total",
-                FeedState::Resync => "tickstream_connector_resyncs_total",
-                FeedState::Stale => "tickstream_connector_stale_total",
-                _ => return,
-            };
-            metrics::counter!(name, "exchange" => exchange.as_str()).increment(1);
-        }
-    }
 }
 
 impl Shard {
