@@ -231,6 +231,9 @@ fn a_live_pipeline_exports_every_stage_metric() {
         &pipeline,
         format!(
             r#"
+[state]
+dir = "{state}"
+
 [simulator]
 listen = "127.0.0.1:{sim}"
 tick = "20ms"
@@ -286,6 +289,7 @@ listen = "127.0.0.1:{api}"
 keys = {{ kind = "file", path = "{keys}" }}
 "#,
             lake = dir.join("lake").display(),
+            state = dir.join("state").display(),
             keys = dir.join("keys.json").display(),
         ),
     )

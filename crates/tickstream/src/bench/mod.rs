@@ -111,7 +111,10 @@ fn pipeline_text(sim: &Simulator, venues: u64, symbols: u64, dir: &std::path::Pa
     }
     let inputs: Vec<String> = chosen.iter().map(|(v, _, _)| format!("\"{v}\"")).collect();
     text.push_str(&format!(
-        r#"[sinks.bus]
+        r#"[state]
+dir = "{state}"
+
+[sinks.bus]
 kind = "kafka"
 inputs = [{inputs}]
 brokers = "${{KAFKA_BROKERS:-}}"
@@ -146,6 +149,7 @@ redis_url = "${{REDIS_URL:-}}"
 "#,
         inputs = inputs.join(", "),
         lake = dir.join("lake").display().to_string().replace('\\', "/"),
+        state = dir.join("state").display().to_string().replace('\\', "/"),
     ));
     text
 }
