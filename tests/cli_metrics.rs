@@ -1,5 +1,7 @@
 //! `tickstream run --metrics-listen`: a running file pipeline serves its operators' counters on
-//! `GET /metrics` and answers `GET /healthz`, and the endpoint closes when the run ends.
+//! `GET /metrics` and answers `GET /healthz`, and the endpoint closes when the run ends; a live pipeline
+//! (simulated venues with faults, embedded Kafka, bars, lake, cache and API) exports every stage's
+//! metrics.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -20,6 +22,38 @@ fn http_get(addr: &str, path: &str) -> std::io::Result<(String, String)> {
 }
 
 struct Running(Child);
+
+/// Reads stderr lines until the metrics address is printed; keeps draining the rest on a thread, whose
+/// handle returns it.
+fn metrics_address(child: &mut Child) -> (String, std::thread::JoinHandle<String>) {
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut addr = None;
+    let mut seen = String::new();
+    let mut line = String::new();
+    while addr.is_none() && stderr.read_line(&mut line).unwrap() > 0 {
+        addr = line
+            .strip_prefix("metrics on http://")
+            .and_then(|rest| rest.trim().strip_suffix("/metrics"))
+            .map(str::to_owned);
+        seen.push_str(&line);
+        line.clear();
+    }
+    let addr = addr.unwrap_or_else(|| panic!("the run prints its metrics address: {seen}"));
+    let drain = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        rest
+    });
+    (addr, drain)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -89,23 +123,8 @@ path = "{}"
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (addr, drain) = metrics_address(&mut child);
     let mut running = Running(child);
-    let mut addr = None;
-    let mut line = String::new();
-    while addr.is_none() && stderr.read_line(&mut line).unwrap() > 0 {
-        addr = line
-            .strip_prefix("metrics on http://")
-            .and_then(|rest| rest.trim().strip_suffix("/metrics"))
-            .map(str::to_owned);
-        line.clear();
-    }
-    let addr = addr.expect("the run prints its metrics address");
-    let drain = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = stderr.read_to_string(&mut rest);
-        rest
-    });
 
     let (status, body) = http_get(&addr, "/healthz").unwrap();
     assert!(status.contains("200"), "{status}");
@@ -130,6 +149,190 @@ path = "{}"
     assert!(
         TcpStream::connect(&addr).is_err(),
         "the endpoint closes with the run"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+type Series = (&'static str, &'static [&'static str]);
+
+/// Every stage's series on the run's endpoint, each as a name and labels its line must carry.
+const STAGE_SERIES: [Series; 19] = [
+    (
+        "tickstream_connector_frames_total",
+        &["exchange=\"binance\""],
+    ),
+    (
+        "tickstream_connector_events_total",
+        &["exchange=\"kraken\"", "kind=\"book\""],
+    ),
+    ("tickstream_connector_rejected_total", &["reason=\""]),
+    ("tickstream_connector_reconnects_total", &["exchange=\""]),
+    ("tickstream_connector_gaps_total", &["exchange=\""]),
+    ("tickstream_connector_resyncs_total", &["exchange=\""]),
+    ("tickstream_connector_stale_total", &["exchange=\""]),
+    (
+        "tickstream_node_events_total",
+        &["node=\"bars\"", "kind=\"bar\""],
+    ),
+    ("tickstream_kafka_producer_queue_depth", &[]),
+    ("tickstream_kafka_delivery_failures_total", &["topic=\""]),
+    ("tickstream_kafka_produced_bytes_total", &[]),
+    (
+        "tickstream_kafka_consumer_lag",
+        &["topic=\"", "partition=\""],
+    ),
+    ("tickstream_sink_events_total", &["sink=\"lake\""]),
+    (
+        "tickstream_sink_flush_seconds",
+        &["sink=\"lake\"", "quantile=\"0.99\""],
+    ),
+    (
+        "tickstream_lake_rows_written_total",
+        &["dataset=\"trades\""],
+    ),
+    ("tickstream_lake_files_committed_total", &["dataset=\""]),
+    ("tickstream_lake_bytes_written_total", &["dataset=\""]),
+    (
+        "tickstream_end_to_end_latency_seconds",
+        &["quantile=\"0.5\""],
+    ),
+    ("tickstream_end_to_end_latency_seconds_count", &[]),
+];
+
+/// The API's series, on the API's own `/metrics` (its own registry, as under `tickstream serve`).
+const API_SERIES: [Series; 2] = [
+    ("tickstream_api_requests_total", &["status=\"401\""]),
+    ("tickstream_api_request_duration_seconds", &["quantile=\""]),
+];
+
+fn missing_series(text: &str, wanted: &[Series]) -> Vec<&'static str> {
+    wanted
+        .iter()
+        .filter(|(name, labels)| {
+            !text.lines().any(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+                    && labels.iter().all(|label| l.contains(label))
+            })
+        })
+        .map(|(name, _)| *name)
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_live_pipeline_exports_every_stage_metric() {
+    let dir = std::env::temp_dir().join(format!("tickstream-stage-metrics-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (sim, api) = (free_port(), free_port());
+    let pipeline = dir.join("live.toml");
+    std::fs::write(
+        &pipeline,
+        format!(
+            r#"
+[state]
+dir = "{state}"
+
+[simulator]
+listen = "127.0.0.1:{sim}"
+tick = "20ms"
+fault_every = "1500ms"
+
+[sources.binance]
+kind = "exchange"
+exchange = "binance"
+symbols = ["BTC-USDT"]
+channels = ["trades", "bbo", "book"]
+url = "ws://127.0.0.1:{sim}/binance"
+rest_url = "http://127.0.0.1:{sim}/binance"
+staleness = "500ms"
+
+[sources.kraken]
+kind = "exchange"
+exchange = "kraken"
+symbols = ["BTC-USD"]
+channels = ["trades", "bbo", "book"]
+url = "ws://127.0.0.1:{sim}/kraken"
+staleness = "500ms"
+
+[sinks.bus]
+kind = "kafka"
+inputs = ["binance", "kraken"]
+brokers = ""
+topic_prefix = "stages"
+
+[sources.ticks]
+kind = "kafka"
+brokers = ""
+topic_prefix = "stages"
+group_id = "stages"
+kinds = ["trade", "quote", "book", "status"]
+lag_interval = "1s"
+
+[operators.bars]
+kind = "time_bars"
+inputs = ["ticks"]
+intervals = ["1s"]
+
+[sinks.lake]
+kind = "parquet"
+inputs = ["ticks", "bars"]
+root = "{lake}"
+
+[sinks.serving]
+kind = "cache"
+inputs = ["ticks", "bars"]
+
+[sinks.serving.api]
+listen = "127.0.0.1:{api}"
+keys = {{ kind = "file", path = "{keys}" }}
+"#,
+            lake = dir.join("lake").display(),
+            state = dir.join("state").display(),
+            keys = dir.join("keys.json").display(),
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickstream"))
+        .args([
+            "run",
+            "--quiet",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--checkpoint-interval",
+            "500ms",
+        ])
+        .args(["--for", "90s"])
+        .arg(&pipeline)
+        .env_remove("KAFKA_BROKERS")
+        .env_remove("REDIS_URL")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (addr, drain) = metrics_address(&mut child);
+    let running = Running(child);
+    let api_addr = format!("127.0.0.1:{api}");
+    let started = Instant::now();
+    let (text, api_text) = loop {
+        // Any answer of the API (here a refusal without a key) counts as a request.
+        let _ = http_get(&api_addr, "/v1/latest?exchange=binance&symbol=BTC-USDT");
+        let (_, body) = http_get(&addr, "/metrics").unwrap();
+        let (_, api_body) = http_get(&api_addr, "/metrics").unwrap_or_default();
+        let done = missing_series(&body, &STAGE_SERIES).is_empty()
+            && missing_series(&api_body, &API_SERIES).is_empty();
+        if done || started.elapsed() > Duration::from_secs(60) {
+            break (body, api_body);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    drop(running);
+    let missing = missing_series(&text, &STAGE_SERIES);
+    let api_missing = missing_series(&api_text, &API_SERIES);
+    assert!(
+        missing.is_empty() && api_missing.is_empty(),
+        "missing {missing:?} in\n{text}\nmissing {api_missing:?} in\n{api_text}\n{}",
+        drain.join().unwrap()
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

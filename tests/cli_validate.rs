@@ -78,10 +78,13 @@ path = "-"
 }
 
 #[test]
-fn subcommands_not_in_this_build_say_so_and_fail() {
-    let out = tickstream().arg("bench").output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not available in this version yet"));
+fn bench_rejects_flags_out_of_range_naming_them() {
+    for (flag, value) in [("--venues", "7"), ("--symbols", "0"), ("--rate", "0")] {
+        let out = tickstream().args(["bench", flag, value]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag), "{stderr}");
+    }
 }
 
 #[test]

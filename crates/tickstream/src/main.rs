@@ -2,12 +2,14 @@
 //! exchange simulator, serve the API, manage API keys, and benchmark.
 
 mod barrier_alignment;
+mod bench;
 mod cache_sink;
 mod checkpoint_coordinator;
 mod error;
 mod filter;
 mod kafka_source_task;
 mod keys;
+mod metric_samples;
 mod metrics_endpoint;
 mod normalize;
 mod operator_task;
@@ -20,6 +22,8 @@ mod simulate;
 mod sink_task;
 mod source_task;
 mod state_store;
+mod status;
+mod status_display;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,8 +72,9 @@ enum Command {
     Keys(keys::KeysArgs),
     /// Merge the small Parquet files of the lake's partitions into sized ones, atomically.
     Compact(CompactArgs),
-    /// Measure end-to-end throughput and latency.
-    Bench,
+    /// Measure end-to-end throughput (highest sustained rate) and latency (at a fixed rate) of the whole
+    /// flow in one process: simulator, connectors, Kafka, operators, Parquet and cache.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -89,6 +94,10 @@ struct RunArgs {
     /// Serve Prometheus metrics (`GET /metrics`) and `GET /healthz` on this address while the pipeline runs.
     #[arg(long)]
     metrics_listen: Option<std::net::SocketAddr>,
+    /// No live status (a panel on a terminal, otherwise a line every 10 s); the end summary is still
+    /// printed.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -130,7 +139,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Compact(args) => compact(args),
-        Command::Bench => not_built("bench"),
+        Command::Bench(args) => bench::bench(args),
     }
 }
 
@@ -139,17 +148,11 @@ fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(status_display::LogWriter);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
-}
-
-/// Says plainly that a subcommand is not part of this build yet, and fails.
-fn not_built(name: &str) -> ExitCode {
-    eprintln!("tickstream {name}: not available in this version yet");
-    ExitCode::from(2)
 }
 
 fn validate(files: &[PathBuf]) -> ExitCode {
@@ -213,17 +216,44 @@ fn run(args: RunArgs) -> ExitCode {
     let Some(pipeline) = load_or_report(&args.pipeline) else {
         return ExitCode::FAILURE;
     };
+    let handle = match metric_samples::install() {
+        Ok(handle) => handle,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let options = runtime::RunOptions {
         checkpoint_interval: args.checkpoint_interval,
         ..Default::default()
     };
-    finish(block_on(async {
+    let places = status::Places::of(&pipeline);
+    let apis = options.served_apis.clone();
+    let mode = status_display::DisplayMode::detect(args.quiet);
+    let display = status_display::StatusDisplay::start(handle.clone(), apis.clone(), mode);
+    let started = std::time::Instant::now();
+    let result = block_on(async {
         let _metrics = match args.metrics_listen {
-            Some(addr) => Some(metrics_endpoint::serve(addr).await?),
+            Some(addr) => Some(metrics_endpoint::serve(addr, handle.clone()).await?),
             None => None,
         };
         run_until_stopped(pipeline, options, args.run_for, args.shutdown_deadline).await
-    }))
+    });
+    display.finish();
+    match result {
+        Ok(summary) => {
+            let served = apis
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            let samples = metric_samples::Samples::read(&handle);
+            let report = places.report(&samples, started.elapsed(), served);
+            eprintln!("done: {} checkpoints", summary.checkpoints);
+            eprintln!("{}", status::render_summary(&report));
+            ExitCode::SUCCESS
+        }
+        Err(e) => finish(Err(e)),
+    }
 }
 
 fn replay(args: ReplayArgs) -> ExitCode {

@@ -8,18 +8,7 @@ use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-
-/// Quantiles of every histogram, as the API reports its request latency.
-const QUANTILES: [f64; 3] = [0.5, 0.95, 0.99];
-
-/// A recorder builder with the summary quantiles set.
-fn builder() -> PrometheusBuilder {
-    match PrometheusBuilder::new().set_quantiles(&QUANTILES) {
-        Ok(b) => b,
-        Err(_) => PrometheusBuilder::new(),
-    }
-}
+use metrics_exporter_prometheus::PrometheusHandle;
 
 /// `GET /metrics` (Prometheus text format) and `GET /healthz` (`{"status":"ok"}`) over `handle`.
 pub fn router(handle: PrometheusHandle) -> Router {
@@ -57,16 +46,13 @@ impl Drop for MetricsServer {
     }
 }
 
-/// Installs the process-wide recorder and serves it on `addr` (port 0 picks a free port; the bound address
-/// is logged and printed on standard error).
-pub async fn serve(addr: SocketAddr) -> anyhow::Result<MetricsServer> {
+/// Serves the process-wide recorder's `handle` on `addr` (port 0 picks a free port; the bound address is
+/// printed on standard error).
+pub async fn serve(addr: SocketAddr, handle: PrometheusHandle) -> anyhow::Result<MetricsServer> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("--metrics-listen {addr}: {e}"))?;
     let addr = listener.local_addr()?;
-    let handle = builder()
-        .install_recorder()
-        .map_err(|e| anyhow::anyhow!("cannot install the metrics recorder: {e}"))?;
     let app = router(handle);
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -107,7 +93,7 @@ mod tests {
 
     #[tokio::test]
     async fn metrics_renders_what_was_recorded_and_healthz_answers() {
-        let recorder = builder().build_recorder();
+        let recorder = crate::metric_samples::builder().build_recorder();
         let handle = recorder.handle();
         metrics::with_local_recorder(&recorder, || {
             metrics::counter!("tickstream_late_trades_total", "exchange" => "kraken").increment(3);

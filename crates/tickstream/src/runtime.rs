@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tickstream_model::Event;
+use tickstream_model::{Event, EventKind};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -22,7 +22,7 @@ use crate::operator_task::OperatorTask;
 use crate::pipeline::Node;
 use crate::pipeline::Pipeline;
 use crate::registry::{OperatorSpec, SourceSpec};
-use crate::sink_task::SinkTask;
+use crate::sink_task::{ServedApis, SinkTask};
 use crate::source_task::SourceTask;
 use crate::state_store::{OnMismatch, StateStore};
 
@@ -82,6 +82,8 @@ pub struct RunOptions {
     pub replay_inputs: Option<Vec<std::path::PathBuf>>,
     /// Counts the events the sources have sent (for progress displays).
     pub events_read: Arc<std::sync::atomic::AtomicU64>,
+    /// The APIs the cache sinks serve, as they start (for the status display).
+    pub served_apis: ServedApis,
 }
 
 impl Default for RunOptions {
@@ -91,6 +93,7 @@ impl Default for RunOptions {
             checkpoint_interval: Duration::from_secs(5),
             replay_inputs: None,
             events_read: Arc::default(),
+            served_apis: ServedApis::default(),
         }
     }
 }
@@ -106,20 +109,41 @@ pub struct RunSummary {
 /// from.
 pub type Inbound = mpsc::Receiver<(usize, Message)>;
 
-/// Where a node sends what it emits: each downstream node's channel and this node's index among its inputs.
+/// Where a node sends what it emits (each downstream node's channel and this node's index among its
+/// inputs); counts what it emits by kind (`tickstream_node_events_total`).
 #[derive(Debug, Clone, Default)]
-pub struct Outputs(Vec<(mpsc::Sender<(usize, Message)>, usize)>);
+pub struct Outputs {
+    node: Arc<str>,
+    senders: Vec<(mpsc::Sender<(usize, Message)>, usize)>,
+}
 
 impl Outputs {
     /// Sends to every downstream node, waiting for room (backpressure). Fails when a downstream task has
     /// stopped, which only happens when the run is failing.
     pub async fn send(&self, message: Message) -> anyhow::Result<()> {
-        for (tx, input) in &self.0 {
+        if let Message::Batch(batch) = &message {
+            count_events(&self.node, &batch.events);
+        }
+        for (tx, input) in &self.senders {
             tx.send((*input, message.clone()))
                 .await
                 .map_err(|_| anyhow::anyhow!("a downstream task stopped"))?;
         }
         Ok(())
+    }
+}
+
+/// Adds a batch's events to `tickstream_node_events_total{node, kind}`, one increment per kind present.
+fn count_events(node: &Arc<str>, events: &[Event]) {
+    let mut by_kind = [0u64; EventKind::ALL.len()];
+    for event in events {
+        by_kind[event.kind() as usize] += 1;
+    }
+    for (kind, n) in EventKind::ALL.iter().zip(by_kind) {
+        if n > 0 {
+            metrics::counter!("tickstream_node_events_total", "node" => node.to_string(), "kind" => kind.as_str())
+                .increment(n);
+        }
     }
 }
 
@@ -204,16 +228,15 @@ pub async fn run(
         .map(|n| (&n.name, &n.inputs))
         .chain(pipeline.sinks.iter().map(|n| (&n.name, &n.inputs)))
         .collect();
-    let outputs_of = |producer: &str| {
-        Outputs(
-            consumers
-                .iter()
-                .filter_map(|(name, inputs)| {
-                    let input = inputs.iter().position(|i| i == producer)?;
-                    Some((senders[name.as_str()].clone(), input))
-                })
-                .collect(),
-        )
+    let outputs_of = |producer: &str| Outputs {
+        node: producer.into(),
+        senders: consumers
+            .iter()
+            .filter_map(|(name, inputs)| {
+                let input = inputs.iter().position(|i| i == producer)?;
+                Some((senders[name.as_str()].clone(), input))
+            })
+            .collect(),
     };
 
     let mut sources = Vec::new();
@@ -273,13 +296,13 @@ pub async fn run(
     }
     for node in &pipeline.sinks {
         let rx = inbound.remove(&node.name).context("sink channel")?;
-        let task = SinkTask::build(&node.spec)
+        let task = SinkTask::build(&node.spec, &options.served_apis)
             .await
             .with_context(|| format!("{}: sinks.{}", pipeline.file, node.name))?;
         let (name, inputs, acks) = (node.name.clone(), node.inputs.len(), report_tx.clone());
         tasks.spawn(async move {
             let n = task
-                .run(rx, InputMarkers::new(inputs), acks)
+                .run(&name, rx, InputMarkers::new(inputs), acks)
                 .await
                 .with_context(|| format!("sinks.{name}"))?;
             Ok((name, n))

@@ -1,11 +1,15 @@
 //! The task behind each sink node: writes batches, and on a barrier from every input makes everything
 //! before it durable and acknowledges it to the checkpoint coordinator.
 
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
 use anyhow::Context;
 use tickstream_api::Cache;
 use tickstream_io::kafka::KafkaSink;
 use tickstream_io::lake::{ParquetSink, SourceOffset};
 use tickstream_io::ndjson::FileSink;
+use tickstream_model::{Event, UnixNanos};
 use tokio::sync::mpsc;
 
 use crate::checkpoint_coordinator::Report;
@@ -32,8 +36,32 @@ pub struct ApiServer {
     task: tokio::task::JoinHandle<Result<(), tickstream_api::Error>>,
 }
 
+/// An API a run serves, with the demo key it issued; shown by the status display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedApi {
+    pub listen: std::net::SocketAddr,
+    pub demo_key: Option<String>,
+}
+
+/// The APIs of a run's cache sinks, filled in as the sinks start.
+pub type ServedApis = Arc<Mutex<Vec<ServedApi>>>;
+
+/// Histogram of the time from a tick's `ts_recv` (the connector's receive time) to its cache write.
+pub const END_TO_END_LATENCY: &str = "tickstream_end_to_end_latency_seconds";
+
+/// The connector's receive time of a tick; events made by operators have none.
+fn ts_recv(event: &Event) -> Option<UnixNanos> {
+    match event {
+        Event::Trade(e) => Some(e.ts_recv),
+        Event::Quote(e) => Some(e.ts_recv),
+        Event::Book(e) => Some(e.ts_recv),
+        Event::Status(e) => Some(e.ts_recv),
+        Event::Bar(_) | Event::Indicator(_) | Event::Signal(_) => None,
+    }
+}
+
 impl SinkTask {
-    pub async fn build(spec: &SinkSpec) -> anyhow::Result<SinkTask> {
+    pub async fn build(spec: &SinkSpec, served: &ServedApis) -> anyhow::Result<SinkTask> {
         match spec {
             SinkSpec::File(config) => Ok(SinkTask::File(FileSink::create(config)?)),
             SinkSpec::Parquet(config) => {
@@ -51,17 +79,26 @@ impl SinkTask {
                             let _ = stopped.await;
                         };
                         tracing::info!(listen = %api.listen, "serving the API");
+                        let mut demo_key = None;
                         if config.demo_key {
                             let key = crate::cache_sink::issue_demo_key(api).await?;
-                            eprintln!(
+                            crate::status_display::eprint_line(&format!(
                                 "API on http://{} (docs at /docs); demo API key: {key}",
                                 api.listen
-                            );
-                            eprintln!(
+                            ));
+                            crate::status_display::eprint_line(&format!(
                                 "  curl -H 'Authorization: Bearer {key}' 'http://{}/v1/latest?exchange=binance&symbol=BTC-USDT'",
                                 api.listen
-                            );
+                            ));
+                            demo_key = Some(key);
                         }
+                        served
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push(ServedApi {
+                                listen: api.listen,
+                                demo_key,
+                            });
                         let task = tokio::spawn(tickstream_api::serve(
                             api.clone(),
                             cache.clone(),
@@ -77,11 +114,15 @@ impl SinkTask {
     }
 
     /// Writes a batch; Parquet files are written on this worker thread with the runtime told it blocks.
-    async fn write(&mut self, batch: &Batch) -> anyhow::Result<()> {
+    async fn write(&mut self, batch: &Batch, latency: &metrics::Histogram) -> anyhow::Result<()> {
         match self {
             SinkTask::Kafka(sink) => Ok(sink.write(&batch.events).await?),
             SinkTask::Cache { cache, .. } => {
                 cache.write(&batch.events).await;
+                let written = tickstream_connectors::runner::now();
+                for t in batch.events.iter().filter_map(ts_recv) {
+                    latency.record((written.0 - t.0).max(0) as f64 / 1e9);
+                }
                 Ok(())
             }
             SinkTask::File(sink) => Ok(sink.write(&batch.events)?),
@@ -113,14 +154,27 @@ impl SinkTask {
         }
     }
 
+    async fn timed_flush(&mut self, flush_time: &metrics::Histogram) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let flushed = self.flush().await;
+        flush_time.record(started.elapsed().as_secs_f64());
+        flushed
+    }
+
     /// Writes batches; on a barrier from every input, flushes and acknowledges it; at the end, flushes and
-    /// acknowledges the final checkpoint. Returns the events written.
+    /// acknowledges the final checkpoint. Returns the events written. Counts them in
+    /// `tickstream_sink_events_total{sink}` and times flushes in `tickstream_sink_flush_seconds{sink}`.
     pub async fn run(
         mut self,
+        name: &str,
         mut inbound: Inbound,
         mut markers: InputMarkers,
         acks: mpsc::Sender<Report>,
     ) -> anyhow::Result<u64> {
+        let events = metrics::counter!("tickstream_sink_events_total", "sink" => name.to_owned());
+        let flush_time =
+            metrics::histogram!("tickstream_sink_flush_seconds", "sink" => name.to_owned());
+        let latency = metrics::histogram!(END_TO_END_LATENCY);
         let mut written = 0u64;
         // A sink flushes once a barrier has arrived from every input; what follows the barrier on an input
         // that delivered it early is written too, and only becomes durable sooner.
@@ -128,9 +182,13 @@ impl SinkTask {
             match message {
                 Message::Batch(batch) => {
                     written += batch.events.len() as u64;
-                    self.write(&batch).await?;
+                    self.write(&batch, &latency).await?;
+                    events.increment(batch.events.len() as u64);
                 }
-                Message::Barrier(n) if markers.barrier(n) => match self.flush().await {
+                Message::Barrier(n) if markers.barrier(n) => match self
+                    .timed_flush(&flush_time)
+                    .await
+                {
                     Ok(()) => {
                         let _ = acks.send(Report::Durable(n)).await;
                     }
@@ -146,7 +204,9 @@ impl SinkTask {
                 Message::End => {}
             }
         }
-        self.flush().await.context("flushing at the end")?;
+        self.timed_flush(&flush_time)
+            .await
+            .context("flushing at the end")?;
         let _ = acks.send(Report::Durable(FINAL_CHECKPOINT)).await;
         if let SinkTask::Cache { api: Some(api), .. } = self {
             let _ = api.stop.send(());

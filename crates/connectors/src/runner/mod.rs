@@ -7,6 +7,7 @@
 mod backoff;
 pub mod capture;
 mod config;
+mod counters;
 mod handover;
 pub mod http;
 pub mod instruments;
@@ -105,6 +106,7 @@ impl ExchangeSource {
                 connection_id: 0,
                 rejected: std::collections::HashMap::new(),
                 last_backpressure_report: None,
+                counters: counters::ShardCounters::new(exchange),
                 capture: capture.clone(),
             });
         }

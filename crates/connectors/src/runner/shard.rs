@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
+use super::counters::ShardCounters;
 use super::handover::{Successor, TradeDedup, rotate_after};
 use super::{Backoff, Capture, ExchangeSourceConfig, http, now};
 use crate::fields::status;
@@ -75,6 +76,7 @@ pub(super) struct Shard {
     pub(super) rejected: HashMap<RejectReason, u64>,
     pub(super) last_backpressure_report: Option<Instant>,
     pub(super) capture: Option<Arc<Capture>>,
+    pub(super) counters: ShardCounters,
 }
 
 impl Shard {
@@ -267,6 +269,7 @@ impl Shard {
                         match message {
                             Message::Text(text) => {
                                 let ts_recv = now();
+                                self.counters.frames.increment(1);
                                 self.capture_frame(ts_recv, self.connection_id, &text).await?;
                                 if let Err(e) = self.venue.parse(text.as_str(), ts_recv, &mut out) {
                                     self.reject(e).await?;
@@ -287,6 +290,7 @@ impl Shard {
                         match message {
                             Some(Ok(Message::Text(text))) => {
                                 let ts_recv = now();
+                                self.counters.frames.increment(1);
                                 self.capture_frame(ts_recv, next.connection_id, &text).await?;
                                 if let Err(e) = next.venue.parse(text.as_str(), ts_recv, &mut next.pending) {
                                     self.reject(e).await?;
@@ -455,6 +459,7 @@ impl Shard {
 
     /// Sends downstream; when the channel is full, waits for room (backpressure) and reports it.
     async fn emit(&mut self, event: Event) -> Result<(), DownstreamClosed> {
+        self.counters.event(self.exchange, &event);
         let event = match self.tx.try_send(event) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Closed(_)) => return Err(DownstreamClosed),

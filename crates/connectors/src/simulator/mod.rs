@@ -16,6 +16,7 @@ pub mod okx;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -65,9 +66,20 @@ pub struct SimulatorConfig {
     pub listen: SocketAddr,
     /// Everything the market does follows from the seed.
     pub seed: u64,
-    /// Time between market steps.
+    /// Time between market steps; zero steps back to back, as fast as the slowest connection takes the
+    /// steps (see [`Simulator::set_tick`]).
     pub tick: Duration,
 }
+
+/// Steps a connection may have queued before a simulator stepping back to back waits for it.
+const MAX_RATE_BACKLOG: usize = STEP_QUEUE / 4;
+/// Steps buffered per connection; a connection further behind misses steps (a gap on its side).
+const STEP_QUEUE: usize = 4096;
+/// How often a paced simulator waiting for its next step looks for a change of pace.
+const PACE_RECHECK: Duration = Duration::from_millis(50);
+/// A paced simulator this far behind its schedule starts the schedule again from now instead of
+/// catching up in a burst.
+const MAX_CATCH_UP: Duration = Duration::from_secs(1);
 
 impl Default for SimulatorConfig {
     fn default() -> SimulatorConfig {
@@ -88,6 +100,10 @@ pub struct Shared {
     faults: broadcast::Sender<Fault>,
     /// Fixed REST bodies by path (venue metadata fixtures).
     rest_bodies: Mutex<BTreeMap<String, String>>,
+    /// Time between steps in nanoseconds; zero for back to back.
+    tick_nanos: AtomicU64,
+    /// Steps of every market taken so far.
+    steps_taken: AtomicU64,
 }
 
 impl Shared {
@@ -97,9 +113,11 @@ impl Shared {
         Shared {
             seed,
             markets: Mutex::new(BTreeMap::new()),
-            steps: broadcast::channel(4096).0,
+            steps: broadcast::channel(STEP_QUEUE).0,
             faults: broadcast::channel(64).0,
             rest_bodies: Mutex::new(BTreeMap::new()),
+            tick_nanos: AtomicU64::new(duration_nanos(SimulatorConfig::default().tick)),
+            steps_taken: AtomicU64::new(0),
         }
     }
 
@@ -118,6 +136,43 @@ impl Shared {
         for market in markets.values_mut() {
             // Sent under the lock so that a snapshot taken under it is never followed by an older step.
             let _ = self.steps.send(Arc::new(market.step(time_ms)));
+        }
+        self.steps_taken.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn tick(&self) -> Duration {
+        Duration::from_nanos(self.tick_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Steps every market at the current pace, forever; a change of pace takes effect within
+    /// [`PACE_RECHECK`].
+    async fn step_forever(&self) {
+        let mut due = Instant::now();
+        loop {
+            let tick = self.tick();
+            if tick.is_zero() {
+                // Back to back, while every connection keeps up.
+                while self.steps.len() > MAX_RATE_BACKLOG {
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                }
+                self.step_all();
+                tokio::task::yield_now().await;
+                due = Instant::now();
+                continue;
+            }
+            let now = Instant::now();
+            if due > now + tick {
+                due = now + tick;
+            }
+            if now > due + MAX_CATCH_UP {
+                due = now;
+            }
+            if now >= due {
+                self.step_all();
+                due += tick;
+            } else {
+                tokio::time::sleep_until(due.min(now + PACE_RECHECK)).await;
+            }
         }
     }
 }
@@ -152,15 +207,12 @@ impl Simulator {
             source,
         })?;
         let shared = Arc::new(Shared::new(config.seed));
+        shared
+            .tick_nanos
+            .store(duration_nanos(config.tick), Ordering::Relaxed);
         let ticker = {
             let shared = shared.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(config.tick);
-                loop {
-                    tick.tick().await;
-                    shared.step_all();
-                }
-            })
+            tokio::spawn(async move { shared.step_forever().await })
         };
         let server = {
             let shared = shared.clone();
@@ -179,6 +231,18 @@ impl Simulator {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Changes the time between market steps from the next step on; zero steps back to back.
+    pub fn set_tick(&self, tick: Duration) {
+        self.shared
+            .tick_nanos
+            .store(duration_nanos(tick), Ordering::Relaxed);
+    }
+
+    /// Steps of every market taken since the start.
+    pub fn steps_taken(&self) -> u64 {
+        self.shared.steps_taken.load(Ordering::Relaxed)
     }
 
     /// The websocket base URL for a venue (`binance`, `coinbase`, `coinbase-exchange`).
@@ -209,6 +273,10 @@ impl Simulator {
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
+}
+
+fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// A venue protocol as the simulator speaks it on one connection.

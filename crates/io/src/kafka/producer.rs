@@ -68,6 +68,12 @@ impl KafkaSink {
             ("partitioner", "murmur2_random".to_owned()),
         ];
         let producer = TrackedProducer::new(&cluster, &settings, config.flush_timeout)?;
+        // Delivery failures are exported at zero from the start, so that dashboards and alerts see the
+        // series before the first failure.
+        for topic in topics.all() {
+            metrics::counter!("tickstream_kafka_delivery_failures_total", "topic" => topic.to_owned())
+                .absolute(0);
+        }
         Ok(KafkaSink {
             producer,
             topics,
@@ -81,6 +87,7 @@ impl KafkaSink {
     /// `message.max.bytes`) is counted, logged and skipped. Not cancel-safe: a write dropped halfway
     /// has queued part of `events`.
     pub async fn write(&mut self, events: &[Event]) -> Result<(), Error> {
+        let mut bytes = 0u64;
         for event in events {
             self.payload.clear();
             if let Err(error) = serde_json::to_writer(&mut self.payload, event) {
@@ -106,6 +113,7 @@ impl KafkaSink {
                     value: Some("application/json"),
                 });
             let topic = self.topics.topic(kind);
+            bytes += self.payload.len() as u64;
             match self
                 .producer
                 .send(topic, Some(event.key().as_bytes()), &self.payload, headers)
@@ -124,6 +132,8 @@ impl KafkaSink {
                 }
             }
         }
+        metrics::counter!("tickstream_kafka_produced_bytes_total").increment(bytes);
+        metrics::gauge!("tickstream_kafka_producer_queue_depth").set(self.in_flight() as f64);
         Ok(())
     }
 

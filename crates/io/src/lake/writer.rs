@@ -453,6 +453,7 @@ impl ParquetSink {
         file.writer
             .finish()
             .map_err(|e| parquet_error(&file.temp, e))?;
+        let bytes = file.writer.bytes_written() as u64;
         self.root
             .commit(file.writer.inner_mut(), &file.temp, &open.dir, &file.name)?;
         tracing::debug!(dir = %open.dir.display(), name = %file.name, "committed lake file");
@@ -461,6 +462,8 @@ impl ParquetSink {
         self.stats.files_committed += 1;
         metrics::counter!("tickstream_lake_files_committed_total", "dataset" => key.dataset())
             .increment(1);
+        metrics::counter!("tickstream_lake_bytes_written_total", "dataset" => key.dataset())
+            .increment(bytes);
         Ok(())
     }
 }
