@@ -19,19 +19,20 @@ pub struct SimulateArgs {
     #[arg(long, default_value = "50ms", value_parser = tickstream_model::parse_duration)]
     tick: Duration,
     /// Inject a fault this often, cycling through drop, skipped sequence, garbage, oversized frame,
-    /// reconnect request, corrupted checksum and silence.
+    /// reconnect request, corrupted checksum, sequence reset and silence.
     #[arg(long, value_parser = tickstream_model::parse_duration)]
     fault_every: Option<Duration>,
 }
 
 /// The faults a schedule injects, in turn.
-const FAULT_CYCLE: [Fault; 7] = [
+const FAULT_CYCLE: [Fault; 8] = [
     Fault::Drop,
     Fault::SkipSequence,
     Fault::Garbage,
     Fault::Oversized(32 * 1024 * 1024),
     Fault::Reconnect,
     Fault::CorruptChecksum,
+    Fault::SequenceReset,
     Fault::Silence,
 ];
 
@@ -60,7 +61,7 @@ pub struct SimulatorSection {
     #[serde(default = "default_tick", with = "tickstream_model::duration_text")]
     pub tick: Duration,
     /// Inject a fault this often, cycling through drop, skipped sequence, garbage, oversized frame,
-    /// reconnect request, corrupted checksum and silence.
+    /// reconnect request, corrupted checksum, sequence reset and silence.
     #[serde(default, with = "optional_duration")]
     pub fault_every: Option<Duration>,
 }

@@ -7,6 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use futures_util::stream::{SplitSink, SplitStream};
 use tickstream_model::{BookAction, Event, Symbol};
 use tokio::time::Instant;
@@ -141,5 +142,15 @@ impl TradeDedup {
 
     pub(super) fn is_done(&self) -> bool {
         self.published.is_empty()
+    }
+}
+
+/// The next frame of the successor connection; never ready when there is none.
+pub(super) async fn successor_frame(
+    successor: &mut Option<Successor>,
+) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
+    match successor {
+        Some(next) => next.stream.next().await,
+        None => std::future::pending().await,
     }
 }

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::counters::ShardCounters;
-use super::handover::{Successor, TradeDedup, rotate_after};
+use super::handover::{Successor, TradeDedup, rotate_after, successor_frame};
 use super::{Backoff, Capture, ExchangeSourceConfig, http, now};
 use crate::fields::status;
 use crate::{Channel, Error, ParseError, RejectReason, Subscription, Venue, VenueSignal};
@@ -594,14 +594,4 @@ async fn fetch_snapshot(
     tokio::time::sleep(delay).await;
     let result = http::get(&url, &tls, SNAPSHOT_TIMEOUT).await;
     (connection_id, raw_symbol, result)
-}
-
-/// The next frame of the successor connection; never ready when there is none.
-async fn successor_frame(
-    successor: &mut Option<Successor>,
-) -> Option<Result<Message, tungstenite::Error>> {
-    match successor {
-        Some(next) => next.stream.next().await,
-        None => std::future::pending().await,
-    }
 }

@@ -8,6 +8,7 @@
 //!
 //! [`Event::key`]: tickstream_model::Event::key
 
+mod assignment;
 mod checkpoint;
 mod config;
 mod consumer;
@@ -24,9 +25,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
+pub use assignment::OffsetMap;
 pub use checkpoint::{CommittedOffset, checkpoint_metadata, parse_checkpoint_metadata};
 pub use config::{Compression, KafkaSinkConfig, KafkaSourceConfig, OffsetReset};
-pub use consumer::{Consumed, KafkaSource, OffsetMap};
+pub use consumer::{Consumed, KafkaSource};
 pub use embedded::EmbeddedKafka;
 pub use poison::{HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION, HEADER_SOURCE_TOPIC};
 pub use producer::KafkaSink;

@@ -1,0 +1,158 @@
+//! What a Kafka source knows of its partitions: the offsets a commit stores ([`OffsetMap`]) and, per
+//! assigned partition, its assignment epoch and the offsets handed out, confirmed and committed (the
+//! bookkeeping behind the rebalance protocol in `consumer.rs`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::checkpoint::checkpoint_metadata;
+
+/// Per topic and partition, the next offset to read: what a commit stores. Carries the assignment
+/// epoch of each partition (see the module documentation).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OffsetMap {
+    pub(super) partitions: BTreeMap<Arc<str>, BTreeMap<i32, Mark>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Mark {
+    pub(super) next_offset: i64,
+    pub(super) epoch: u64,
+}
+
+impl OffsetMap {
+    /// The next offset to read on a partition (one past the last event covered).
+    pub fn next_offset(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.partitions
+            .get(topic)
+            .and_then(|p| p.get(&partition))
+            .map(|m| m.next_offset)
+    }
+
+    /// `(topic, partition, next offset)` for every partition.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, i32, i64)> {
+        self.partitions.iter().flat_map(|(topic, partitions)| {
+            partitions
+                .iter()
+                .map(move |(partition, mark)| (topic.as_ref(), *partition, mark.next_offset))
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.partitions.is_empty()
+    }
+}
+
+/// What the source knows of one assigned partition.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PartitionState {
+    pub(super) epoch: u64,
+    /// One past the last offset handed out.
+    pub(super) handed_out: Option<i64>,
+    /// One past the last offset the caller confirmed as flushed downstream.
+    pub(super) confirmed: Option<i64>,
+    /// The checkpoint the confirmed offset belongs to.
+    pub(super) confirmed_checkpoint: Option<u64>,
+    /// The last offset committed by this member (or found committed at start).
+    pub(super) committed: Option<i64>,
+    /// The checkpoint that commit named.
+    pub(super) committed_checkpoint: Option<u64>,
+    /// Offsets below this were handed out while this member held the partition before.
+    pub(super) seen_below: Option<i64>,
+}
+
+/// The current assignment, shared by the source and its rebalance callbacks.
+#[derive(Debug, Default)]
+pub(super) struct Assignment {
+    pub(super) partitions: BTreeMap<Arc<str>, BTreeMap<i32, PartitionState>>,
+    pub(super) epochs: u64,
+    /// Set by the first assignment (even an empty one).
+    pub(super) assigned: bool,
+    /// Set once the caller has read the committed offsets at start; assignments after that continue
+    /// with whatever state the operators hold.
+    pub(super) started: bool,
+    /// Where this member had got to on partitions revoked from it.
+    pub(super) left_at: BTreeMap<(String, i32), i64>,
+}
+
+impl Assignment {
+    pub(super) fn get_mut(&mut self, topic: &str, partition: i32) -> Option<&mut PartitionState> {
+        self.partitions.get_mut(topic)?.get_mut(&partition)
+    }
+
+    pub(super) fn assign(&mut self, list: &TopicPartitionList) {
+        self.assigned = true;
+        let new_to_this_member = list
+            .elements()
+            .iter()
+            .filter(|e| {
+                !self
+                    .left_at
+                    .contains_key(&(e.topic().to_owned(), e.partition()))
+            })
+            .count();
+        if self.started && new_to_this_member > 0 {
+            tracing::warn!(
+                partitions = new_to_this_member,
+                "kafka partitions new to this member assigned after start: the operators continue \
+                 without the history of their keys"
+            );
+        }
+        for element in list.elements() {
+            self.epochs += 1;
+            let state = PartitionState {
+                epoch: self.epochs,
+                handed_out: None,
+                confirmed: None,
+                confirmed_checkpoint: None,
+                committed: None,
+                committed_checkpoint: None,
+                seen_below: self
+                    .left_at
+                    .remove(&(element.topic().to_owned(), element.partition())),
+            };
+            let topic = element.topic();
+            match self.partitions.get_mut(topic) {
+                Some(partitions) => {
+                    partitions.insert(element.partition(), state);
+                }
+                None => {
+                    let partitions = BTreeMap::from([(element.partition(), state)]);
+                    self.partitions.insert(Arc::from(topic), partitions);
+                }
+            }
+        }
+    }
+
+    /// Forgets the revoked partitions and returns their confirmed, not yet committed offsets.
+    pub(super) fn revoke(&mut self, list: &TopicPartitionList) -> TopicPartitionList {
+        let mut to_commit = TopicPartitionList::new();
+        for element in list.elements() {
+            let Some(partitions) = self.partitions.get_mut(element.topic()) else {
+                continue;
+            };
+            let state = partitions.remove(&element.partition());
+            if let Some(handed_out) = state.and_then(|s| s.handed_out) {
+                let key = (element.topic().to_owned(), element.partition());
+                self.left_at.insert(key, handed_out);
+            }
+            if let Some(state) = state
+                && let Some(confirmed) = state.confirmed
+                && (state.committed < Some(confirmed)
+                    || state.committed_checkpoint != state.confirmed_checkpoint)
+            {
+                let mut entry = to_commit.add_partition(element.topic(), element.partition());
+                let _ = entry.set_offset(Offset::Offset(confirmed));
+                if let Some(id) = state.confirmed_checkpoint {
+                    entry.set_metadata(checkpoint_metadata(id));
+                }
+            }
+            if partitions.is_empty() {
+                self.partitions.remove(element.topic());
+            }
+        }
+        to_commit
+    }
+}
