@@ -280,7 +280,7 @@ pub(crate) fn merge_files(
     sync_dir(dir)?;
     remove_if_present(&marker_path)?;
     sync_dir(dir)?;
-    tracing::info!(path = %final_path.display(), replaced = paths.len(), "compacted lake files");
+    tracing::debug!(path = %final_path.display(), replaced = paths.len(), "merged lake files");
     fs::metadata(&final_path)
         .map(|m| m.len())
         .map_err(|e| io_error(&final_path, e))

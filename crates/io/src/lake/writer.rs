@@ -484,7 +484,10 @@ impl ParquetSink {
                 self.config.row_group_rows,
             )?;
             self.stats.segments_merged += 1;
-            metrics::counter!("tickstream_lake_segments_merged_total", "dataset" => key.dataset())
+            // Files in the lake: committed minus replaced.
+            metrics::counter!("tickstream_lake_files_committed_total", "dataset" => key.dataset())
+                .increment(1);
+            metrics::counter!("tickstream_lake_files_replaced_total", "dataset" => key.dataset())
                 .increment(segments.len() as u64);
         }
         Ok(())
