@@ -9,8 +9,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::TimestampNanosecondType;
 use lake_common::*;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use tickstream_io::lake::{ParquetSink, ParquetSinkConfig, SourceOffset, file_offsets};
@@ -33,14 +31,8 @@ fn rows_per_file(root: &Path) -> BTreeMap<PathBuf, Vec<(i64, String)>> {
                 .unwrap();
         let mut rows = Vec::new();
         for batch in reader {
-            let batch: RecordBatch = batch.unwrap();
-            let ids = batch.column_by_name("trade_id").unwrap().as_string::<i32>();
-            let ts = batch
-                .column_by_name("ts_event")
-                .unwrap()
-                .as_primitive::<TimestampNanosecondType>();
-            for i in 0..batch.num_rows() {
-                rows.push((ts.value(i), ids.value(i).to_owned()));
+            for (id, ts) in trade_ids_and_times(&batch.unwrap()) {
+                rows.push((ts, id));
             }
         }
         out.insert(file, rows);
@@ -249,6 +241,21 @@ fn write_marker(leaf: &Path, new: &str, replaces: &[String]) {
     .unwrap();
 }
 
+/// Puts the saved segments back into the partition, as they were before the merge removed them.
+fn restore_segments(saved: &Path, leaf: &Path, segments: &[String]) {
+    for name in segments {
+        std::fs::copy(saved.join(name), leaf.join(name)).unwrap();
+    }
+}
+
+/// Opens a sink, which resolves the one interrupted merge and leaves no temporary file or marker.
+fn assert_open_resolves_the_merge(root: &Path) {
+    let sink = ParquetSink::open(ParquetSinkConfig::new(root)).unwrap();
+    assert_eq!(sink.stats().compactions_resolved, 1);
+    drop(sink);
+    assert!(temp_files(root).is_empty());
+}
+
 /// A new sink sees every offset as stored: a replay of all of them adds nothing.
 fn assert_replay_adds_nothing(root: &Path) {
     let mut sink = ParquetSink::open(ParquetSinkConfig::new(root)).unwrap();
@@ -267,16 +274,11 @@ fn a_merge_interrupted_after_its_new_file_is_committed_is_finished_on_open() {
     let (segments, merged) = merged_with_saved_segments(dir.path(), saved.path());
     // The crash: the merged file is in place, the segments are not removed yet, the marker is there.
     let leaf = dir.path().join(BTC_DIR);
-    for name in &segments {
-        std::fs::copy(saved.path().join(name), leaf.join(name)).unwrap();
-    }
+    restore_segments(saved.path(), &leaf, &segments);
     write_marker(&leaf, &merged, &segments);
     assert_eq!(stored_ids(dir.path()).len(), 1_500, "BTC-USDT rows twice");
 
-    let sink = ParquetSink::open(ParquetSinkConfig::new(dir.path())).unwrap();
-    assert_eq!(sink.stats().compactions_resolved, 1);
-    drop(sink);
-    assert!(temp_files(dir.path()).is_empty());
+    assert_open_resolves_the_merge(dir.path());
     assert_one_sorted_file_per_partition(dir.path(), 1_000);
     assert_replay_adds_nothing(dir.path());
     assert_one_sorted_file_per_partition(dir.path(), 1_000);
@@ -290,16 +292,11 @@ fn a_merge_interrupted_before_its_new_file_is_committed_is_undone_on_open() {
     // The crash: the segments are in place, the merged file only half written under its temporary name.
     let leaf = dir.path().join(BTC_DIR);
     std::fs::remove_file(leaf.join(&merged)).unwrap();
-    for name in &segments {
-        std::fs::copy(saved.path().join(name), leaf.join(name)).unwrap();
-    }
+    restore_segments(saved.path(), &leaf, &segments);
     std::fs::write(leaf.join(format!(".{merged}.tmp")), b"PAR1").unwrap();
     write_marker(&leaf, &merged, &segments);
 
-    let sink = ParquetSink::open(ParquetSinkConfig::new(dir.path())).unwrap();
-    assert_eq!(sink.stats().compactions_resolved, 1);
-    drop(sink);
-    assert!(temp_files(dir.path()).is_empty());
+    assert_open_resolves_the_merge(dir.path());
     assert_eq!(parquet_files(&leaf).len(), 5, "the segments stay");
     assert_eq!(
         stored_ids(dir.path()),
