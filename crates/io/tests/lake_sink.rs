@@ -9,7 +9,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::TimestampNanosecondType;
 use lake_common::*;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
@@ -32,17 +31,8 @@ fn stored_trades(root: &Path) -> Vec<(String, String, i64)> {
         .filter(|f| f.starts_with("trades"))
     {
         for batch in read_batches(&root.join(&file)) {
-            let ids = batch.column_by_name("trade_id").unwrap().as_string::<i32>();
-            let ts = batch
-                .column_by_name("ts_event")
-                .unwrap()
-                .as_primitive::<TimestampNanosecondType>();
-            for i in 0..batch.num_rows() {
-                out.push((
-                    file.display().to_string(),
-                    ids.value(i).to_owned(),
-                    ts.value(i),
-                ));
+            for (id, ts) in trade_ids_and_times(&batch) {
+                out.push((file.display().to_string(), id, ts));
             }
         }
     }

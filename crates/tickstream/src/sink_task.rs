@@ -143,20 +143,27 @@ impl SinkTask {
         }
     }
 
-    /// Makes everything written so far durable. The cache holds latest state, which its writer keeps
-    /// converging on its own: there is nothing to wait for.
-    async fn flush(&mut self) -> anyhow::Result<()> {
+    /// Makes everything written so far durable; `last` at the end of the run, when the lake sink also
+    /// merges each partition's segments into one file. The cache holds latest state, which its writer
+    /// keeps converging on its own: there is nothing to wait for.
+    async fn flush(&mut self, last: bool) -> anyhow::Result<()> {
         match self {
             SinkTask::Kafka(sink) => Ok(sink.flush().await?),
             SinkTask::Cache { .. } => Ok(()),
             SinkTask::File(sink) => Ok(sink.flush()?),
-            SinkTask::Parquet(sink) => Ok(tokio::task::block_in_place(|| sink.flush())?),
+            SinkTask::Parquet(sink) => Ok(tokio::task::block_in_place(|| {
+                if last { sink.close() } else { sink.flush() }
+            })?),
         }
     }
 
-    async fn timed_flush(&mut self, flush_time: &metrics::Histogram) -> anyhow::Result<()> {
+    async fn timed_flush(
+        &mut self,
+        flush_time: &metrics::Histogram,
+        last: bool,
+    ) -> anyhow::Result<()> {
         let started = Instant::now();
-        let flushed = self.flush().await;
+        let flushed = self.flush(last).await;
         flush_time.record(started.elapsed().as_secs_f64());
         flushed
     }
@@ -186,7 +193,7 @@ impl SinkTask {
                     events.increment(batch.events.len() as u64);
                 }
                 Message::Barrier(n) if markers.barrier(n) => match self
-                    .timed_flush(&flush_time)
+                    .timed_flush(&flush_time, false)
                     .await
                 {
                     Ok(()) => {
@@ -204,7 +211,7 @@ impl SinkTask {
                 Message::End => {}
             }
         }
-        self.timed_flush(&flush_time)
+        self.timed_flush(&flush_time, true)
             .await
             .context("flushing at the end")?;
         let _ = acks.send(Report::Durable(FINAL_CHECKPOINT)).await;

@@ -115,7 +115,10 @@ impl StatusSnapshot {
             consumer_lag: now.has(lag).then(|| count(now.total(lag))),
             bars: count(now.total_where("tickstream_node_events_total", "kind", "bar")),
             signals: count(now.total_where("tickstream_node_events_total", "kind", "signal")),
-            parquet_files: count(now.total("tickstream_lake_files_committed_total")),
+            parquet_files: count(
+                now.total("tickstream_lake_files_committed_total")
+                    - now.total("tickstream_lake_files_replaced_total"),
+            ),
             apis,
         }
     }
@@ -300,11 +303,18 @@ impl RunReport {
                 .map(|(k, v)| (k, count(v)))
                 .collect()
         };
+        // Segments merged into one file at a roll are replaced: they count as files no longer.
+        let mut lake_files: BTreeMap<String, u64> = counts("tickstream_lake_files_committed_total");
+        for (dataset, replaced) in counts("tickstream_lake_files_replaced_total") {
+            if let Some(files) = lake_files.get_mut(&dataset) {
+                *files = files.saturating_sub(replaced);
+            }
+        }
         RunReport {
             duration,
             by_node,
             lake_root,
-            lake_files: counts("tickstream_lake_files_committed_total"),
+            lake_files,
             lake_rows: counts("tickstream_lake_rows_written_total"),
             topics,
             apis,

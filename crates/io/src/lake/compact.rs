@@ -32,6 +32,9 @@ use crate::Error;
 
 const MARKER_PREFIX: &str = ".compact-";
 const MARKER_SUFFIX: &str = ".json";
+/// Writer settings of the files `compact` writes.
+const COMPACT_ZSTD_LEVEL: i32 = 3;
+const COMPACT_ROW_GROUP_ROWS: usize = 1_000_000;
 
 /// What `compact` did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -135,7 +138,13 @@ fn compact_partition(
     }
     for group in groups.into_iter().filter(|g| g.len() >= 2) {
         let paths: Vec<PathBuf> = group.iter().map(|f| f.0.clone()).collect();
-        let bytes_after = merge_files(table, dir, &paths)?;
+        let bytes_after = merge_files(
+            table,
+            dir,
+            &paths,
+            COMPACT_ZSTD_LEVEL,
+            COMPACT_ROW_GROUP_ROWS,
+        )?;
         report.files_replaced += paths.len();
         report.files_written += 1;
         report.bytes_before += group.iter().map(|f| f.1).sum::<u64>();
@@ -180,9 +189,16 @@ fn time_range(table: &LakeTable, path: &Path) -> Result<(i64, i64), Error> {
     Ok(range.unwrap_or((i64::MAX, i64::MAX)))
 }
 
-/// Merges `paths` into one new file in `dir`; returns the new file's size. Files whose time ranges do
-/// not overlap are copied batch by batch in time order; overlapping ones are sorted in memory.
-fn merge_files(table: &LakeTable, dir: &Path, paths: &[PathBuf]) -> Result<u64, Error> {
+/// Merges `paths` into one new file in `dir` with the steps of the module docs; returns the new file's
+/// size. Files whose time ranges do not overlap are copied batch by batch in time order; overlapping ones
+/// are sorted in memory. Also used by the sink to merge a partition's segments when its file rolls.
+pub(crate) fn merge_files(
+    table: &LakeTable,
+    dir: &Path,
+    paths: &[PathBuf],
+    zstd_level: i32,
+    row_group_rows: usize,
+) -> Result<u64, Error> {
     let schema = arrow_schema(table);
     let mut offsets = RangeSet::default();
     let mut sources = Vec::with_capacity(paths.len());
@@ -235,7 +251,7 @@ fn merge_files(table: &LakeTable, dir: &Path, paths: &[PathBuf]) -> Result<u64, 
 
     let temp = temp_path(&final_path);
     let file = File::create_new(&temp).map_err(|e| io_error(&temp, e))?;
-    let properties = writer_properties(table, 3, 1_000_000);
+    let properties = writer_properties(table, zstd_level, row_group_rows);
     let mut writer = ArrowWriter::try_new(file, schema, Some(properties))
         .map_err(|e| parquet_error(&temp, e))?;
     match &sorted {
@@ -264,7 +280,7 @@ fn merge_files(table: &LakeTable, dir: &Path, paths: &[PathBuf]) -> Result<u64, 
     sync_dir(dir)?;
     remove_if_present(&marker_path)?;
     sync_dir(dir)?;
-    tracing::info!(path = %final_path.display(), replaced = paths.len(), "compacted lake files");
+    tracing::debug!(path = %final_path.display(), replaced = paths.len(), "merged lake files");
     fs::metadata(&final_path)
         .map(|m| m.len())
         .map_err(|e| io_error(&final_path, e))

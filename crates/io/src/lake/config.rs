@@ -35,11 +35,12 @@ pub struct ParquetSinkConfig {
     /// Events of other kinds are passed over. Default: all but `book`.
     #[serde(default = "default_datasets")]
     pub datasets: Vec<String>,
-    /// A file is closed and a new one started once it holds about this many bytes.
+    /// A file rolls (is closed, on a local root merged from its segments, and a new one started) once it
+    /// and its segments hold about this many bytes.
     #[serde(default = "default_max_file_bytes")]
     pub max_file_bytes: u64,
-    /// A file is closed once it has been open this long (wall clock), so data becomes visible and its
-    /// source offsets committable at least this often.
+    /// A file rolls this long (wall clock) after the first row since the partition's last roll, so data
+    /// becomes visible and its source offsets committable at least this often even without `flush`.
     #[serde(default = "default_max_file_age", with = "duration_text")]
     pub max_file_age: Duration,
     /// Rows per row group (the unit a reader skips by statistics).
@@ -49,8 +50,8 @@ pub struct ParquetSinkConfig {
     /// (smaller) row groups early; bounds the sink's memory (about 200 bytes a row).
     #[serde(default = "default_max_buffered_rows")]
     pub max_buffered_rows: usize,
-    /// Files open for writing at once; past it the least recently written partition's file is committed
-    /// (a replay over many days and symbols would otherwise hold one descriptor per partition).
+    /// Files open for writing at once; past it the least recently written partition's file is committed,
+    /// as a segment on a local root (a replay over many days and symbols would otherwise hold one descriptor per partition).
     #[serde(default = "default_max_open_files")]
     pub max_open_files: usize,
     /// zstd level, 1 (fast) to 22 (small).

@@ -14,8 +14,22 @@
 //! # Atomicity
 //! A file is written as `.<name>.tmp` in its partition directory, then fsynced, renamed to `<name>` and the
 //! directory fsynced. Readers globbing `*.parquet` never see a partial file. Temporary files left by a crash
-//! are removed when a sink opens the dataset. Files roll at `max_file_bytes` or `max_file_age`, on `flush`,
-//! and when rows arrive earlier than the open file's last row (so files stay sorted).
+//! are removed when a sink opens the dataset. Files are committed on `flush`, when rows arrive earlier
+//! than the open file's last row (so files stay sorted), and past `max_open_files`.
+//!
+//! # Rolls and segments
+//! On a local root, every file committed since a partition's last roll is a *segment* of the partition's
+//! current file. The file rolls when `max_file_age` has passed since the first row after the last roll
+//! (checked on writes and by `roll_expired`), when the segments and the open file reach `max_file_bytes`
+//! together, and for every partition on `close` (the end of a run). At a roll the sink commits the open
+//! file and merges the segments into one file sorted by event time, on the caller's thread, with the
+//! steps of `compact` (module `compact`): the new file is committed before the segments are removed, a
+//! crash in between is finished or undone when a sink next opens the dataset, and the new file's offset
+//! metadata is the union of the segments'. So a pipeline that flushes at every checkpoint still leaves one
+//! file per partition and hour (or `max_file_bytes`); readers see the segments until then. Overlapping
+//! segments (late rows) are sorted in memory, up to `max_file_bytes` of compressed data. The sink only
+//! knows the segments it wrote: those of a run that was killed before its roll stay as they are, for
+//! `compact`. Object store roots have no merge: each flush leaves one object per partition.
 //!
 //! # Object stores
 //! `root` may be an object store URL instead of a directory: `s3://bucket/prefix` (and S3-compatible

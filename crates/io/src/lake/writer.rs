@@ -1,6 +1,7 @@
 //! `ParquetSink`: buffers events per lake partition, writes sorted row groups into a temporary file per
-//! partition, commits files atomically when they reach their size or age limit or on `flush`, and skips
-//! records whose source offsets the lake already holds.
+//! partition, commits files atomically on `flush` (as segments) and merges a partition's segments into one
+//! file when it reaches its size or age limit or the sink closes, and skips records whose source offsets
+//! the lake already holds.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -12,6 +13,7 @@ use parquet::file::metadata::KeyValue;
 use tickstream_model::{Event, EventKind};
 
 use super::arrow_schema::{META_OFFSETS, arrow_schema, lake_table, writer_properties};
+use super::compact::merge_files;
 use super::config::ParquetSinkConfig;
 use super::files::{new_file_name, parquet_error};
 use super::offsets::{RangeSet, SourceOffset, SourcePartition, encode_ranges};
@@ -33,8 +35,10 @@ pub struct SinkStats {
     pub files_committed: u64,
     /// Temporary (local) or staging (object store) files of interrupted writes removed on open.
     pub temp_files_removed: u64,
-    /// Interrupted compactions completed or rolled back on open.
+    /// Interrupted compactions (or segment merges) completed or rolled back on open.
     pub compactions_resolved: u64,
+    /// Files written by merging a partition's segments at a roll.
+    pub segments_merged: u64,
 }
 
 /// Writes events into the lake. See the module docs of `lake` for the guarantees.
@@ -67,6 +71,11 @@ struct OpenPartition {
     file: Option<OpenFile>,
     /// Offsets of the rows in the open file.
     file_offsets: RangeSet,
+    /// Files committed since the last roll (local roots only), to be merged into one at the next roll.
+    segments: Vec<String>,
+    /// Their total size.
+    segment_bytes: u64,
+    /// When the first row since the last roll arrived: the partition rolls at `max_file_age` after it.
     opened_at: Instant,
 }
 
@@ -167,8 +176,9 @@ impl ParquetSink {
         })
     }
 
-    /// Commits every open file: everything written so far is durable and visible when this returns, and
-    /// `committable_offsets` covers every record seen.
+    /// Commits every open file (on a local root, as a segment of its partition's current file): everything
+    /// written so far is durable and visible when this returns, and `committable_offsets` covers every
+    /// record seen.
     pub fn flush(&mut self) -> Result<(), Error> {
         self.guarded(|sink| {
             let keys: Vec<PartitionKey> = sink.partitions.keys().cloned().collect();
@@ -179,10 +189,17 @@ impl ParquetSink {
         })
     }
 
-    /// Commits the files that have been open longer than `max_file_age`. Call it on a timer so that quiet
-    /// partitions become visible too; `write` also does it at most once a second.
+    /// Rolls the partitions whose first row since their last roll arrived `max_file_age` ago or more:
+    /// commits their open file and merges their segments into one file. Call it on a timer so that quiet
+    /// partitions roll too; `write` also does it at most once a second.
     pub fn roll_expired(&mut self) -> Result<(), Error> {
         self.guarded(|sink| sink.roll_older_than(sink.config.max_file_age))
+    }
+
+    /// Rolls every partition, as at the end of a run: after this, each partition written since the last
+    /// roll holds one file for it. Call it instead of `flush` when no more events will come.
+    pub fn close(&mut self) -> Result<(), Error> {
+        self.guarded(|sink| sink.roll_older_than(Duration::ZERO))
     }
 
     /// Per source partition, the Kafka offset to commit (the next one to read): every record below it is
@@ -278,6 +295,8 @@ impl ParquetSink {
                 pending_offsets: RangeSet::default(),
                 file: None,
                 file_offsets: RangeSet::default(),
+                segments: Vec::new(),
+                segment_bytes: 0,
                 opened_at: Instant::now(),
             });
         open.pending.push(event.clone());
@@ -354,14 +373,16 @@ impl ParquetSink {
             .map(|(k, _)| k.clone())
             .collect();
         for key in expired {
-            self.commit_partition(&key)?;
+            self.write_row_group(&key)?;
+            self.roll_partition(&key)?;
+            self.forget_if_idle(&key);
         }
         Ok(())
     }
 
     /// Writes a partition's pending rows, sorted by event time, as one row group of its open file. Rows
     /// earlier than the file's last row start a new file, so that every file stays sorted. Rolls the file
-    /// when it reached `max_file_bytes`.
+    /// when it and the partition's segments reached `max_file_bytes`.
     fn write_row_group(&mut self, key: &PartitionKey) -> Result<(), Error> {
         let Some(open) = self.partitions.get_mut(key) else {
             return Ok(());
@@ -409,7 +430,7 @@ impl ParquetSink {
         metrics::counter!("tickstream_lake_rows_written_total", "dataset" => key.dataset())
             .increment(open.pending.len() as u64);
         file.last_write = self.row_groups_written;
-        let full = file.writer.bytes_written() as u64 >= config.max_file_bytes;
+        let full = file.writer.bytes_written() as u64 + open.segment_bytes >= config.max_file_bytes;
         self.buffered_rows -= open.pending.len();
         open.pending.clear();
         for (source, first, last) in open.pending_offsets.iter() {
@@ -417,7 +438,7 @@ impl ParquetSink {
         }
         open.pending_offsets.clear();
         if full {
-            self.commit_open_file(key)?;
+            self.roll_partition(key)?;
         }
         Ok(())
     }
@@ -426,12 +447,48 @@ impl ParquetSink {
     fn commit_partition(&mut self, key: &PartitionKey) -> Result<(), Error> {
         self.write_row_group(key)?;
         self.commit_open_file(key)?;
+        self.forget_if_idle(key);
+        Ok(())
+    }
+
+    /// Forgets a partition with no rows in memory, no open file and no segments waiting for a roll.
+    fn forget_if_idle(&mut self, key: &PartitionKey) {
         if self
             .partitions
             .get(key)
-            .is_some_and(|p| p.pending.is_empty() && p.file.is_none())
+            .is_some_and(|p| p.pending.is_empty() && p.file.is_none() && p.segments.is_empty())
         {
             self.partitions.remove(key);
+        }
+    }
+
+    /// The roll of a partition's file: commits the open file, then merges the segments committed since the
+    /// last roll into one file with `compact`'s crash-safe steps (a crash in between is finished or undone
+    /// when a sink next opens the dataset). Rows still pending stay for the next file.
+    fn roll_partition(&mut self, key: &PartitionKey) -> Result<(), Error> {
+        self.commit_open_file(key)?;
+        let Some(open) = self.partitions.get_mut(key) else {
+            return Ok(());
+        };
+        let segments = std::mem::take(&mut open.segments);
+        open.segment_bytes = 0;
+        open.opened_at = Instant::now();
+        if let (LakeRoot::Local(root), true) = (&self.root, segments.len() >= 2) {
+            let dir = root.join(&open.dir);
+            let paths: Vec<PathBuf> = segments.iter().map(|name| dir.join(name)).collect();
+            merge_files(
+                lake_table(key.kind),
+                &dir,
+                &paths,
+                self.config.zstd_level,
+                self.config.row_group_rows,
+            )?;
+            self.stats.segments_merged += 1;
+            // Files in the lake: committed minus replaced.
+            metrics::counter!("tickstream_lake_files_committed_total", "dataset" => key.dataset())
+                .increment(1);
+            metrics::counter!("tickstream_lake_files_replaced_total", "dataset" => key.dataset())
+                .increment(segments.len() as u64);
         }
         Ok(())
     }
@@ -458,7 +515,10 @@ impl ParquetSink {
             .commit(file.writer.inner_mut(), &file.temp, &open.dir, &file.name)?;
         tracing::debug!(dir = %open.dir.display(), name = %file.name, "committed lake file");
         open.file_offsets.clear();
-        open.opened_at = Instant::now();
+        if matches!(self.root, LakeRoot::Local(_)) {
+            open.segments.push(file.name);
+            open.segment_bytes += bytes;
+        }
         self.stats.files_committed += 1;
         metrics::counter!("tickstream_lake_files_committed_total", "dataset" => key.dataset())
             .increment(1);

@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::TimestampNanosecondType;
+
 use tickstream_model::{
     AggressorSide, Bar, BookAction, BookUpdate, Decimal, Direction, Event, Exchange, FeedState,
     FeedStatus, IndicatorValues, Interval, Level, Quote, Signal, Symbol, Trade, UnixNanos,
@@ -246,4 +249,16 @@ pub fn parquet_files(root: &Path) -> Vec<PathBuf> {
 
 pub fn temp_files(root: &Path) -> Vec<PathBuf> {
     files_under(root, |n| n.starts_with('.'))
+}
+
+/// The (trade_id, ts_event) of each row of a trades batch.
+pub fn trade_ids_and_times(batch: &RecordBatch) -> Vec<(String, i64)> {
+    let ids = batch.column_by_name("trade_id").unwrap().as_string::<i32>();
+    let ts = batch
+        .column_by_name("ts_event")
+        .unwrap()
+        .as_primitive::<TimestampNanosecondType>();
+    (0..batch.num_rows())
+        .map(|i| (ids.value(i).to_owned(), ts.value(i)))
+        .collect()
 }

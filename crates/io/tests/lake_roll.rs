@@ -1,0 +1,307 @@
+//! The Parquet sink's rolls on a real filesystem: files committed at each flush are segments of the
+//! partition's file, merged into one file at the age or size limit or when the sink closes, with every row
+//! once, in time order, the offsets of all of them in the metadata, and a crash in a merge resolved on open.
+
+mod lake_common;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lake_common::*;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use tickstream_io::lake::{ParquetSink, ParquetSinkConfig, SourceOffset, file_offsets};
+use tickstream_model::{Event, Exchange};
+
+const BTC_DIR: &str = "trades/exchange=binance/symbol=BTC-USDT/date=2026-11-21";
+const ETH_DIR: &str = "trades/exchange=binance/symbol=ETH-USDT/date=2026-11-21";
+
+/// Per file of the trades dataset: its (ts_event, trade_id) rows in file order.
+fn rows_per_file(root: &Path) -> BTreeMap<PathBuf, Vec<(i64, String)>> {
+    let mut out = BTreeMap::new();
+    for file in parquet_files(root)
+        .into_iter()
+        .filter(|f| f.starts_with("trades"))
+    {
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(File::open(root.join(&file)).unwrap())
+                .unwrap()
+                .build()
+                .unwrap();
+        let mut rows = Vec::new();
+        for batch in reader {
+            for (id, ts) in trade_ids_and_times(&batch.unwrap()) {
+                rows.push((ts, id));
+            }
+        }
+        out.insert(file, rows);
+    }
+    out
+}
+
+/// The trade ids stored, sorted, each as often as it is stored.
+fn stored_ids(root: &Path) -> Vec<u64> {
+    let mut ids: Vec<u64> = rows_per_file(root)
+        .values()
+        .flatten()
+        .map(|r| r.1.parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// Trades of BTC-USDT (ids 0..500) and ETH-USDT (ids 1000..1500) interleaved, one per source offset of
+/// partition 0 of `ticks`, in five chunks; the fourth chunk of each symbol is earlier in event time than
+/// the third, so segments overlap.
+fn chunks() -> Vec<Vec<Event>> {
+    let starts = [0, 100, 300, 200, 400];
+    starts
+        .iter()
+        .map(|&start| {
+            let btc = trades(
+                Exchange::Binance,
+                "BTC-USDT",
+                DAY_START + start * SECOND,
+                SECOND,
+                start as u64,
+                100,
+            );
+            let eth = trades(
+                Exchange::Binance,
+                "ETH-USDT",
+                DAY_START + start * SECOND,
+                SECOND,
+                1_000 + start as u64,
+                100,
+            );
+            btc.into_iter().zip(eth).flat_map(|(a, b)| [a, b]).collect()
+        })
+        .collect()
+}
+
+fn offsets(first: i64, n: usize) -> Vec<SourceOffset<'static>> {
+    (0..n)
+        .map(|i| SourceOffset {
+            topic: "ticks",
+            partition: 0,
+            offset: first + i as i64,
+        })
+        .collect()
+}
+
+/// Writes the chunks through `sink` with a flush after each; returns the number of offsets used.
+fn write_with_flushes(sink: &mut ParquetSink, chunks: &[Vec<Event>]) -> i64 {
+    let mut next = 0;
+    for chunk in chunks {
+        sink.write_batch(chunk, &offsets(next, chunk.len()))
+            .unwrap();
+        next += chunk.len() as i64;
+        sink.flush().unwrap();
+    }
+    next
+}
+
+/// One file in each of the two partitions, every row once, sorted by event time, and offset metadata
+/// covering every offset of the partition's rows.
+fn assert_one_sorted_file_per_partition(root: &Path, all_offsets: i64) {
+    let files = rows_per_file(root);
+    let dirs: Vec<&Path> = files.keys().map(|f| f.parent().unwrap()).collect();
+    assert_eq!(dirs, [Path::new(BTC_DIR), Path::new(ETH_DIR)], "{files:?}");
+    for (file, rows) in &files {
+        assert!(
+            rows.windows(2).all(|w| w[0].0 <= w[1].0),
+            "sorted: {file:?}"
+        );
+        // BTC-USDT rows have the even offsets, ETH-USDT rows the odd ones.
+        let first = i64::from(file.starts_with(ETH_DIR));
+        let ranges: Vec<(String, i32, i64, i64)> = file_offsets(&root.join(file))
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.topic, r.partition, r.first, r.last))
+            .collect();
+        assert_eq!(
+            ranges,
+            [("ticks".to_owned(), 0, first, all_offsets - 2 + first)]
+        );
+    }
+    let expected: Vec<u64> = (0..500).chain(1_000..1_500).collect();
+    assert_eq!(stored_ids(root), expected, "every row exactly once");
+}
+
+#[test]
+fn flushes_commit_segments_and_the_age_roll_merges_them_into_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ParquetSinkConfig::new(dir.path());
+    config.max_file_age = Duration::from_secs(2);
+    let mut sink = ParquetSink::open(config).unwrap();
+    let all = write_with_flushes(&mut sink, &chunks());
+    assert_eq!(all, 1_000);
+    assert_eq!(
+        parquet_files(dir.path()).len(),
+        10,
+        "a segment per flush and partition, visible at once"
+    );
+    assert_eq!(stored_ids(dir.path()).len(), 1_000);
+    std::thread::sleep(Duration::from_secs(2));
+    sink.roll_expired().unwrap();
+    assert_eq!(sink.stats().segments_merged, 2);
+    assert_eq!(sink.stats().files_committed, 10);
+    assert_one_sorted_file_per_partition(dir.path(), all);
+
+    // Rows after the roll start the next file; a new sink skips every offset the merged files hold.
+    drop(sink);
+    let mut sink = ParquetSink::open(ParquetSinkConfig::new(dir.path())).unwrap();
+    let replay: Vec<Event> = chunks().concat();
+    sink.write_batch(&replay, &offsets(0, replay.len()))
+        .unwrap();
+    sink.close().unwrap();
+    assert_eq!(sink.stats().duplicates_skipped, 1_000);
+    assert_one_sorted_file_per_partition(dir.path(), all);
+}
+
+#[test]
+fn the_size_limit_rolls_the_file_over_its_segments_and_close_merges_the_rest() {
+    // The size of one flush's segment, measured on a sink of its own.
+    let probe = tempfile::tempdir().unwrap();
+    let mut sink = ParquetSink::open(ParquetSinkConfig::new(probe.path())).unwrap();
+    write_with_flushes(&mut sink, &chunks()[..1]);
+    let segment = std::fs::metadata(probe.path().join(&parquet_files(probe.path())[0]))
+        .unwrap()
+        .len();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ParquetSinkConfig::new(dir.path());
+    config.row_group_rows = 100;
+    config.max_file_bytes = (3 * segment).max(1024);
+    let mut sink = ParquetSink::open(config).unwrap();
+    let chunks = chunks();
+    write_with_flushes(&mut sink, &chunks[..3]);
+    assert_eq!(parquet_files(dir.path()).len(), 6, "three segments each");
+    // The fourth chunk's row group brings each partition to its size limit: the file rolls at once.
+    sink.write_batch(&chunks[3], &offsets(600, 200)).unwrap();
+    assert_eq!(sink.stats().segments_merged, 2);
+    assert_eq!(parquet_files(dir.path()).len(), 2);
+    assert_eq!(stored_ids(dir.path()).len(), 800);
+    sink.write_batch(&chunks[4], &offsets(800, 200)).unwrap();
+    sink.flush().unwrap();
+    assert_eq!(
+        parquet_files(dir.path()).len(),
+        4,
+        "one segment after the roll"
+    );
+    // The end of a run: a single segment since the roll stays as it is; several are merged (below).
+    sink.close().unwrap();
+    assert_eq!(
+        parquet_files(dir.path()).len(),
+        4,
+        "a single segment stays as it is"
+    );
+    assert_eq!(
+        stored_ids(dir.path()),
+        (0..500).chain(1_000..1_500).collect::<Vec<u64>>()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = ParquetSink::open(ParquetSinkConfig::new(dir.path())).unwrap();
+    let all = write_with_flushes(&mut sink, &chunks);
+    sink.close().unwrap();
+    assert_one_sorted_file_per_partition(dir.path(), all);
+}
+
+/// Writes the chunks as segments, keeps a copy of the segments, and merges them with `close`; returns the
+/// segments' names and the merged file's name in the BTC-USDT partition.
+fn merged_with_saved_segments(root: &Path, saved: &Path) -> (Vec<String>, String) {
+    let mut sink = ParquetSink::open(ParquetSinkConfig::new(root)).unwrap();
+    write_with_flushes(&mut sink, &chunks());
+    let leaf = root.join(BTC_DIR);
+    let names = |dir: &Path| -> Vec<String> {
+        parquet_files(dir)
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    };
+    let segments = names(&leaf);
+    assert_eq!(segments.len(), 5);
+    for name in &segments {
+        std::fs::copy(leaf.join(name), saved.join(name)).unwrap();
+    }
+    sink.close().unwrap();
+    let merged = names(&leaf);
+    assert_eq!(merged.len(), 1);
+    (segments, merged[0].clone())
+}
+
+fn write_marker(leaf: &Path, new: &str, replaces: &[String]) {
+    let marker = serde_json::json!({ "new": new, "replaces": replaces });
+    std::fs::write(
+        leaf.join(format!(".compact-{new}.json")),
+        marker.to_string(),
+    )
+    .unwrap();
+}
+
+/// Puts the saved segments back into the partition, as they were before the merge removed them.
+fn restore_segments(saved: &Path, leaf: &Path, segments: &[String]) {
+    for name in segments {
+        std::fs::copy(saved.join(name), leaf.join(name)).unwrap();
+    }
+}
+
+/// Opens a sink, which resolves the one interrupted merge and leaves no temporary file or marker.
+fn assert_open_resolves_the_merge(root: &Path) {
+    let sink = ParquetSink::open(ParquetSinkConfig::new(root)).unwrap();
+    assert_eq!(sink.stats().compactions_resolved, 1);
+    drop(sink);
+    assert!(temp_files(root).is_empty());
+}
+
+/// A new sink sees every offset as stored: a replay of all of them adds nothing.
+fn assert_replay_adds_nothing(root: &Path) {
+    let mut sink = ParquetSink::open(ParquetSinkConfig::new(root)).unwrap();
+    let replay: Vec<Event> = chunks().concat();
+    sink.write_batch(&replay, &offsets(0, replay.len()))
+        .unwrap();
+    sink.close().unwrap();
+    assert_eq!(sink.stats().duplicates_skipped, 1_000);
+    assert_eq!(sink.stats().rows_accepted, 0);
+}
+
+#[test]
+fn a_merge_interrupted_after_its_new_file_is_committed_is_finished_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = tempfile::tempdir().unwrap();
+    let (segments, merged) = merged_with_saved_segments(dir.path(), saved.path());
+    // The crash: the merged file is in place, the segments are not removed yet, the marker is there.
+    let leaf = dir.path().join(BTC_DIR);
+    restore_segments(saved.path(), &leaf, &segments);
+    write_marker(&leaf, &merged, &segments);
+    assert_eq!(stored_ids(dir.path()).len(), 1_500, "BTC-USDT rows twice");
+
+    assert_open_resolves_the_merge(dir.path());
+    assert_one_sorted_file_per_partition(dir.path(), 1_000);
+    assert_replay_adds_nothing(dir.path());
+    assert_one_sorted_file_per_partition(dir.path(), 1_000);
+}
+
+#[test]
+fn a_merge_interrupted_before_its_new_file_is_committed_is_undone_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = tempfile::tempdir().unwrap();
+    let (segments, merged) = merged_with_saved_segments(dir.path(), saved.path());
+    // The crash: the segments are in place, the merged file only half written under its temporary name.
+    let leaf = dir.path().join(BTC_DIR);
+    std::fs::remove_file(leaf.join(&merged)).unwrap();
+    restore_segments(saved.path(), &leaf, &segments);
+    std::fs::write(leaf.join(format!(".{merged}.tmp")), b"PAR1").unwrap();
+    write_marker(&leaf, &merged, &segments);
+
+    assert_open_resolves_the_merge(dir.path());
+    assert_eq!(parquet_files(&leaf).len(), 5, "the segments stay");
+    assert_eq!(
+        stored_ids(dir.path()),
+        (0..500).chain(1_000..1_500).collect::<Vec<u64>>()
+    );
+    assert_replay_adds_nothing(dir.path());
+    assert_eq!(parquet_files(&leaf).len(), 5);
+}
