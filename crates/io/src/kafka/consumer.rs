@@ -28,7 +28,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rdkafka::config::FromClientConfigAndContext;
+use rdkafka::config::{FromClientConfigAndContext, RDKafkaLogLevel};
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -63,6 +63,14 @@ struct SourceContext {
     client_errors: AtomicU64,
 }
 
+/// librdkafka logs an offset reset at warning level only when an error caused it (the position was out
+/// of range); resets of a new group (no committed offset) are debug lines.
+fn is_skipping_offset_reset(level: RDKafkaLogLevel, fac: &str, message: &str) -> bool {
+    fac == "OFFSET"
+        && (level as i32) <= (RDKafkaLogLevel::Warning as i32)
+        && message.contains("offset reset")
+}
+
 fn lock(assignment: &Mutex<Assignment>) -> MutexGuard<'_, Assignment> {
     assignment
         .lock()
@@ -72,6 +80,33 @@ fn lock(assignment: &Mutex<Assignment>) -> MutexGuard<'_, Assignment> {
 impl ClientContext for SourceContext {
     fn error(&self, error: KafkaError, reason: &str) {
         log_client_error("consumer", &self.client_errors, &error, reason);
+    }
+
+    /// librdkafka's log lines, as its default does, except one: an offset reset caused by an error (the
+    /// position was out of range, e.g. the broker's retention deleted records not yet read) means records
+    /// were skipped. That is counted in `tickstream_kafka_offset_resets_total` and logged as an error.
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        match level {
+            _ if is_skipping_offset_reset(level, fac, message) => {
+                metrics::counter!("tickstream_kafka_offset_resets_total").increment(1);
+                tracing::error!(target: "librdkafka", "records skipped, not read: {message}");
+            }
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", "librdkafka: {fac} {message}")
+            }
+            RDKafkaLogLevel::Warning => {
+                tracing::warn!(target: "librdkafka", "librdkafka: {fac} {message}")
+            }
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", "librdkafka: {fac} {message}")
+            }
+            RDKafkaLogLevel::Debug => {
+                tracing::debug!(target: "librdkafka", "librdkafka: {fac} {message}")
+            }
+        }
     }
 
     fn stats(&self, statistics: Statistics) {

@@ -66,3 +66,40 @@ fn a_partition_given_back_remembers_where_this_member_left_off() {
     );
     assert!(assignment.left_at.is_empty());
 }
+
+#[test]
+fn an_offset_reset_caused_by_an_error_is_counted_as_skipped_records() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let context = SourceContext {
+        assignment: Default::default(),
+        client_errors: AtomicU64::new(0),
+    };
+    metrics::with_local_recorder(&recorder, || {
+        // The warning librdkafka logs when a fetch position is out of range (rdkafka_offset.c).
+        context.log(
+            RDKafkaLogLevel::Warning,
+            "OFFSET",
+            "t.trades.v1 [0]: offset reset (at offset 120 (leader epoch -1), broker 1) to offset \
+             BEGINNING (leader epoch -1): fetch failed due to requested offset not available on the \
+             broker: Broker: Offset out of range",
+        );
+        // A new group's reset is a debug line; other warnings are not resets.
+        context.log(
+            RDKafkaLogLevel::Debug,
+            "OFFSET",
+            "t.trades.v1 [1]: offset reset (at offset INVALID, broker 1) to BEGINNING: no previously \
+             committed offset available: Local: No offset stored",
+        );
+        context.log(
+            RDKafkaLogLevel::Warning,
+            "FAIL",
+            "127.0.0.1:9092/1: Connection refused",
+        );
+    });
+    let text = handle.render();
+    assert!(
+        text.contains("tickstream_kafka_offset_resets_total 1"),
+        "{text}"
+    );
+}
