@@ -182,6 +182,8 @@ pub struct KafkaSource {
     stashed: std::collections::VecDeque<Consumed>,
     poison_total: u64,
     errors_total: u64,
+    /// At start, how long an empty assignment is waited out before this member leaves and rejoins.
+    rejoin_after: Duration,
 }
 
 impl std::fmt::Debug for KafkaSource {
@@ -268,6 +270,7 @@ impl KafkaSource {
             stashed: Default::default(),
             poison_total: 0,
             errors_total: 0,
+            rejoin_after: config.session_timeout + Duration::from_secs(2),
         })
     }
 
@@ -296,6 +299,36 @@ impl KafkaSource {
         }
     }
 
+    /// Leaves the group and joins it again with the same subscription.
+    fn rejoin(&self) -> Result<(), Error> {
+        let subscription = self
+            .consumer
+            .subscription()
+            .map_err(|source| Error::Kafka {
+                op: "read the subscription",
+                source,
+            })?;
+        let mut names: Vec<String> = subscription
+            .elements()
+            .iter()
+            .map(|e| e.topic().to_owned())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        tracing::warn!(
+            after = ?self.rejoin_after,
+            "kafka group gave this member no partitions; leaving and joining again"
+        );
+        self.consumer.unsubscribe();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.consumer
+            .subscribe(&names)
+            .map_err(|source| Error::Kafka {
+                op: "subscribe",
+                source,
+            })
+    }
+
     /// Joins the group and waits (up to `timeout`) for the first assignment, then reads the group's
     /// committed offsets on the assigned partitions and the checkpoint each commit named. Consumption
     /// continues from those offsets, and later commits name their own checkpoint on every assigned
@@ -308,12 +341,22 @@ impl KafkaSource {
         // An empty first assignment may only mean the leader did not know the topics yet; wait for
         // partitions until the deadline, and start with none only if the group still gives none then
         // (more members than partitions).
+        // A member left without partitions longer than a session (a member the coordinator still counts
+        // but that is gone, as seen with some brokers, is expired by then) leaves and rejoins the group.
+        let mut empty_since = None;
         loop {
             {
                 let assignment = lock(&self.assignment);
                 if assignment.assigned && !assignment.partitions.is_empty() {
                     break;
                 }
+                if assignment.assigned {
+                    empty_since.get_or_insert_with(tokio::time::Instant::now);
+                }
+            }
+            if empty_since.is_some_and(|since| since.elapsed() > self.rejoin_after) {
+                self.rejoin()?;
+                empty_since = None;
             }
             let consumer = self.consumer.clone();
             tokio::select! {
