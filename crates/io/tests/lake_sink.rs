@@ -103,13 +103,30 @@ fn datasets_land_in_hive_partitions_with_the_published_schema() {
         let group = meta.row_group(0);
         assert!(group.sorting_columns().is_some());
         for column in group.columns() {
-            assert!(
-                matches!(column.compression(), Compression::ZSTD(_)),
-                "{dataset} is zstd"
+            assert_eq!(
+                column.compression(),
+                Compression::LZ4_RAW,
+                "{dataset}'s segment is LZ4"
             );
             assert!(column.statistics().is_some(), "{dataset} has statistics");
         }
     }
+
+    // The roll at the end of the run rewrites each partition's segment as its zstd file.
+    sink.close().unwrap();
+    let files = parquet_files(dir.path());
+    assert_eq!(files.len(), 6);
+    for file in files {
+        let reader = SerializedFileReader::new(File::open(dir.path().join(&file)).unwrap()).unwrap();
+        for column in reader.metadata().row_group(0).columns() {
+            assert!(
+                matches!(column.compression(), Compression::ZSTD(_)),
+                "{} is zstd",
+                file.display()
+            );
+        }
+    }
+    assert!(temp_files(dir.path()).is_empty());
 }
 
 #[test]

@@ -240,6 +240,11 @@ impl KafkaSource {
                 "statistics.interval.ms",
                 config.lag_interval.as_millis().to_string(),
             ),
+            ("fetch.wait.max.ms", config.fetch_wait.as_millis().to_string()),
+            (
+                "queued.max.messages.kbytes",
+                config.prefetch_kbytes.to_string(),
+            ),
             // The group leader assigns only partitions its metadata knows; a join that raced a topic's
             // metadata leaves the member with nothing until the next refresh shows the partitions and
             // triggers a rejoin. librdkafka's default refresh is 5 minutes; 10 s bounds that wait.

@@ -102,16 +102,30 @@ pub fn sort_column(table: &LakeTable) -> usize {
         .unwrap_or(0)
 }
 
-/// Writer settings shared by the sink and compaction: zstd, page statistics, dictionary pages, the sort
-/// order declared, and the schema and version metadata.
+/// How a lake file is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileCodec {
+    /// zstd at this level: every file readers keep (merged at a roll, compacted, or on an object store).
+    Zstd(i32),
+    /// LZ4 (`LZ4_RAW`): the segments a local root commits at each checkpoint until the roll merges them.
+    /// The parquet writer sets up a fresh zstd compressor for every column chunk; for the thousands of
+    /// small column chunks of a checkpoint over hundreds of partitions that set-up cost most of the time.
+    Segment,
+}
+
+/// Writer settings shared by the sink and compaction: the codec, page statistics, dictionary pages, the
+/// sort order declared, and the schema and version metadata.
 pub fn writer_properties(
     table: &LakeTable,
-    zstd_level: i32,
+    codec: FileCodec,
     row_group_rows: usize,
 ) -> WriterProperties {
-    let level = ZstdLevel::try_new(zstd_level).unwrap_or_default();
+    let compression = match codec {
+        FileCodec::Zstd(level) => Compression::ZSTD(ZstdLevel::try_new(level).unwrap_or_default()),
+        FileCodec::Segment => Compression::LZ4_RAW,
+    };
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(level))
+        .set_compression(compression)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_dictionary_enabled(true)
         .set_max_row_group_row_count(Some(row_group_rows.max(1)))

@@ -21,7 +21,7 @@ use parquet::file::statistics::Statistics;
 use tickstream_model::UnixNanos;
 use tickstream_model::schema::{LAKE_TABLES, LakeTable};
 
-use super::arrow_schema::{META_OFFSETS, arrow_schema, sort_column, writer_properties};
+use super::arrow_schema::{FileCodec, META_OFFSETS, arrow_schema, sort_column, writer_properties};
 use super::files::{
     commit_file, data_files, dir_entries, file_offsets, io_error, leaf_dirs, new_file_name,
     parquet_error, remove_if_present, sync_dir, temp_path,
@@ -251,7 +251,7 @@ pub(crate) fn merge_files(
 
     let temp = temp_path(&final_path);
     let file = File::create_new(&temp).map_err(|e| io_error(&temp, e))?;
-    let properties = writer_properties(table, zstd_level, row_group_rows);
+    let properties = writer_properties(table, FileCodec::Zstd(zstd_level), row_group_rows);
     let mut writer = ArrowWriter::try_new(file, schema, Some(properties))
         .map_err(|e| parquet_error(&temp, e))?;
     match &sorted {

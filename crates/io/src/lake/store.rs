@@ -20,7 +20,7 @@ use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 use super::compact::finish_interrupted_compactions;
 use super::files::{
-    TEMP_SUFFIX, commit_file, create_dir_durable, data_files, io_error, leaf_dirs,
+    FileCommit, TEMP_SUFFIX, commit_file, commit_files, create_dir_durable, data_files, io_error, leaf_dirs,
     metadata_offsets, parquet_error, remove_if_present, remove_temp_files, temp_path,
 };
 use super::offsets::OffsetRange;
@@ -244,6 +244,29 @@ impl LakeRoot {
                 let key = object.key(dir, Some(name));
                 object.upload(temp, key)?;
                 remove_if_present(temp)
+            }
+        }
+    }
+
+    /// Commits several finished temporary files, as `commit` does one: on a local root with the data
+    /// and the renames of all of them made durable together (`commit_files`).
+    pub fn commit_all(&self, files: &mut [(&mut File, &Path, &Path, &str)]) -> Result<(), Error> {
+        match self {
+            LakeRoot::Local(root) => commit_files(
+                &files
+                    .iter()
+                    .map(|(file, temp, dir, name)| FileCommit {
+                        file,
+                        temp,
+                        final_path: root.join(dir).join(name),
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            LakeRoot::Object(_) => {
+                for (file, temp, dir, name) in files.iter_mut() {
+                    self.commit(file, temp, dir, name)?;
+                }
+                Ok(())
             }
         }
     }

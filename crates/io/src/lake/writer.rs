@@ -12,7 +12,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
 use tickstream_model::{Event, EventKind};
 
-use super::arrow_schema::{META_OFFSETS, arrow_schema, lake_table, writer_properties};
+use super::arrow_schema::{FileCodec, META_OFFSETS, arrow_schema, lake_table, writer_properties};
 use super::compact::merge_files;
 use super::config::ParquetSinkConfig;
 use super::files::{new_file_name, parquet_error};
@@ -176,14 +176,18 @@ impl ParquetSink {
         })
     }
 
-    /// Commits every open file (on a local root, as a segment of its partition's current file): everything
-    /// written so far is durable and visible when this returns, and `committable_offsets` covers every
-    /// record seen.
+    /// Commits every open file (on a local root, as a segment of its partition's current file), all
+    /// together: everything written so far is durable and visible when this returns, and
+    /// `committable_offsets` covers every record seen.
     pub fn flush(&mut self) -> Result<(), Error> {
         self.guarded(|sink| {
             let keys: Vec<PartitionKey> = sink.partitions.keys().cloned().collect();
-            for key in keys {
-                sink.commit_partition(&key)?;
+            for key in &keys {
+                sink.write_row_group(key)?;
+            }
+            sink.commit_open_files(&keys)?;
+            for key in &keys {
+                sink.forget_if_idle(key);
             }
             Ok(())
         })
@@ -372,10 +376,13 @@ impl ParquetSink {
             .filter(|(_, p)| p.opened_at.elapsed() >= age)
             .map(|(k, _)| k.clone())
             .collect();
-        for key in expired {
-            self.write_row_group(&key)?;
-            self.roll_partition(&key)?;
-            self.forget_if_idle(&key);
+        for key in &expired {
+            self.write_row_group(key)?;
+        }
+        self.commit_open_files(&expired)?;
+        for key in &expired {
+            self.roll_partition(key)?;
+            self.forget_if_idle(key);
         }
         Ok(())
     }
@@ -405,7 +412,11 @@ impl ParquetSink {
             let table = lake_table(key.kind);
             let name = new_file_name(first_ts);
             let (file, temp) = root.create_temp(&open.dir, &name)?;
-            let properties = writer_properties(table, config.zstd_level, config.row_group_rows);
+            let codec = match root {
+                LakeRoot::Local(_) => FileCodec::Segment,
+                LakeRoot::Object(_) => FileCodec::Zstd(config.zstd_level),
+            };
+            let properties = writer_properties(table, codec, config.row_group_rows);
             let writer = ArrowWriter::try_new(file, arrow_schema(table), Some(properties))
                 .map_err(|e| parquet_error(&temp, e))?;
             open.file = Some(OpenFile {
@@ -463,8 +474,9 @@ impl ParquetSink {
     }
 
     /// The roll of a partition's file: commits the open file, then merges the segments committed since the
-    /// last roll into one file with `compact`'s crash-safe steps (a crash in between is finished or undone
-    /// when a sink next opens the dataset). Rows still pending stay for the next file.
+    /// last roll into one zstd file with `compact`'s crash-safe steps (a crash in between is finished or
+    /// undone when a sink next opens the dataset); a single segment is rewritten the same way. Rows still
+    /// pending stay for the next file.
     fn roll_partition(&mut self, key: &PartitionKey) -> Result<(), Error> {
         self.commit_open_file(key)?;
         let Some(open) = self.partitions.get_mut(key) else {
@@ -473,7 +485,7 @@ impl ParquetSink {
         let segments = std::mem::take(&mut open.segments);
         open.segment_bytes = 0;
         open.opened_at = Instant::now();
-        if let (LakeRoot::Local(root), true) = (&self.root, segments.len() >= 2) {
+        if let (LakeRoot::Local(root), false) = (&self.root, segments.is_empty()) {
             let dir = root.join(&open.dir);
             let paths: Vec<PathBuf> = segments.iter().map(|name| dir.join(name)).collect();
             merge_files(
@@ -496,34 +508,69 @@ impl ParquetSink {
     /// Finishes the partition's open file with its offset ranges in the metadata and commits it to the root
     /// (fsync and rename, or an upload to its final key).
     fn commit_open_file(&mut self, key: &PartitionKey) -> Result<(), Error> {
-        let Some(open) = self.partitions.get_mut(key) else {
-            return Ok(());
-        };
-        let Some(mut file) = open.file.take() else {
-            return Ok(());
-        };
-        if !open.file_offsets.is_empty() {
-            let ranges = encode_ranges(&open.file_offsets.to_ranges());
+        self.commit_open_files(std::slice::from_ref(key))
+    }
+
+    /// `commit_open_file` for several partitions, with their files made durable together
+    /// (`LakeRoot::commit_all`).
+    fn commit_open_files(&mut self, keys: &[PartitionKey]) -> Result<(), Error> {
+        let mut finished: Vec<(PartitionKey, OpenFile, u64)> = Vec::new();
+        for key in keys {
+            let Some(open) = self.partitions.get_mut(key) else {
+                continue;
+            };
+            let Some(mut file) = open.file.take() else {
+                continue;
+            };
+            if !open.file_offsets.is_empty() {
+                let ranges = encode_ranges(&open.file_offsets.to_ranges());
+                file.writer
+                    .append_key_value_metadata(KeyValue::new(META_OFFSETS.to_owned(), ranges));
+            }
             file.writer
-                .append_key_value_metadata(KeyValue::new(META_OFFSETS.to_owned(), ranges));
+                .finish()
+                .map_err(|e| parquet_error(&file.temp, e))?;
+            let bytes = file.writer.bytes_written() as u64;
+            finished.push((key.clone(), file, bytes));
         }
-        file.writer
-            .finish()
-            .map_err(|e| parquet_error(&file.temp, e))?;
-        let bytes = file.writer.bytes_written() as u64;
-        self.root
-            .commit(file.writer.inner_mut(), &file.temp, &open.dir, &file.name)?;
-        tracing::debug!(dir = %open.dir.display(), name = %file.name, "committed lake file");
-        open.file_offsets.clear();
-        if matches!(self.root, LakeRoot::Local(_)) {
-            open.segments.push(file.name);
-            open.segment_bytes += bytes;
+        if finished.is_empty() {
+            return Ok(());
         }
-        self.stats.files_committed += 1;
-        metrics::counter!("tickstream_lake_files_committed_total", "dataset" => key.dataset())
-            .increment(1);
-        metrics::counter!("tickstream_lake_bytes_written_total", "dataset" => key.dataset())
-            .increment(bytes);
+        let dirs: Vec<PathBuf> = finished
+            .iter()
+            .map(|(key, _, _)| self.partitions[key].dir.clone())
+            .collect();
+        let mut commits: Vec<(&mut File, &std::path::Path, &std::path::Path, &str)> = finished
+            .iter_mut()
+            .zip(&dirs)
+            .map(|((_, file, _), dir)| {
+                (
+                    file.writer.inner_mut(),
+                    file.temp.as_path(),
+                    dir.as_path(),
+                    file.name.as_str(),
+                )
+            })
+            .collect();
+        self.root.commit_all(&mut commits)?;
+        drop(commits);
+        let local = matches!(self.root, LakeRoot::Local(_));
+        for (key, file, bytes) in finished {
+            let Some(open) = self.partitions.get_mut(&key) else {
+                continue;
+            };
+            tracing::debug!(dir = %open.dir.display(), name = %file.name, "committed lake file");
+            open.file_offsets.clear();
+            if local {
+                open.segments.push(file.name);
+                open.segment_bytes += bytes;
+            }
+            self.stats.files_committed += 1;
+            metrics::counter!("tickstream_lake_files_committed_total", "dataset" => key.dataset())
+                .increment(1);
+            metrics::counter!("tickstream_lake_bytes_written_total", "dataset" => key.dataset())
+                .increment(bytes);
+        }
         Ok(())
     }
 }
