@@ -71,7 +71,7 @@ fn produce(brokers: String, prefix: String) -> anyhow::Result<()> {
         let config = KafkaSinkConfig {
             brokers: Some(brokers),
             topic_prefix: prefix,
-            partitions: 2,
+            partitions: Some(2),
             ..KafkaSinkConfig::default()
         };
         let mut sink = KafkaSink::new(&config).await?;

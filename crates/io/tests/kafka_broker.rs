@@ -79,7 +79,7 @@ fn sink_config(prefix: &str) -> anyhow::Result<KafkaSinkConfig> {
     Ok(KafkaSinkConfig {
         brokers: Some(brokers()?),
         topic_prefix: prefix.to_owned(),
-        partitions: 3,
+        partitions: Some(3),
         flush_timeout: Duration::from_secs(120),
         ..KafkaSinkConfig::default()
     })
@@ -91,7 +91,7 @@ fn source_config(prefix: &str, group: &str) -> anyhow::Result<KafkaSourceConfig>
         topic_prefix: prefix.to_owned(),
         group_id: group.to_owned(),
         kinds: vec![EventKind::Trade],
-        partitions: 3,
+        partitions: Some(3),
         session_timeout: Duration::from_secs(6),
         ..KafkaSourceConfig::default()
     })

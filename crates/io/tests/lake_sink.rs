@@ -117,7 +117,8 @@ fn datasets_land_in_hive_partitions_with_the_published_schema() {
     let files = parquet_files(dir.path());
     assert_eq!(files.len(), 6);
     for file in files {
-        let reader = SerializedFileReader::new(File::open(dir.path().join(&file)).unwrap()).unwrap();
+        let reader =
+            SerializedFileReader::new(File::open(dir.path().join(&file)).unwrap()).unwrap();
         for column in reader.metadata().row_group(0).columns() {
             assert!(
                 matches!(column.compression(), Compression::ZSTD(_)),

@@ -258,6 +258,27 @@ pub mod duration_text {
         let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
         super::parse_duration(&text).map_err(serde::de::Error::custom)
     }
+
+    /// The same for a duration that may be left out (`None` when absent, with `#[serde(default)]`).
+    pub mod optional {
+        use std::time::Duration;
+
+        pub fn serialize<S: serde::Serializer>(
+            d: &Option<Duration>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<Duration>, D::Error> {
+            super::deserialize(d).map(Some)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use crate::runtime::{
 use crate::state_store::PartitionOffset;
 
 /// How long a partial batch may wait for more events.
-const LINGER: Duration = Duration::from_millis(5);
+const LINGER: Duration = Duration::from_millis(1);
 /// How long the source waits, after its end, for the sinks' final flush before it stops without
 /// committing (what it read since the last commit is then read again on the next start).
 const FINAL_COMMIT_WAIT: Duration = Duration::from_secs(60);

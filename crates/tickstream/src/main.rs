@@ -31,6 +31,11 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// mimalloc instead of the system allocator: events are small values allocated on one thread and freed on
+/// another, where glibc's malloc spends much of its time and keeps memory in per-thread arenas.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Streaming ingestion of crypto market data: venue websockets to Kafka, bars, indicators and signals, a
 /// Parquet lake and a serving API.
 #[derive(Debug, Parser)]

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tickstream_model::{Event, EventKind};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::barrier_alignment::Aligner;
@@ -76,6 +76,11 @@ pub async fn stop_requested(mut shutdown: watch::Receiver<bool>) {
 pub struct RunOptions {
     /// Batches buffered on each edge before the sender waits (backpressure).
     pub channel_capacity: usize,
+    /// Events buffered on each edge before the sender waits. Bounding events as well as batches gives a
+    /// flow of small batches (a quiet feed, or a source that sends every millisecond) room for a sink's
+    /// checkpoint flush, so that one slow flush does not stall the other sinks, while full batches still
+    /// hold no more than this many events.
+    pub channel_events: usize,
     /// How often a checkpoint barrier is injected at the sources.
     pub checkpoint_interval: Duration,
     /// Replay: every source reads these normalized event files instead of its own input.
@@ -89,7 +94,8 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> RunOptions {
         RunOptions {
-            channel_capacity: 64,
+            channel_capacity: 1024,
+            channel_events: 65_536,
             checkpoint_interval: Duration::from_secs(5),
             replay_inputs: None,
             events_read: Arc::default(),
@@ -105,29 +111,76 @@ pub struct RunSummary {
     pub checkpoints: u64,
 }
 
-/// A node's inbound channel: each message with the index of the input (in the node's `inputs`) it came
-/// from.
-pub type Inbound = mpsc::Receiver<(usize, Message)>;
+/// What travels on an edge: the input index, the message, and the batch's hold on the edge's event room.
+type Carried = (usize, Message, Option<OwnedSemaphorePermit>);
+
+/// A node's inbound channel, bounded by batches and by events (`RunOptions`).
+#[derive(Debug)]
+pub struct Inbound {
+    rx: mpsc::Receiver<Carried>,
+}
+
+impl Inbound {
+    /// The next message with the index of the input (in the node's `inputs`) it came from; taking it
+    /// frees its events' room on the edge.
+    pub async fn recv(&mut self) -> Option<(usize, Message)> {
+        self.rx
+            .recv()
+            .await
+            .map(|(input, message, _room)| (input, message))
+    }
+}
+
+/// The sending side of a node's inbound channel.
+#[derive(Debug, Clone)]
+struct Edge {
+    tx: mpsc::Sender<Carried>,
+    /// One permit per event of room.
+    room: Arc<Semaphore>,
+    events: usize,
+}
+
+/// A node's inbound channel: the sender every input clones, and the receiver.
+fn edge(batches: usize, events: usize) -> (Edge, Inbound) {
+    let (tx, rx) = mpsc::channel(batches.max(1));
+    let events = events.clamp(1, Semaphore::MAX_PERMITS);
+    let room = Arc::new(Semaphore::new(events));
+    (Edge { tx, room, events }, Inbound { rx })
+}
 
 /// Where a node sends what it emits (each downstream node's channel and this node's index among its
 /// inputs); counts what it emits by kind (`tickstream_node_events_total`).
 #[derive(Debug, Clone, Default)]
 pub struct Outputs {
     node: Arc<str>,
-    senders: Vec<(mpsc::Sender<(usize, Message)>, usize)>,
+    senders: Vec<(Edge, usize)>,
 }
 
 impl Outputs {
     /// Sends to every downstream node, waiting for room (backpressure). Fails when a downstream task has
     /// stopped, which only happens when the run is failing.
     pub async fn send(&self, message: Message) -> anyhow::Result<()> {
-        if let Message::Batch(batch) = &message {
-            count_events(&self.node, &batch.events);
-        }
-        for (tx, input) in &self.senders {
-            tx.send((*input, message.clone()))
+        let stopped = || anyhow::anyhow!("a downstream task stopped");
+        let events = match &message {
+            Message::Batch(batch) => {
+                count_events(&self.node, &batch.events);
+                batch.events.len()
+            }
+            Message::Barrier(_) | Message::End => 0,
+        };
+        for (edge, input) in &self.senders {
+            let room = if events == 0 {
+                None
+            } else {
+                // A batch larger than the whole room takes all of it.
+                let wanted = events.min(edge.events) as u32;
+                let permit = edge.room.clone().acquire_many_owned(wanted).await;
+                Some(permit.map_err(|_| stopped())?)
+            };
+            edge.tx
+                .send((*input, message.clone(), room))
                 .await
-                .map_err(|_| anyhow::anyhow!("a downstream task stopped"))?;
+                .map_err(|_| stopped())?;
         }
         Ok(())
     }
@@ -210,7 +263,7 @@ pub async fn run(
 ) -> anyhow::Result<RunSummary> {
     let capacity = options.channel_capacity.max(1);
     // One inbound channel per operator and sink; every input sends into it.
-    let mut senders: BTreeMap<String, mpsc::Sender<(usize, Message)>> = BTreeMap::new();
+    let mut senders: BTreeMap<String, Edge> = BTreeMap::new();
     let mut inbound: BTreeMap<String, Inbound> = BTreeMap::new();
     for name in pipeline
         .operators
@@ -218,7 +271,7 @@ pub async fn run(
         .map(|n| &n.name)
         .chain(pipeline.sinks.iter().map(|n| &n.name))
     {
-        let (tx, rx) = mpsc::channel(capacity);
+        let (tx, rx) = edge(capacity, options.channel_events);
         senders.insert(name.clone(), tx);
         inbound.insert(name.clone(), rx);
     }
@@ -437,6 +490,52 @@ async fn restore(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::FutureExt as _;
+
+    fn batch(events: usize) -> Message {
+        let event: Event =
+            serde_json::from_str(include_str!("../../../schemas/examples/trade.v1.json")).unwrap();
+        Message::Batch(Batch::new(vec![event; events]))
+    }
+
+    #[tokio::test]
+    async fn an_edge_holds_many_small_batches_but_no_more_events_than_its_room() {
+        let (tx, mut rx) = edge(100, 10);
+        let outputs = Outputs {
+            node: "source".into(),
+            senders: vec![(tx, 0)],
+        };
+        // Ten one-event batches fit in a room of ten events.
+        for _ in 0..10 {
+            outputs.send(batch(1)).now_or_never().unwrap().unwrap();
+        }
+        assert!(
+            outputs.send(batch(1)).now_or_never().is_none(),
+            "the room is full"
+        );
+        // Markers need no room.
+        outputs
+            .send(Message::Barrier(1))
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        // Taking one batch out frees its event; a batch larger than the whole room waits for all of it.
+        rx.recv().await.unwrap();
+        outputs.send(batch(1)).now_or_never().unwrap().unwrap();
+        let mut big = Box::pin(outputs.send(batch(25)));
+        assert!((&mut big).now_or_never().is_none());
+        for _ in 0..9 {
+            rx.recv().await.unwrap();
+        }
+        assert!(matches!(rx.recv().await, Some((0, Message::Barrier(1)))));
+        assert!(
+            (&mut big).now_or_never().is_none(),
+            "one event is still held"
+        );
+        rx.recv().await.unwrap();
+        big.await.unwrap();
+        assert!(matches!(rx.recv().await, Some((0, Message::Batch(b))) if b.events.len() == 25));
+    }
 
     #[test]
     fn markers_wait_for_every_input() {

@@ -29,6 +29,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -320,7 +321,11 @@ async fn serve_connection(tcp: TcpStream, shared: Arc<Shared>) {
         path = request.uri().path().to_owned();
         Ok(response)
     };
-    let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, capture).await else {
+    // Clients send only subscriptions and pings. tungstenite zero-fills its whole read buffer before every
+    // read, and this side is polled on every step: a small buffer keeps that cheap.
+    let config = WebSocketConfig::default().read_buffer_size(4096);
+    let Ok(ws) = tokio_tungstenite::accept_hdr_async_with_config(tcp, capture, Some(config)).await
+    else {
         return;
     };
     let faults = shared.faults.subscribe();

@@ -73,8 +73,9 @@ pub struct KafkaSinkConfig {
     pub brokers: Option<String>,
     /// Topics are `<topic_prefix>.trades.v1`, `<topic_prefix>.quotes.v1`, ...
     pub topic_prefix: String,
-    /// Partitions of topics created on start; existing topics must have at least this many.
-    pub partitions: i32,
+    /// Partitions of topics created on start; existing topics must have at least this many. Default:
+    /// see `topic_partitions`.
+    pub partitions: Option<i32>,
     /// Replication factor of topics created on start (1 on the embedded cluster, which has one broker).
     pub replication: i32,
     pub compression: Compression,
@@ -105,7 +106,7 @@ impl Default for KafkaSinkConfig {
         KafkaSinkConfig {
             brokers: None,
             topic_prefix: DEFAULT_TOPIC_PREFIX.to_owned(),
-            partitions: DEFAULT_PARTITIONS,
+            partitions: None,
             replication: DEFAULT_REPLICATION,
             compression: Compression::Lz4,
             linger: Duration::from_millis(5),
@@ -123,7 +124,7 @@ impl KafkaSinkConfig {
     pub fn validate(&self) -> Result<(), Error> {
         validate_common(
             self.topic_prefix.as_str(),
-            self.partitions,
+            self.partitions.unwrap_or(DEFAULT_PARTITIONS),
             self.replication,
             &self.properties,
         )?;
@@ -168,7 +169,8 @@ pub struct KafkaSourceConfig {
     /// Which event kinds to read (one topic each).
     pub kinds: Vec<EventKind>,
     /// Partitions of topics created on start when missing; existing topics must have at least this many.
-    pub partitions: i32,
+    /// Default: see `topic_partitions`.
+    pub partitions: Option<i32>,
     pub replication: i32,
     /// Where the group starts on a partition without a committed offset.
     pub offset_reset: OffsetReset,
@@ -178,11 +180,12 @@ pub struct KafkaSourceConfig {
     /// How often per-partition lag is exported (`statistics.interval.ms`).
     #[serde(with = "duration_text")]
     pub lag_interval: Duration,
-    /// How long the broker may hold a fetch open while it has nothing new (`fetch.wait.max.ms`): the
-    /// floor of the end-to-end latency on a quiet partition. librdkafka's 500 ms default suits batch
-    /// readers; 10 ms costs an idle consumer about 100 small requests a second per broker.
-    #[serde(with = "duration_text")]
-    pub fetch_wait: Duration,
+    /// How long the broker may hold a fetch open while it has nothing new (`fetch.wait.max.ms`). A Kafka
+    /// broker answers as soon as records arrive, so this costs no latency there; the embedded cluster
+    /// holds an empty fetch for the whole wait, so there it is the floor of the end-to-end latency.
+    /// Default: 500 ms on a broker (librdkafka's), 2 ms on the embedded cluster.
+    #[serde(with = "duration_text::optional")]
+    pub fetch_wait: Option<Duration>,
     /// Bound in KiB of the records fetched ahead and not yet handed to the pipeline
     /// (`queued.max.messages.kbytes`; librdkafka's default is 64 MiB).
     pub prefetch_kbytes: u32,
@@ -197,12 +200,12 @@ impl Default for KafkaSourceConfig {
             topic_prefix: DEFAULT_TOPIC_PREFIX.to_owned(),
             group_id: "tickstream".to_owned(),
             kinds: EventKind::ALL.to_vec(),
-            partitions: DEFAULT_PARTITIONS,
+            partitions: None,
             replication: DEFAULT_REPLICATION,
             offset_reset: OffsetReset::Earliest,
             session_timeout: Duration::from_secs(10),
             lag_interval: Duration::from_secs(5),
-            fetch_wait: Duration::from_millis(10),
+            fetch_wait: None,
             prefetch_kbytes: 16 * 1024,
             properties: BTreeMap::new(),
         }
@@ -213,7 +216,7 @@ impl KafkaSourceConfig {
     pub fn validate(&self) -> Result<(), Error> {
         validate_common(
             self.topic_prefix.as_str(),
-            self.partitions,
+            self.partitions.unwrap_or(DEFAULT_PARTITIONS),
             self.replication,
             &self.properties,
         )?;
@@ -232,7 +235,10 @@ impl KafkaSourceConfig {
         if self.lag_interval < Duration::from_millis(100) {
             return Err(config_error("lag_interval", "must be at least 100ms"));
         }
-        if self.fetch_wait > Duration::from_secs(10) {
+        if self
+            .fetch_wait
+            .is_some_and(|wait| wait > Duration::from_secs(10))
+        {
             return Err(config_error("fetch_wait", "must be at most 10s"));
         }
         if !(1_024..=2_097_151).contains(&self.prefetch_kbytes) {
@@ -248,6 +254,18 @@ impl KafkaSourceConfig {
 const DEFAULT_TOPIC_PREFIX: &str = "tickstream";
 /// Six partitions spread the instruments of a few venues over a small consumer group.
 const DEFAULT_PARTITIONS: i32 = 6;
+
+/// The partitions of the topics a sink or source creates: as configured, or by default six on a broker
+/// and one on the embedded cluster. That cluster is one process with one consumer, so more partitions
+/// add no parallelism there, only memory (it keeps about 5 MB of log per partition) and fetch work (it
+/// scans a partition's log for every fetch).
+pub fn topic_partitions(configured: Option<i32>, embedded: bool) -> i32 {
+    match configured {
+        Some(n) => n,
+        None if embedded => 1,
+        None => DEFAULT_PARTITIONS,
+    }
+}
 /// One replica suits a single local broker; production clusters should set 3.
 const DEFAULT_REPLICATION: i32 = 1;
 

@@ -43,8 +43,13 @@ use super::checkpoint::{CommittedOffset, checkpoint_metadata, parse_checkpoint_m
 use super::poison::{DeadLetter, DeadLetters, decode_event};
 use super::{
     Cluster, KafkaSourceConfig, Topics, ensure_topics, log_client_error, log_sampled, run_blocking,
+    topic_partitions,
 };
 use crate::Error;
+
+/// `fetch_wait` when not configured (see `KafkaSourceConfig::fetch_wait`).
+const BROKER_FETCH_WAIT: Duration = Duration::from_millis(500);
+const EMBEDDED_FETCH_WAIT: Duration = Duration::from_millis(2);
 
 /// An event with the position it was read from.
 #[derive(Debug, Clone, PartialEq)]
@@ -220,7 +225,20 @@ impl KafkaSource {
         names.dedup();
         let mut with_dlq = names.clone();
         with_dlq.push(topics.dlq());
-        ensure_topics(&cluster, &with_dlq, config.partitions, replication).await?;
+        ensure_topics(
+            &cluster,
+            &with_dlq,
+            topic_partitions(config.partitions, cluster.embedded().is_some()),
+            replication,
+        )
+        .await?;
+        let fetch_wait = config
+            .fetch_wait
+            .unwrap_or(if cluster.embedded().is_some() {
+                EMBEDDED_FETCH_WAIT
+            } else {
+                BROKER_FETCH_WAIT
+            });
         let settings = [
             ("client.id", "tickstream-source".to_owned()),
             ("group.id", config.group_id.clone()),
@@ -240,7 +258,7 @@ impl KafkaSource {
                 "statistics.interval.ms",
                 config.lag_interval.as_millis().to_string(),
             ),
-            ("fetch.wait.max.ms", config.fetch_wait.as_millis().to_string()),
+            ("fetch.wait.max.ms", fetch_wait.as_millis().to_string()),
             (
                 "queued.max.messages.kbytes",
                 config.prefetch_kbytes.to_string(),

@@ -27,7 +27,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 pub use assignment::OffsetMap;
 pub use checkpoint::{CommittedOffset, checkpoint_metadata, parse_checkpoint_metadata};
-pub use config::{Compression, KafkaSinkConfig, KafkaSourceConfig, OffsetReset};
+pub use config::{Compression, KafkaSinkConfig, KafkaSourceConfig, OffsetReset, topic_partitions};
 pub use consumer::{Consumed, KafkaSource};
 pub use embedded::EmbeddedKafka;
 pub use poison::{HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION, HEADER_SOURCE_TOPIC};

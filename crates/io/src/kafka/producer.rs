@@ -14,7 +14,7 @@ use tokio::sync::{Notify, watch};
 
 use super::{
     Cluster, HEADER_CONTENT_TYPE, HEADER_EXCHANGE, HEADER_SCHEMA, KafkaSinkConfig, Topics,
-    ensure_topics, log_client_error, log_sampled, run_blocking,
+    ensure_topics, log_client_error, log_sampled, run_blocking, topic_partitions,
 };
 use crate::Error;
 
@@ -44,7 +44,13 @@ impl KafkaSink {
             config.replication
         };
         let names: Vec<&str> = topics.all().collect();
-        ensure_topics(&cluster, &names, config.partitions, replication).await?;
+        ensure_topics(
+            &cluster,
+            &names,
+            topic_partitions(config.partitions, cluster.embedded().is_some()),
+            replication,
+        )
+        .await?;
         let settings = [
             ("client.id", "tickstream-sink".to_owned()),
             ("enable.idempotence", "true".to_owned()),

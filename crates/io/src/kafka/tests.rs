@@ -38,7 +38,7 @@ fn trades(symbols: &[&str], per_symbol: u64) -> Vec<Event> {
 fn sink_config(prefix: &str, partitions: i32) -> KafkaSinkConfig {
     KafkaSinkConfig {
         topic_prefix: prefix.to_owned(),
-        partitions,
+        partitions: Some(partitions),
         ..KafkaSinkConfig::default()
     }
 }
@@ -48,7 +48,7 @@ fn source_config(prefix: &str, group: &str, partitions: i32) -> KafkaSourceConfi
         topic_prefix: prefix.to_owned(),
         group_id: group.to_owned(),
         kinds: vec![EventKind::Trade],
-        partitions,
+        partitions: Some(partitions),
         session_timeout: Duration::from_secs(6),
         ..KafkaSourceConfig::default()
     }

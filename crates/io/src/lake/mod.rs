@@ -82,8 +82,8 @@ mod store;
 mod writer;
 
 pub use arrow_schema::{
-    META_DATASET, META_OFFSETS, META_SCHEMA, META_VERSION, TICKSTREAM_VERSION, arrow_schema,
-    FileCodec, lake_table, lake_table_named, writer_properties,
+    FileCodec, META_DATASET, META_OFFSETS, META_SCHEMA, META_VERSION, TICKSTREAM_VERSION,
+    arrow_schema, lake_table, lake_table_named, writer_properties,
 };
 pub use compact::{CompactReport, compact};
 pub use config::{DEFAULT_MAX_FILE_BYTES, ParquetSinkConfig, StorageOptions};

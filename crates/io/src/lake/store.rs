@@ -20,8 +20,8 @@ use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 use super::compact::finish_interrupted_compactions;
 use super::files::{
-    FileCommit, TEMP_SUFFIX, commit_file, commit_files, create_dir_durable, data_files, io_error, leaf_dirs,
-    metadata_offsets, parquet_error, remove_if_present, remove_temp_files, temp_path,
+    FileCommit, TEMP_SUFFIX, commit_file, commit_files, create_dir_durable, data_files, io_error,
+    leaf_dirs, metadata_offsets, parquet_error, remove_if_present, remove_temp_files, temp_path,
 };
 use super::offsets::OffsetRange;
 use crate::Error;
