@@ -216,13 +216,21 @@ impl LakeRoot {
         }
     }
 
-    /// Creates the temporary file a new data file `name` of partition `dir` is written into.
+    /// Creates the temporary file a new data file `name` of partition `dir` is written into (and, on a
+    /// local root, the partition's directory when it is missing).
     pub fn create_temp(&self, dir: &Path, name: &str) -> Result<(File, PathBuf), Error> {
         let temp = match self {
             LakeRoot::Local(root) => {
                 let dir = root.join(dir);
-                create_dir_durable(&dir)?;
-                temp_path(&dir.join(name))
+                let temp = temp_path(&dir.join(name));
+                match File::create_new(&temp) {
+                    Ok(file) => return Ok((file, temp)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        create_dir_durable(&dir)?;
+                    }
+                    Err(e) => return Err(io_error(&temp, e)),
+                }
+                temp
             }
             LakeRoot::Object(object) => object.staging.join(format!(".{name}{TEMP_SUFFIX}")),
         };

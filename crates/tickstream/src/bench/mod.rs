@@ -413,11 +413,18 @@ async fn latency_phase(
         seconds: started.elapsed().as_secs_f64(),
     };
     check_running(running)?;
+    let flush = |part: &str| {
+        let name = format!("tickstream_sink_flush_seconds_{part}");
+        let total = |s: &Samples| s.total_where(&name, "sink", "lake");
+        (total(&window.after) - total(&window.before)).max(0.0)
+    };
+    let flushes = flush("count");
     Ok(LatencyPhase {
         seconds: window.seconds,
         target: args.rate,
         offered: window.rate("tickstream_connector_events_total", None),
         latency: Percentiles::of(samples),
+        lake_flushes: (flushes as u64, flush("sum") / flushes.max(1.0)),
     })
 }
 

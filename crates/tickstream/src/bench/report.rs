@@ -43,6 +43,8 @@ pub struct LatencyPhase {
     pub offered: f64,
     /// Seconds from `ts_recv` to the cache write.
     pub latency: Option<Percentiles>,
+    /// The lake sink's checkpoint flushes in the window: how many, and their mean seconds.
+    pub lake_flushes: (u64, f64),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +120,12 @@ pub fn render(r: &BenchReport) -> String {
         }
         None => out.push_str("\n  latency ts_recv to cache write: no events reached the cache"),
     }
+    let _ = write!(
+        out,
+        "\n  lake flushes at checkpoints: {}, {} each on average",
+        l.lake_flushes.0,
+        ms(l.lake_flushes.1)
+    );
     match r.peak_rss_bytes {
         Some(b) => {
             let _ = write!(out, "\npeak RSS: {:.1} MiB", b as f64 / (1024.0 * 1024.0));
@@ -252,6 +260,7 @@ mod tests {
                 target: 50000,
                 offered: 49000.0,
                 latency: Percentiles::of(vec![0.001, 0.002, 0.004]),
+                lake_flushes: (4, 0.25),
             },
             peak_rss_bytes: Some(200 * 1024 * 1024),
         };
@@ -265,6 +274,7 @@ mod tests {
             "  cpu by thread (cores): tokio-runtime-w 1.50",
             "  offered: 49000 events/s",
             "  latency ts_recv to cache write: p50 2.000 ms, p95 4.000 ms, p99 4.000 ms, max 4.000 ms (3 events)",
+            "  lake flushes at checkpoints: 4, 250.000 ms each on average",
             "peak RSS: 200.0 MiB",
         ] {
             assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
