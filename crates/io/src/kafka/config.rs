@@ -79,9 +79,8 @@ pub struct KafkaSinkConfig {
     /// Replication factor of topics created on start (1 on the embedded cluster, which has one broker).
     pub replication: i32,
     pub compression: Compression,
-    /// How long the producer waits to fill a batch (`linger.ms`): part of the end-to-end latency. 1 ms
-    /// sustained the same rate as 5 ms in `tickstream bench` (6 venues x 100 symbols, embedded cluster),
-    /// with a lower latency; under load batches fill before the linger ends.
+    /// How long the producer waits to fill a batch (`linger.ms`). 5 ms measured best or level with
+    /// 0, 10 and 50 ms on the embedded cluster (`benches/kafka.rs`).
     #[serde(with = "duration_text")]
     pub linger: Duration,
     /// Maximum bytes per partition batch (`batch.size`).
@@ -110,7 +109,7 @@ impl Default for KafkaSinkConfig {
             partitions: None,
             replication: DEFAULT_REPLICATION,
             compression: Compression::Lz4,
-            linger: Duration::from_millis(1),
+            linger: Duration::from_millis(5),
             batch_bytes: 1_000_000,
             buffer_max_messages: 1_200_000,
             buffer_max_kbytes: 512 * 1024,
