@@ -22,6 +22,9 @@ use super::record_batch::{record_batch, sort_by_event_time};
 use super::store::LakeRoot;
 use crate::Error;
 
+/// Time a call spends merging the segments of partitions that reached their age limit.
+const ROLL_BUDGET: Duration = Duration::from_millis(200);
+
 /// Counters of what the sink did since it was opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SinkStats {
@@ -194,7 +197,8 @@ impl ParquetSink {
     }
 
     /// Rolls the partitions whose first row since their last roll arrived `max_file_age` ago or more:
-    /// commits their open file and merges their segments into one file. Call it on a timer so that quiet
+    /// commits their open file and merges their segments into one file, oldest first, for up to
+    /// `ROLL_BUDGET` of merging a call (the others roll on the next calls). Call it on a timer so that quiet
     /// partitions roll too; `write` also does it at most once a second.
     pub fn roll_expired(&mut self) -> Result<(), Error> {
         self.guarded(|sink| sink.roll_older_than(sink.config.max_file_age))
@@ -369,18 +373,28 @@ impl ParquetSink {
         Ok(())
     }
 
+    /// Rolls the partitions opened `age` ago or more, oldest first. Unless `age` is zero (the end of a
+    /// run), the merges of one call stop after `ROLL_BUDGET`: partitions opened together (at the start of a
+    /// run) would otherwise all merge in one call and hold the sink for minutes; the rest roll on the next
+    /// calls, which spreads the rolls out from then on.
     fn roll_older_than(&mut self, age: Duration) -> Result<(), Error> {
-        let expired: Vec<PartitionKey> = self
+        let started = Instant::now();
+        let mut expired: Vec<(Instant, PartitionKey)> = self
             .partitions
             .iter()
             .filter(|(_, p)| p.opened_at.elapsed() >= age)
-            .map(|(k, _)| k.clone())
+            .map(|(k, p)| (p.opened_at, k.clone()))
             .collect();
+        expired.sort();
+        let expired: Vec<PartitionKey> = expired.into_iter().map(|(_, k)| k).collect();
         for key in &expired {
             self.write_row_group(key)?;
         }
         self.commit_open_files(&expired)?;
         for key in &expired {
+            if !age.is_zero() && started.elapsed() >= ROLL_BUDGET {
+                break;
+            }
             self.roll_partition(key)?;
             self.forget_if_idle(key);
         }
