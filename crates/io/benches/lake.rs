@@ -114,7 +114,8 @@ fn write_all(root: &Path, events: &[Event]) {
     for chunk in events.chunks(10_000) {
         sink.write(chunk).expect("write");
     }
-    sink.flush().expect("flush");
+    // The end of a run: segments merged into each partition's zstd file, as analysts keep it.
+    sink.close().expect("close");
 }
 
 fn bytes_under(dir: &Path) -> u64 {

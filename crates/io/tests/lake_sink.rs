@@ -555,3 +555,35 @@ fn the_sink_can_move_to_a_writer_thread() {
     });
     assert_eq!(handle.join().unwrap(), 1);
 }
+
+#[test]
+fn a_flush_over_more_partitions_than_open_files_commits_them_all_group_by_group() {
+    // Groups of 2 (each file fsynced) and of 10 (one filesystem sync a group on Linux).
+    for max_open_files in [2, 10] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path());
+        cfg.max_open_files = max_open_files;
+        let mut sink = ParquetSink::open(cfg).unwrap();
+        let symbols: Vec<String> = (0..25).map(|i| format!("S{i:02}-USDT")).collect();
+        for (i, sym) in symbols.iter().enumerate() {
+            sink.write(&trades(
+                Exchange::Binance,
+                sym,
+                DAY_START,
+                SECOND,
+                i as u64 * 10,
+                10,
+            ))
+            .unwrap();
+        }
+        sink.flush().unwrap();
+        assert_eq!(
+            sink.stats().files_committed,
+            25,
+            "{max_open_files} at a time"
+        );
+        assert_eq!(parquet_files(dir.path()).len(), 25);
+        assert!(temp_files(dir.path()).is_empty());
+        assert_eq!(stored_trades(dir.path()).len(), 250);
+    }
+}

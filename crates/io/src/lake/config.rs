@@ -52,6 +52,7 @@ pub struct ParquetSinkConfig {
     pub max_buffered_rows: usize,
     /// Files open for writing at once; past it the least recently written partition's file is committed,
     /// as a segment on a local root (a replay over many days and symbols would otherwise hold one descriptor per partition).
+    /// A flush commits its files this many partitions at a time, so up to twice this many are open then.
     #[serde(default = "default_max_open_files")]
     pub max_open_files: usize,
     /// zstd level, 1 (fast) to 22 (small).

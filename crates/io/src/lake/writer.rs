@@ -185,10 +185,7 @@ impl ParquetSink {
     pub fn flush(&mut self) -> Result<(), Error> {
         self.guarded(|sink| {
             let keys: Vec<PartitionKey> = sink.partitions.keys().cloned().collect();
-            for key in &keys {
-                sink.write_row_group(key)?;
-            }
-            sink.commit_open_files(&keys)?;
+            sink.write_and_commit(&keys)?;
             for key in &keys {
                 sink.forget_if_idle(key);
             }
@@ -387,16 +384,25 @@ impl ParquetSink {
             .collect();
         expired.sort();
         let expired: Vec<PartitionKey> = expired.into_iter().map(|(_, k)| k).collect();
-        for key in &expired {
-            self.write_row_group(key)?;
-        }
-        self.commit_open_files(&expired)?;
+        self.write_and_commit(&expired)?;
         for key in &expired {
             if !age.is_zero() && started.elapsed() >= ROLL_BUDGET {
                 break;
             }
             self.roll_partition(key)?;
             self.forget_if_idle(key);
+        }
+        Ok(())
+    }
+
+    /// Writes the pending rows of `keys` and commits their files, `max_open_files` partitions at a time
+    /// (so at most twice that many files are open), each group's files made durable together.
+    fn write_and_commit(&mut self, keys: &[PartitionKey]) -> Result<(), Error> {
+        for group in keys.chunks(self.config.max_open_files.max(1)) {
+            for key in group {
+                self.write_row_group(key)?;
+            }
+            self.commit_open_files(group)?;
         }
         Ok(())
     }
