@@ -47,7 +47,7 @@ pub struct ParquetSinkConfig {
     #[serde(default = "default_row_group_rows")]
     pub row_group_rows: usize,
     /// Rows waiting in memory across all partitions before the largest partitions are written out as
-    /// (smaller) row groups early; bounds the sink's memory (about 200 bytes a row).
+    /// (smaller) row groups early; bounds the sink's memory (rows wait as Arrow columns, converted 64 at a time).
     #[serde(default = "default_max_buffered_rows")]
     pub max_buffered_rows: usize,
     /// Files open for writing at once; past it the least recently written partition's file is committed,

@@ -77,6 +77,7 @@ mod config;
 mod files;
 mod offsets;
 mod partition;
+mod pending;
 mod record_batch;
 mod store;
 mod writer;

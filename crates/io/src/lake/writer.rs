@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::KeyValue;
-use tickstream_model::{Event, EventKind};
+use tickstream_model::{Event, EventKind, UnixNanos};
 
 use super::arrow_schema::{FileCodec, META_OFFSETS, arrow_schema, lake_table, writer_properties};
 use super::compact::merge_files;
@@ -18,7 +18,7 @@ use super::config::ParquetSinkConfig;
 use super::files::{new_file_name, parquet_error};
 use super::offsets::{RangeSet, SourceOffset, SourcePartition, encode_ranges};
 use super::partition::PartitionKey;
-use super::record_batch::{record_batch, sort_by_event_time};
+use super::pending::PendingRows;
 use super::store::LakeRoot;
 use crate::Error;
 
@@ -69,7 +69,7 @@ struct OpenPartition {
     /// The partition's directory under the root.
     dir: PathBuf,
     /// Rows not yet in a row group, in arrival order.
-    pending: Vec<Event>,
+    pending: PendingRows,
     pending_offsets: RangeSet,
     file: Option<OpenFile>,
     /// Offsets of the rows in the open file.
@@ -296,7 +296,7 @@ impl ParquetSink {
             .entry(key.clone())
             .or_insert_with(|| OpenPartition {
                 dir: key.relative_dir(),
-                pending: Vec::new(),
+                pending: PendingRows::new(key.kind),
                 pending_offsets: RangeSet::default(),
                 file: None,
                 file_offsets: RangeSet::default(),
@@ -304,7 +304,7 @@ impl ParquetSink {
                 segment_bytes: 0,
                 opened_at: Instant::now(),
             });
-        open.pending.push(event.clone());
+        open.pending.push(event)?;
         if let Some((partition, offset)) = &source {
             open.pending_offsets.add(partition, *offset, *offset);
         }
@@ -414,12 +414,14 @@ impl ParquetSink {
         let Some(open) = self.partitions.get_mut(key) else {
             return Ok(());
         };
-        if open.pending.is_empty() {
+        let Some(rows) = open.pending.take_sorted()? else {
             return Ok(());
-        }
-        sort_by_event_time(&mut open.pending);
-        let first_ts = open.pending[0].ts_event();
-        if open.file.as_ref().is_some_and(|f| first_ts.0 < f.last_ts) {
+        };
+        if open
+            .file
+            .as_ref()
+            .is_some_and(|f| rows.first_ts < f.last_ts)
+        {
             self.commit_open_file(key)?;
         }
         let config = &self.config;
@@ -427,10 +429,10 @@ impl ParquetSink {
         let Some(open) = self.partitions.get_mut(key) else {
             return Ok(());
         };
-        let batch = record_batch(key.kind, &open.pending)?;
+        let written = rows.batch.num_rows();
         if open.file.is_none() {
             let table = lake_table(key.kind);
-            let name = new_file_name(first_ts);
+            let name = new_file_name(UnixNanos(rows.first_ts));
             let (file, temp) = root.create_temp(&open.dir, &name)?;
             let codec = match root {
                 LakeRoot::Local(_) => FileCodec::Segment,
@@ -451,19 +453,18 @@ impl ParquetSink {
             return Ok(());
         };
         file.writer
-            .write(&batch)
+            .write(&rows.batch)
             .map_err(|e| parquet_error(&file.temp, e))?;
         file.writer
             .flush()
             .map_err(|e| parquet_error(&file.temp, e))?;
-        file.last_ts = open.pending.last().map_or(file.last_ts, |e| e.ts_event().0);
+        file.last_ts = rows.last_ts;
         self.row_groups_written += 1;
         metrics::counter!("tickstream_lake_rows_written_total", "dataset" => key.dataset())
-            .increment(open.pending.len() as u64);
+            .increment(written as u64);
         file.last_write = self.row_groups_written;
         let full = file.writer.bytes_written() as u64 + open.segment_bytes >= config.max_file_bytes;
-        self.buffered_rows -= open.pending.len();
-        open.pending.clear();
+        self.buffered_rows -= written;
         for (source, first, last) in open.pending_offsets.iter() {
             open.file_offsets.add(source, first, last);
         }
