@@ -251,6 +251,17 @@ impl KafkaSourceConfig {
     }
 }
 
+impl KafkaSourceConfig {
+    /// `fetch_wait`, or its default on a broker or on the embedded cluster.
+    pub fn fetch_wait_on(&self, embedded: bool) -> Duration {
+        match self.fetch_wait {
+            Some(wait) => wait,
+            None if embedded => Duration::from_millis(2),
+            None => Duration::from_millis(500),
+        }
+    }
+}
+
 const DEFAULT_TOPIC_PREFIX: &str = "tickstream";
 /// Six partitions spread the instruments of a few venues over a small consumer group.
 const DEFAULT_PARTITIONS: i32 = 6;

@@ -47,10 +47,6 @@ use super::{
 };
 use crate::Error;
 
-/// `fetch_wait` when not configured (see `KafkaSourceConfig::fetch_wait`).
-const BROKER_FETCH_WAIT: Duration = Duration::from_millis(500);
-const EMBEDDED_FETCH_WAIT: Duration = Duration::from_millis(2);
-
 /// An event with the position it was read from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Consumed {
@@ -232,13 +228,7 @@ impl KafkaSource {
             replication,
         )
         .await?;
-        let fetch_wait = config
-            .fetch_wait
-            .unwrap_or(if cluster.embedded().is_some() {
-                EMBEDDED_FETCH_WAIT
-            } else {
-                BROKER_FETCH_WAIT
-            });
+        let fetch_wait = config.fetch_wait_on(cluster.embedded().is_some());
         let settings = [
             ("client.id", "tickstream-source".to_owned()),
             ("group.id", config.group_id.clone()),
