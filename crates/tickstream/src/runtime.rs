@@ -143,7 +143,7 @@ struct Edge {
 /// A node's inbound channel: the sender every input clones, and the receiver.
 fn edge(batches: usize, events: usize) -> (Edge, Inbound) {
     let (tx, rx) = mpsc::channel(batches.max(1));
-    let events = events.clamp(1, Semaphore::MAX_PERMITS);
+    let events = events.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
     let room = Arc::new(Semaphore::new(events));
     (Edge { tx, room, events }, Inbound { rx })
 }

@@ -179,9 +179,9 @@ impl ParquetSink {
         })
     }
 
-    /// Commits every open file (on a local root, as a segment of its partition's current file), all
-    /// together: everything written so far is durable and visible when this returns, and
-    /// `committable_offsets` covers every record seen.
+    /// Commits every open file (on a local root, as a segment of its partition's current file), in groups
+    /// made durable together (`write_and_commit`): everything written so far is durable and visible when
+    /// this returns, and `committable_offsets` covers every record seen.
     pub fn flush(&mut self) -> Result<(), Error> {
         self.guarded(|sink| {
             let keys: Vec<PartitionKey> = sink.partitions.keys().cloned().collect();
