@@ -249,9 +249,7 @@ impl KafkaSourceConfig {
         }
         Ok(())
     }
-}
 
-impl KafkaSourceConfig {
     /// `fetch_wait`, or its default on a broker or on the embedded cluster.
     pub fn fetch_wait_on(&self, embedded: bool) -> Duration {
         match self.fetch_wait {
@@ -265,6 +263,8 @@ impl KafkaSourceConfig {
 const DEFAULT_TOPIC_PREFIX: &str = "tickstream";
 /// Six partitions spread the instruments of a few venues over a small consumer group.
 const DEFAULT_PARTITIONS: i32 = 6;
+/// One replica suits a single local broker; production clusters should set 3.
+const DEFAULT_REPLICATION: i32 = 1;
 
 /// The partitions of the topics a sink or source creates: as configured, or by default six on a broker
 /// and one on the embedded cluster. That cluster is one process with one consumer, so more partitions
@@ -277,8 +277,6 @@ pub fn topic_partitions(configured: Option<i32>, embedded: bool) -> i32 {
         None => DEFAULT_PARTITIONS,
     }
 }
-/// One replica suits a single local broker; production clusters should set 3.
-const DEFAULT_REPLICATION: i32 = 1;
 
 fn validate_common(
     topic_prefix: &str,

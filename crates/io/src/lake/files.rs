@@ -100,6 +100,7 @@ pub fn commit_file(file: &File, temp: &Path, final_path: &Path) -> Result<(), Er
 
 /// From this many files on, `commit_files` syncs the filesystem once (Linux) rather than fsyncing each
 /// file and directory: a checkpoint of hundreds of partitions commits in two syncs instead of two per file.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 const SYNC_FILESYSTEM_FROM: usize = 8;
 
 /// A finished temporary file and the name it is committed under.
@@ -114,32 +115,26 @@ pub struct FileCommit<'a> {
 /// of those durability steps is one `syncfs` of the filesystem holding them (which also writes back other
 /// processes' dirty data on it); otherwise every file and every directory is fsynced.
 pub fn commit_files(files: &[FileCommit<'_>]) -> Result<(), Error> {
-    let Some(first) = files.first() else {
-        return Ok(());
-    };
-    if files.len() < SYNC_FILESYSTEM_FROM || !cfg!(target_os = "linux") {
+    #[cfg(target_os = "linux")]
+    if let Some(first) = files.first()
+        && files.len() >= SYNC_FILESYSTEM_FROM
+    {
+        sync_filesystem(first.file, first.temp)?;
         for f in files {
-            commit_file(f.file, f.temp, &f.final_path)?;
+            fs::rename(f.temp, &f.final_path).map_err(|e| io_error(&f.final_path, e))?;
         }
-        return Ok(());
+        return sync_filesystem(first.file, first.temp);
     }
-    sync_filesystem(first.file, first.temp)?;
     for f in files {
-        fs::rename(f.temp, &f.final_path).map_err(|e| io_error(&f.final_path, e))?;
+        commit_file(f.file, f.temp, &f.final_path)?;
     }
-    sync_filesystem(first.file, first.temp)
+    Ok(())
 }
 
 /// `syncfs(2)` of the filesystem holding `file`.
 #[cfg(target_os = "linux")]
 fn sync_filesystem(file: &File, path: &Path) -> Result<(), Error> {
     rustix::fs::syncfs(file).map_err(|e| io_error(path, e.into()))
-}
-
-/// Not reached: `commit_files` fsyncs each file and directory off Linux.
-#[cfg(not(target_os = "linux"))]
-fn sync_filesystem(file: &File, path: &Path) -> Result<(), Error> {
-    file.sync_all().map_err(|e| io_error(path, e))
 }
 
 /// The entries of `dir` as (path, file name), sorted; a missing directory has none.
