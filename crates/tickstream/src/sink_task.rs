@@ -113,7 +113,7 @@ impl SinkTask {
         }
     }
 
-    /// Writes a batch; Parquet files are written on this worker thread with the runtime told it blocks.
+    /// Writes a batch. The lake writes on its own thread (see [`SinkTask::run`]), so it blocks here.
     async fn write(&mut self, batch: &Batch, latency: &metrics::Histogram) -> anyhow::Result<()> {
         match self {
             SinkTask::Kafka(sink) => Ok(sink.write(&batch.events).await?),
@@ -126,7 +126,7 @@ impl SinkTask {
                 Ok(())
             }
             SinkTask::File(sink) => Ok(sink.write(&batch.events)?),
-            SinkTask::Parquet(sink) => tokio::task::block_in_place(|| match &batch.sources {
+            SinkTask::Parquet(sink) => match &batch.sources {
                 Some(sources) => {
                     let offsets: Vec<SourceOffset<'_>> = sources
                         .iter()
@@ -139,7 +139,7 @@ impl SinkTask {
                     Ok(sink.write_batch(&batch.events, &offsets)?)
                 }
                 None => Ok(sink.write(&batch.events)?),
-            }),
+            },
         }
     }
 
@@ -151,9 +151,8 @@ impl SinkTask {
             SinkTask::Kafka(sink) => Ok(sink.flush().await?),
             SinkTask::Cache { .. } => Ok(()),
             SinkTask::File(sink) => Ok(sink.flush()?),
-            SinkTask::Parquet(sink) => Ok(tokio::task::block_in_place(|| {
-                if last { sink.close() } else { sink.flush() }
-            })?),
+            SinkTask::Parquet(sink) if last => Ok(sink.close()?),
+            SinkTask::Parquet(sink) => Ok(sink.flush()?),
         }
     }
 
@@ -168,10 +167,44 @@ impl SinkTask {
         flushed
     }
 
+    /// Runs the sink until its inputs end (see [`SinkTask::drain`]); returns the events written.
+    ///
+    /// The lake runs on an OS thread of its own at a lower scheduling priority: its encoding, compression
+    /// and checkpoint flushes are heavy but not urgent, and must not take CPU from the flow to the cache
+    /// and Kafka when the machine is busy. Every other sink is a task of the runtime.
+    pub async fn run(
+        self,
+        name: &str,
+        inbound: Inbound,
+        markers: InputMarkers,
+        acks: mpsc::Sender<Report>,
+    ) -> anyhow::Result<u64> {
+        if !matches!(self, SinkTask::Parquet(_)) {
+            return self.drain(name, inbound, markers, acks).await;
+        }
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let name = name.to_owned();
+        std::thread::Builder::new()
+            .name(LAKE_THREAD.to_owned())
+            .spawn(move || {
+                lower_priority();
+                let written = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("starting the lake sink's runtime")
+                    .and_then(|runtime| runtime.block_on(self.drain(&name, inbound, markers, acks)));
+                let _ = done.send(written);
+            })
+            .context("starting the lake sink's thread")?;
+        finished
+            .await
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the lake sink's thread panicked")))
+    }
+
     /// Writes batches; on a barrier from every input, flushes and acknowledges it; at the end, flushes and
     /// acknowledges the final checkpoint. Returns the events written. Counts them in
     /// `tickstream_sink_events_total{sink}` and times flushes in `tickstream_sink_flush_seconds{sink}`.
-    pub async fn run(
+    async fn drain(
         mut self,
         name: &str,
         mut inbound: Inbound,
@@ -220,6 +253,26 @@ impl SinkTask {
             api.task.await??;
         }
         Ok(written)
+    }
+}
+
+/// The name of the lake sink's thread (at most 15 bytes, as Linux keeps).
+pub const LAKE_THREAD: &str = "tickstream-lake";
+
+/// How much nicer than the rest of the process the lake sink's thread runs (Linux nice values: 0 is the
+/// default, 19 the nicest). At 10 it gets about a tenth of a core that the runtime's workers also want,
+/// and all of an idle one.
+const LAKE_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority to [`LAKE_NICENESS`]; on Linux a thread has a nice
+/// value of its own. Failing to is logged and changes nothing else.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let thread = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(thread), LAKE_NICENESS) {
+            tracing::warn!("could not lower the lake sink thread's priority: {e}");
+        }
     }
 }
 
