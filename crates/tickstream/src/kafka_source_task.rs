@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tickstream_io::kafka::{KafkaSource, OffsetMap};
+use tickstream_io::kafka::{Consumed, KafkaSource, OffsetMap};
 use tickstream_model::Event;
 use tokio::sync::{mpsc, watch};
 
@@ -17,8 +17,6 @@ use crate::runtime::{
 };
 use crate::state_store::PartitionOffset;
 
-/// How long a partial batch may wait for more events.
-const LINGER: Duration = Duration::from_millis(1);
 /// How long the source waits, after its end, for the sinks' final flush before it stops without
 /// committing (what it read since the last commit is then read again on the next start).
 const FINAL_COMMIT_WAIT: Duration = Duration::from_secs(60);
@@ -31,14 +29,20 @@ struct Pending {
 }
 
 impl Pending {
-    async fn send(&mut self, outputs: &Outputs, progress: &AtomicU64) -> anyhow::Result<()> {
-        if self.events.is_empty() {
-            return Ok(());
-        }
+    fn push(&mut self, consumed: Consumed) {
+        self.events.push(consumed.event);
+        self.sources.push(SourceRef {
+            topic: consumed.topic,
+            partition: consumed.partition,
+            offset: consumed.offset,
+        });
+    }
+
+    async fn send(self, outputs: &Outputs, progress: &AtomicU64) -> anyhow::Result<()> {
         progress.fetch_add(self.events.len() as u64, Ordering::Relaxed);
         let batch = Batch {
-            events: std::mem::take(&mut self.events).into(),
-            sources: Some(std::mem::take(&mut self.sources).into()),
+            events: self.events.into(),
+            sources: Some(self.sources.into()),
         };
         outputs.send(Message::Batch(batch)).await
     }
@@ -83,21 +87,17 @@ pub async fn run(
     reports: Reports,
 ) -> anyhow::Result<u64> {
     let mut positions: BTreeMap<u64, OffsetMap> = BTreeMap::new();
-    let mut pending = Pending::default();
     let mut sent = 0u64;
     let stopped = stop_requested(shutdown);
     tokio::pin!(stopped);
-    let linger = tokio::time::sleep(LINGER);
-    tokio::pin!(linger);
     loop {
         tokio::select! {
             biased;
             _ = &mut stopped => break,
             Some(request) = control.recv() => match request {
                 SourceControl::Inject(n) => {
-                    // Everything handed out before the barrier goes ahead of it, so the position taken
-                    // now covers exactly what precedes the barrier downstream.
-                    pending.send(&outputs, &progress).await?;
+                    // Everything handed out has been sent, so the position taken now covers exactly
+                    // what precedes the barrier downstream.
                     let position = source.position();
                     reports.position(n, &position).await;
                     positions.insert(n, position);
@@ -111,25 +111,20 @@ pub async fn run(
                 }
             },
             consumed = source.recv() => {
-                let consumed = consumed?;
-                sent += 1;
-                if pending.events.is_empty() {
-                    linger.as_mut().reset(tokio::time::Instant::now() + LINGER);
+                // What has been fetched already goes with it, without waiting for more.
+                let mut pending = Pending::default();
+                pending.push(consumed?);
+                while pending.events.len() < BATCH {
+                    match source.try_recv() {
+                        Some(consumed) => pending.push(consumed?),
+                        None => break,
+                    }
                 }
-                pending.events.push(consumed.event);
-                pending.sources.push(SourceRef {
-                    topic: consumed.topic,
-                    partition: consumed.partition,
-                    offset: consumed.offset,
-                });
-                if pending.events.len() >= BATCH {
-                    pending.send(&outputs, &progress).await?;
-                }
+                sent += pending.events.len() as u64;
+                pending.send(&outputs, &progress).await?;
             }
-            _ = &mut linger, if !pending.events.is_empty() => pending.send(&outputs, &progress).await?,
         }
     }
-    pending.send(&outputs, &progress).await?;
     let position = source.position();
     reports.position(FINAL_CHECKPOINT, &position).await;
     positions.insert(FINAL_CHECKPOINT, position);

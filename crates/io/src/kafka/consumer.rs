@@ -24,28 +24,29 @@
 //! named checkpoint changed, even when its offset did not move.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::config::{FromClientConfigAndContext, RDKafkaLogLevel};
-use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
-};
+use rdkafka::config::FromClientConfigAndContext;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::statistics::Statistics;
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use tickstream_model::{Event, EventKind};
 
 use super::assignment::{Assignment, Mark, OffsetMap};
 use super::checkpoint::{CommittedOffset, checkpoint_metadata, parse_checkpoint_metadata};
+use super::consumer_context::{SourceContext, lock};
 use super::poison::{DeadLetter, DeadLetters, decode_event};
 use super::{
-    Cluster, KafkaSourceConfig, Topics, ensure_topics, log_client_error, log_sampled, run_blocking,
-    topic_partitions,
+    Cluster, KafkaSourceConfig, Topics, ensure_topics, log_sampled, run_blocking, topic_partitions,
 };
 use crate::Error;
+
+/// How long a partition whose prefetch is full waits before it is fetched again, in milliseconds.
+const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 
 /// An event with the position it was read from.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,121 +55,6 @@ pub struct Consumed {
     pub topic: Arc<str>,
     pub partition: i32,
     pub offset: i64,
-}
-
-/// Consumer context: rebalance handling per the module's protocol, errors, and lag export.
-#[derive(Debug)]
-struct SourceContext {
-    assignment: Arc<Mutex<Assignment>>,
-    /// Client-level errors (such as brokers down) since start, for log sampling.
-    client_errors: AtomicU64,
-}
-
-/// librdkafka logs an offset reset at warning level only when an error caused it (the position was out
-/// of range); resets of a new group (no committed offset) are debug lines.
-fn is_skipping_offset_reset(level: RDKafkaLogLevel, fac: &str, message: &str) -> bool {
-    fac == "OFFSET"
-        && (level as i32) <= (RDKafkaLogLevel::Warning as i32)
-        && message.contains("offset reset")
-}
-
-fn lock(assignment: &Mutex<Assignment>) -> MutexGuard<'_, Assignment> {
-    assignment
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl ClientContext for SourceContext {
-    fn error(&self, error: KafkaError, reason: &str) {
-        log_client_error("consumer", &self.client_errors, &error, reason);
-    }
-
-    /// librdkafka's log lines, as its default does, except one: an offset reset caused by an error (the
-    /// position was out of range, e.g. the broker's retention deleted records not yet read) means records
-    /// were skipped. That is counted in `tickstream_kafka_offset_resets_total` and logged as an error.
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        match level {
-            _ if is_skipping_offset_reset(level, fac, message) => {
-                metrics::counter!("tickstream_kafka_offset_resets_total").increment(1);
-                tracing::error!(target: "librdkafka", "records skipped, not read: {message}");
-            }
-            RDKafkaLogLevel::Emerg
-            | RDKafkaLogLevel::Alert
-            | RDKafkaLogLevel::Critical
-            | RDKafkaLogLevel::Error => {
-                tracing::error!(target: "librdkafka", "librdkafka: {fac} {message}")
-            }
-            RDKafkaLogLevel::Warning => {
-                tracing::warn!(target: "librdkafka", "librdkafka: {fac} {message}")
-            }
-            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
-                tracing::info!(target: "librdkafka", "librdkafka: {fac} {message}")
-            }
-            RDKafkaLogLevel::Debug => {
-                tracing::debug!(target: "librdkafka", "librdkafka: {fac} {message}")
-            }
-        }
-    }
-
-    fn stats(&self, statistics: Statistics) {
-        for (name, topic) in &statistics.topics {
-            for (partition, stats) in &topic.partitions {
-                if *partition < 0 || !stats.desired || stats.hi_offset < 0 {
-                    continue;
-                }
-                let read = if stats.app_offset >= 0 {
-                    stats.app_offset
-                } else if stats.committed_offset >= 0 {
-                    stats.committed_offset
-                } else {
-                    continue;
-                };
-                metrics::gauge!(
-                    "tickstream_kafka_consumer_lag",
-                    "topic" => name.clone(),
-                    "partition" => partition.to_string()
-                )
-                .set((stats.hi_offset - read).max(0) as f64);
-            }
-        }
-    }
-}
-
-impl ConsumerContext for SourceContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(list) => {
-                lock(&self.assignment).assign(list);
-                if list.count() == 0 {
-                    tracing::warn!(
-                        "kafka group assigned no partitions to this member (more members than partitions, or topic metadata not yet known; a metadata refresh rejoins)"
-                    );
-                } else {
-                    tracing::info!(partitions = list.count(), "kafka partitions assigned");
-                }
-            }
-            Rebalance::Revoke(list) => {
-                let to_commit = lock(&self.assignment).revoke(list);
-                tracing::info!(
-                    partitions = list.count(),
-                    committing = to_commit.count(),
-                    "kafka partitions revoked"
-                );
-                if to_commit.count() == 0 {
-                    return;
-                }
-                if consumer.assignment_lost() {
-                    tracing::warn!(
-                        "kafka assignment lost before revoke: confirmed offsets not committed; \
-                         the next owner re-reads them"
-                    );
-                } else if let Err(error) = consumer.commit(&to_commit, CommitMode::Sync) {
-                    tracing::warn!(%error, "kafka commit on revoke failed; the next owner re-reads");
-                }
-            }
-            Rebalance::Error(error) => tracing::warn!(%error, "kafka rebalance error"),
-        }
-    }
 }
 
 /// Reads events of the configured kinds in a consumer group. See the module documentation for the
@@ -253,6 +139,10 @@ impl KafkaSource {
                 "queued.max.messages.kbytes",
                 config.prefetch_kbytes.to_string(),
             ),
+            // A partition whose prefetched messages reach that limit is fetched again after this long
+            // (librdkafka's default is 1 s, a stall of the whole flow whenever the pipeline briefly falls
+            // behind its prefetch).
+            ("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS.to_owned()),
             // The group leader assigns only partitions its metadata knows; a join that raced a topic's
             // metadata leaves the member with nothing until the next refresh shows the partitions and
             // triggers a rejoin. librdkafka's default refresh is 5 minutes; 10 s bounds that wait.
@@ -309,6 +199,16 @@ impl KafkaSource {
                 Read::Poison(letter) => self.dead_letters.hold(letter),
                 Read::Skip => {}
             }
+        }
+    }
+
+    /// The next event if one has been fetched already, without waiting for more (as [`KafkaSource::recv`]
+    /// otherwise): lets a caller take what is waiting as one batch.
+    pub fn try_recv(&mut self) -> Option<Result<Consumed, Error>> {
+        let mut ready = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::pin::pin!(self.recv()).poll(&mut ready) {
+            std::task::Poll::Ready(consumed) => Some(consumed),
+            std::task::Poll::Pending => None,
         }
     }
 

@@ -12,6 +12,7 @@ mod assignment;
 mod checkpoint;
 mod config;
 mod consumer;
+mod consumer_context;
 mod embedded;
 mod poison;
 mod producer;

@@ -387,3 +387,32 @@ async fn a_member_joining_mid_stream_loses_nothing_and_rereads_only_unconfirmed_
         );
     }
 }
+
+#[tokio::test]
+async fn try_recv_takes_only_what_is_fetched_and_loses_nothing_between_receives() {
+    let symbols = ["BTC-USD", "ETH-USD"];
+    let events = trades(&symbols, 50);
+    let mut source = KafkaSource::new(&source_config("try-recv", "try-recv-group", 1))
+        .await
+        .unwrap();
+    assert!(source.try_recv().is_none(), "nothing was produced yet");
+    let mut sink = KafkaSink::new(&sink_config("try-recv", 1)).await.unwrap();
+    sink.write(&events).await.unwrap();
+    sink.flush().await.unwrap();
+
+    // As a caller batching what is waiting: one receive, then whatever is fetched already.
+    let mut consumed = Vec::new();
+    while consumed.len() < events.len() {
+        let first = tokio::time::timeout(WAIT, source.recv()).await;
+        consumed.push(first.expect("timed out waiting for events").unwrap());
+        while let Some(next) = source.try_recv() {
+            consumed.push(next.unwrap());
+        }
+    }
+    assert_nothing_more(&mut source).await;
+    let offsets: Vec<i64> = consumed.iter().map(|c| c.offset).collect();
+    assert_eq!(offsets, (0..100).collect::<Vec<i64>>());
+    for (symbol, seqs) in per_key_order(&consumed) {
+        assert_eq!(seqs, (0..50).collect::<Vec<_>>(), "order of {symbol}");
+    }
+}
