@@ -14,7 +14,7 @@ use tokio::sync::{Notify, watch};
 
 use super::{
     Cluster, HEADER_CONTENT_TYPE, HEADER_EXCHANGE, HEADER_SCHEMA, KafkaSinkConfig, Topics,
-    ensure_topics, log_client_error, log_sampled, run_blocking, topic_partitions,
+    ensure_topics, log_client_error, log_sampled, topic_partitions,
 };
 use crate::Error;
 
@@ -181,6 +181,9 @@ impl Drop for KafkaSink {
         }
     }
 }
+
+/// How often a flush checks whether everything in flight has been acknowledged.
+const FLUSH_POLL: Duration = Duration::from_millis(1);
 
 fn reject(topic: &str, key: &str, error: &str) {
     metrics::counter!("tickstream_kafka_rejected_total", "topic" => topic.to_owned()).increment(1);
@@ -349,10 +352,23 @@ impl TrackedProducer {
 
     /// Waits until nothing is in flight; fails on a timeout, a fatal producer error, or when any
     /// delivery failed since the previous flush.
+    ///
+    /// rdkafka's own blocking flush waits in polls of up to 100 ms for delivery reports that the
+    /// producer's thread already takes, so it lasts at least 100 ms whenever anything is in flight (and
+    /// the sink writes nothing meanwhile). Here each round asks librdkafka to send what is queued
+    /// without lingering and returns at once; the task sleeps [`FLUSH_POLL`] between rounds.
     pub(crate) async fn flush(&self) -> Result<(), Error> {
-        let producer = self.inner.clone();
-        let timeout = self.flush_timeout;
-        let flushed = run_blocking("flush", move || Ok(producer.flush(timeout))).await?;
+        let deadline = tokio::time::Instant::now() + self.flush_timeout;
+        let flushed = loop {
+            match self.inner.flush(Duration::ZERO) {
+                Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut))
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(FLUSH_POLL).await
+                }
+                done => break done,
+            }
+        };
         if let Some((code, reason)) = self.inner.client().fatal_error() {
             return Err(Error::Kafka {
                 op: "produce",
