@@ -78,6 +78,8 @@ const MAX_RATE_BACKLOG: usize = STEP_QUEUE / 4;
 const STEP_QUEUE: usize = 4096;
 /// How often a paced simulator waiting for its next step looks for a change of pace.
 const PACE_RECHECK: Duration = Duration::from_millis(50);
+/// The shortest time between two slices of a paced simulator's steps.
+const SLICE: Duration = Duration::from_millis(1);
 /// A paced simulator this far behind its schedule starts the schedule again from now instead of
 /// catching up in a burst.
 const MAX_CATCH_UP: Duration = Duration::from_secs(1);
@@ -141,14 +143,39 @@ impl Shared {
         self.steps_taken.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Steps slice `slice` of a round of `slices` (the markets in order, in nearly equal shares) and
+    /// moves on to the next; counts a step of every market when the round completes.
+    fn step_slice(&self, slices: usize, slice: &mut usize) {
+        let time_ms = crate::runner::now().0 / 1_000_000;
+        let mut markets = self.markets.lock().unwrap_or_else(PoisonError::into_inner);
+        let slices = slices.max(1);
+        if *slice >= slices {
+            *slice = 0;
+        }
+        let (from, to) = (
+            *slice * markets.len() / slices,
+            (*slice + 1) * markets.len() / slices,
+        );
+        for market in markets.values_mut().skip(from).take(to - from) {
+            let _ = self.steps.send(Arc::new(market.step(time_ms)));
+        }
+        *slice += 1;
+        if *slice == slices {
+            *slice = 0;
+            self.steps_taken.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     fn tick(&self) -> Duration {
         Duration::from_nanos(self.tick_nanos.load(Ordering::Relaxed))
     }
 
     /// Steps every market at the current pace, forever; a change of pace takes effect within
-    /// [`PACE_RECHECK`].
+    /// [`PACE_RECHECK`]. At a pace, each tick's steps are spread evenly over the tick in slices of at
+    /// least [`SLICE`], as markets update independently, rather than all at the start of the tick.
     async fn step_forever(&self) {
         let mut due = Instant::now();
+        let mut slice = 0;
         loop {
             let tick = self.tick();
             if tick.is_zero() {
@@ -159,18 +186,26 @@ impl Shared {
                 self.step_all();
                 tokio::task::yield_now().await;
                 due = Instant::now();
+                slice = 0;
                 continue;
             }
+            let markets = self
+                .markets
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .len();
+            let slices = (tick.as_nanos() / SLICE.as_nanos()).clamp(1, markets.max(1) as u128);
+            let every = tick / slices as u32;
             let now = Instant::now();
-            if due > now + tick {
-                due = now + tick;
+            if due > now + every {
+                due = now + every;
             }
             if now > due + MAX_CATCH_UP {
                 due = now;
             }
             if now >= due {
-                self.step_all();
-                due += tick;
+                self.step_slice(slices as usize, &mut slice);
+                due += every;
             } else {
                 tokio::time::sleep_until(due.min(now + PACE_RECHECK)).await;
             }
@@ -487,4 +522,46 @@ async fn serve_http(mut tcp: TcpStream, shared: &Shared) {
     );
     let _ = tcp.write_all(response.as_bytes()).await;
     let _ = tcp.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paced_round_steps_every_market_once_over_its_slices() {
+        let shared = Shared::new(7);
+        let symbols: Vec<String> = (0..10).map(|i| format!("Q{i}-USD")).collect();
+        for symbol in &symbols {
+            shared.with_market(symbol, |_| ());
+        }
+        let mut steps = shared.steps.subscribe();
+        let mut at = 0;
+        let mut stepped = Vec::new();
+        for slice in 0..4 {
+            assert_eq!(
+                shared.steps_taken.load(Ordering::Relaxed),
+                0,
+                "slice {slice}"
+            );
+            shared.step_slice(4, &mut at);
+            let mut this_slice = 0;
+            while let Ok(step) = steps.try_recv() {
+                stepped.push(step.symbol.clone());
+                this_slice += 1;
+            }
+            // Ten markets in four slices.
+            assert_eq!(this_slice, [2, 3, 2, 3][slice], "slice {slice}");
+        }
+        assert_eq!(shared.steps_taken.load(Ordering::Relaxed), 1);
+        let mut sorted = symbols.clone();
+        sorted.sort();
+        assert_eq!(stepped, sorted, "every market once, in order");
+        shared.step_slice(4, &mut at);
+        assert_eq!(
+            steps.try_recv().unwrap().symbol,
+            sorted[0],
+            "the next round starts over"
+        );
+    }
 }
