@@ -192,7 +192,9 @@ impl SinkTask {
                     .enable_all()
                     .build()
                     .context("starting the lake sink's runtime")
-                    .and_then(|runtime| runtime.block_on(self.drain(&name, inbound, markers, acks)));
+                    .and_then(|runtime| {
+                        runtime.block_on(self.drain(&name, inbound, markers, acks))
+                    });
                 let _ = done.send(written);
             })
             .context("starting the lake sink's thread")?;
