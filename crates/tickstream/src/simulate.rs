@@ -15,7 +15,8 @@ pub struct SimulateArgs {
     /// Seed of the market: the same seed gives the same prices, books and trades.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Time between market steps; 0s steps back to back, as fast as the connections take the steps.
+    /// Time between two steps of each market (the markets' steps are spread over it, not sent at once);
+    /// 0s steps every market back to back, as fast as the connections take the steps.
     #[arg(long, default_value = "50ms", value_parser = tickstream_model::parse_duration)]
     tick: Duration,
     /// Inject a fault this often, cycling through drop, skipped sequence, garbage, oversized frame,
@@ -57,7 +58,8 @@ pub struct SimulatorSection {
     /// The market follows from the seed.
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Time between market steps; "0s" steps back to back, as fast as the connections take the steps.
+    /// Time between two steps of each market (the markets' steps are spread over it, not sent at once);
+    /// "0s" steps every market back to back, as fast as the connections take the steps.
     #[serde(default = "default_tick", with = "tickstream_model::duration_text")]
     pub tick: Duration,
     /// Inject a fault this often, cycling through drop, skipped sequence, garbage, oversized frame,

@@ -67,8 +67,9 @@ pub struct SimulatorConfig {
     pub listen: SocketAddr,
     /// Everything the market does follows from the seed.
     pub seed: u64,
-    /// Time between market steps; zero steps back to back, as fast as the slowest connection takes the
-    /// steps (see [`Simulator::set_tick`]).
+    /// Time between two steps of each market, which are spread over it in slices; zero steps every
+    /// market back to back, as fast as the slowest connection takes the steps (see
+    /// [`Simulator::set_tick`]).
     pub tick: Duration,
 }
 
