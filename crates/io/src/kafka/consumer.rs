@@ -40,9 +40,7 @@ use super::assignment::{Assignment, Mark, OffsetMap};
 use super::checkpoint::{CommittedOffset, checkpoint_metadata, parse_checkpoint_metadata};
 use super::consumer_context::{SourceContext, lock};
 use super::poison::{DeadLetter, DeadLetters, decode_event};
-use super::{
-    Cluster, KafkaSourceConfig, Topics, ensure_topics, log_sampled, run_blocking, topic_partitions,
-};
+use super::{Cluster, KafkaSourceConfig, Topics, ensure_topics, log_sampled, run_blocking};
 use crate::Error;
 
 /// How long a partition whose prefetch is full waits before it is fetched again, in milliseconds.
@@ -97,23 +95,12 @@ impl KafkaSource {
         config.validate()?;
         let cluster = Cluster::connect(config.brokers.as_deref(), &config.properties)?;
         let topics = Topics::new(&config.topic_prefix);
-        let replication = if cluster.embedded().is_some() {
-            1
-        } else {
-            config.replication
-        };
         let mut names: Vec<&str> = config.kinds.iter().map(|k| topics.topic(*k)).collect();
         names.sort_unstable();
         names.dedup();
         let mut with_dlq = names.clone();
         with_dlq.push(topics.dlq());
-        ensure_topics(
-            &cluster,
-            &with_dlq,
-            topic_partitions(config.partitions, cluster.embedded().is_some()),
-            replication,
-        )
-        .await?;
+        ensure_topics(&cluster, &with_dlq, config.partitions, config.replication).await?;
         let fetch_wait = config.fetch_wait_on(cluster.embedded().is_some());
         let settings = [
             ("client.id", "tickstream-source".to_owned()),

@@ -14,7 +14,7 @@ use tokio::sync::{Notify, watch};
 
 use super::{
     Cluster, HEADER_CONTENT_TYPE, HEADER_EXCHANGE, HEADER_SCHEMA, KafkaSinkConfig, Topics,
-    ensure_topics, log_client_error, log_sampled, topic_partitions,
+    ensure_topics, log_client_error, log_sampled,
 };
 use crate::Error;
 
@@ -38,19 +38,8 @@ impl KafkaSink {
         config.validate()?;
         let cluster = Cluster::connect(config.brokers.as_deref(), &config.properties)?;
         let topics = Topics::new(&config.topic_prefix);
-        let replication = if cluster.embedded().is_some() {
-            1
-        } else {
-            config.replication
-        };
         let names: Vec<&str> = topics.all().collect();
-        ensure_topics(
-            &cluster,
-            &names,
-            topic_partitions(config.partitions, cluster.embedded().is_some()),
-            replication,
-        )
-        .await?;
+        ensure_topics(&cluster, &names, config.partitions, config.replication).await?;
         let settings = [
             ("client.id", "tickstream-sink".to_owned()),
             ("enable.idempotence", "true".to_owned()),

@@ -12,7 +12,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 use tickstream_model::EventKind;
 
-use super::{Cluster, run_blocking};
+use super::{Cluster, run_blocking, topic_partitions};
 use crate::Error;
 
 /// How long topic creation and the metadata check may take before start-up fails.
@@ -66,14 +66,16 @@ fn kind_index(kind: EventKind) -> usize {
         .unwrap_or_default()
 }
 
-/// Creates the topics that are missing and checks that every topic has at least `partitions`
-/// partitions.
+/// Creates the topics that are missing and checks that every topic has at least the partitions
+/// configured (or their default on this cluster, see [`topic_partitions`]). `replication` applies to
+/// brokers; the embedded cluster keeps one copy.
 pub async fn ensure_topics(
     cluster: &Cluster,
     topics: &[&str],
-    partitions: i32,
+    configured_partitions: Option<i32>,
     replication: i32,
 ) -> Result<(), Error> {
+    let partitions = topic_partitions(configured_partitions, cluster.embedded().is_some());
     let admin: AdminClient<DefaultClientContext> =
         cluster
             .client_config(&[])
