@@ -134,16 +134,6 @@ impl Shared {
         f(market)
     }
 
-    fn step_all(&self) {
-        let time_ms = crate::runner::now().0 / 1_000_000;
-        let mut markets = self.markets.lock().unwrap_or_else(PoisonError::into_inner);
-        for market in markets.values_mut() {
-            // Sent under the lock so that a snapshot taken under it is never followed by an older step.
-            let _ = self.steps.send(Arc::new(market.step(time_ms)));
-        }
-        self.steps_taken.fetch_add(1, Ordering::Relaxed);
-    }
-
     /// Steps slice `slice` of a round of `slices` (the markets in order, in nearly equal shares) and
     /// moves on to the next; counts a step of every market when the round completes.
     fn step_slice(&self, slices: usize, slice: &mut usize) {
@@ -158,6 +148,7 @@ impl Shared {
             (*slice + 1) * markets.len() / slices,
         );
         for market in markets.values_mut().skip(from).take(to - from) {
+            // Sent under the lock so that a snapshot taken under it is never followed by an older step.
             let _ = self.steps.send(Arc::new(market.step(time_ms)));
         }
         *slice += 1;
@@ -184,10 +175,11 @@ impl Shared {
                 while self.steps.len() > MAX_RATE_BACKLOG {
                     tokio::time::sleep(Duration::from_micros(200)).await;
                 }
-                self.step_all();
+                // Every market at once: a round of one slice.
+                slice = 0;
+                self.step_slice(1, &mut slice);
                 tokio::task::yield_now().await;
                 due = Instant::now();
-                slice = 0;
                 continue;
             }
             let markets = self
