@@ -218,6 +218,10 @@ fn signal_column(name: &str, rows: &[&Signal]) -> Option<ArrayRef> {
     })
 }
 
+/// Distinct values and their bytes a dictionary column starts with room for; more grow it.
+const DICT_VALUES: usize = 4;
+const DICT_BYTES: usize = 32;
+
 fn timestamps(values: impl Iterator<Item = UnixNanos>) -> ArrayRef {
     Arc::new(TimestampNanosecondArray::from_iter_values(values.map(|t| t.0)).with_timezone("UTC"))
 }
@@ -226,8 +230,11 @@ fn floats(values: impl Iterator<Item = f64>) -> ArrayRef {
     Arc::new(Float64Array::from_iter_values(values))
 }
 
-fn dict<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {
-    let mut builder = StringDictionaryBuilder::<Int32Type>::new();
+/// A dictionary column sized to its rows: `StringDictionaryBuilder::new` reserves room for 1,024 keys and
+/// values, which its arrays keep, many times what a small batch of rows needs.
+fn dict<'a>(values: impl ExactSizeIterator<Item = Option<&'a str>>) -> ArrayRef {
+    let mut builder =
+        StringDictionaryBuilder::<Int32Type>::with_capacity(values.len(), DICT_VALUES, DICT_BYTES);
     for value in values {
         builder.append_option(value);
     }
