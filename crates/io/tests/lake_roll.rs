@@ -211,6 +211,57 @@ fn the_size_limit_rolls_the_file_over_its_segments_and_close_merges_the_rest() {
 
 /// Writes the chunks as segments, keeps a copy of the segments, and merges them with `close`; returns the
 /// segments' names and the merged file's name in the BTC-USDT partition.
+#[test]
+fn a_flush_in_steps_makes_durable_everything_written_before_it_began() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = ParquetSinkConfig::new(dir.path());
+    // One partition per step.
+    cfg.max_open_files = 1;
+    let mut sink = ParquetSink::open(cfg).unwrap();
+    let trades_of = |sym: &str, first_id: u64, n: usize| {
+        trades(
+            Exchange::Binance,
+            sym,
+            DAY_START + first_id as i64 % 1000 * SECOND,
+            SECOND,
+            first_id,
+            n,
+        )
+    };
+    let before: Vec<Event> = [trades_of("BTC-USDT", 0, 5), trades_of("ETH-USDT", 1000, 5)].concat();
+    sink.write_batch(&before, &offsets(0, 10)).unwrap();
+
+    sink.begin_flush();
+    assert!(!sink.flush_step().unwrap(), "two partitions, two steps");
+    assert!(
+        sink.committable_offsets()[0].1 < 10,
+        "one partition is not durable yet"
+    );
+    // Written between the steps: the partition still to come takes its rows into this flush.
+    let between: Vec<Event> =
+        [trades_of("BTC-USDT", 5, 3), trades_of("ETH-USDT", 1005, 3)].concat();
+    sink.write_batch(&between, &offsets(10, 6)).unwrap();
+    assert!(sink.flush_step().unwrap(), "the flush is complete");
+
+    let stored = stored_ids(dir.path());
+    let written_before: Vec<u64> = (0..5).chain(1000..1005).collect();
+    assert!(
+        written_before.iter().all(|id| stored.contains(id)),
+        "{stored:?}"
+    );
+    assert_eq!(
+        stored.len(),
+        13,
+        "one partition's later rows wait for the next flush"
+    );
+    let committable = sink.committable_offsets()[0].1;
+    assert!((10..16).contains(&committable), "{committable}");
+
+    sink.flush().unwrap();
+    assert_eq!(stored_ids(dir.path()).len(), 16);
+    assert_eq!(sink.committable_offsets()[0].1, 16);
+}
+
 fn merged_with_saved_segments(root: &Path, saved: &Path) -> (Vec<String>, String) {
     let mut sink = ParquetSink::open(ParquetSinkConfig::new(root)).unwrap();
     write_with_flushes(&mut sink, &chunks());

@@ -129,6 +129,19 @@ impl Inbound {
             .await
             .map(|(input, message, _room)| (input, message))
     }
+
+    /// The next message if one is waiting now (none when the channel is empty or closed).
+    pub fn try_recv(&mut self) -> Option<(usize, Message)> {
+        self.rx
+            .try_recv()
+            .ok()
+            .map(|(input, message, _room)| (input, message))
+    }
+
+    /// Messages waiting now.
+    pub fn waiting(&self) -> usize {
+        self.rx.len()
+    }
 }
 
 /// The sending side of a node's inbound channel.

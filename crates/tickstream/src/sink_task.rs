@@ -156,17 +156,6 @@ impl SinkTask {
         }
     }
 
-    async fn timed_flush(
-        &mut self,
-        flush_time: &metrics::Histogram,
-        last: bool,
-    ) -> anyhow::Result<()> {
-        let started = Instant::now();
-        let flushed = self.flush(last).await;
-        flush_time.record(started.elapsed().as_secs_f64());
-        flushed
-    }
-
     /// Runs the sink until its inputs end (see [`SinkTask::drain`]); returns the events written.
     ///
     /// The lake runs on an OS thread of its own at a lower scheduling priority: its encoding, compression
@@ -206,6 +195,10 @@ impl SinkTask {
     /// Writes batches; on a barrier from every input, flushes and acknowledges it; at the end, flushes and
     /// acknowledges the final checkpoint. Returns the events written. Counts them in
     /// `tickstream_sink_events_total{sink}` and times flushes in `tickstream_sink_flush_seconds{sink}`.
+    ///
+    /// The lake flushes a group of partitions at a time (`ParquetSink::flush_step`) and between the groups
+    /// writes what arrived meanwhile, so that its inputs do not wait for the whole flush (seconds with
+    /// thousands of partitions), which would hold up the other sinks fed by the same nodes.
     async fn drain(
         mut self,
         name: &str,
@@ -214,47 +207,134 @@ impl SinkTask {
         acks: mpsc::Sender<Report>,
     ) -> anyhow::Result<u64> {
         let events = metrics::counter!("tickstream_sink_events_total", "sink" => name.to_owned());
-        let flush_time =
-            metrics::histogram!("tickstream_sink_flush_seconds", "sink" => name.to_owned());
         let latency = metrics::histogram!(END_TO_END_LATENCY);
+        let mut checkpoints = Checkpoints {
+            acks,
+            flush_time: metrics::histogram!("tickstream_sink_flush_seconds", "sink" => name.to_owned()),
+            flushing: None,
+        };
         let mut written = 0u64;
         // A sink flushes once a barrier has arrived from every input; what follows the barrier on an input
         // that delivered it early is written too, and only becomes durable sooner.
-        while let Some((_, message)) = inbound.recv().await {
-            match message {
-                Message::Batch(batch) => {
-                    written += batch.events.len() as u64;
-                    self.write(&batch, &latency).await?;
-                    events.increment(batch.events.len() as u64);
+        'run: loop {
+            let messages = if checkpoints.flushing.is_some() {
+                checkpoints.step(&mut self).await?;
+                // What arrived during the step, then the next step.
+                let mut arrived = Vec::with_capacity(inbound.waiting());
+                while arrived.len() < arrived.capacity() {
+                    match inbound.try_recv() {
+                        Some((_, message)) => arrived.push(message),
+                        None => break,
+                    }
                 }
-                Message::Barrier(n) if markers.barrier(n) => match self
-                    .timed_flush(&flush_time, false)
-                    .await
-                {
-                    Ok(()) => {
-                        let _ = acks.send(Report::Durable(n)).await;
+                arrived
+            } else {
+                match inbound.recv().await {
+                    Some((_, message)) => vec![message],
+                    None => break,
+                }
+            };
+            for message in messages {
+                match message {
+                    Message::Batch(batch) => {
+                        written += batch.events.len() as u64;
+                        self.write(&batch, &latency).await?;
+                        events.increment(batch.events.len() as u64);
                     }
-                    // A broker away: this checkpoint is not acknowledged, so its position is not
-                    // committed; a later checkpoint's flush covers everything before it.
-                    Err(e) if is_retryable(&e) => {
-                        tracing::warn!(checkpoint = n, "flush failed, checkpoint skipped: {e:#}")
+                    Message::Barrier(n) if markers.barrier(n) => {
+                        checkpoints.begin(&mut self, n).await?
                     }
-                    Err(e) => return Err(e.context("flushing at a checkpoint")),
-                },
-                Message::Barrier(_) => {}
-                Message::End if markers.end() => break,
-                Message::End => {}
+                    Message::Barrier(_) => {}
+                    Message::End if markers.end() => break 'run,
+                    Message::End => {}
+                }
             }
         }
-        self.timed_flush(&flush_time, true)
-            .await
-            .context("flushing at the end")?;
-        let _ = acks.send(Report::Durable(FINAL_CHECKPOINT)).await;
+        checkpoints.finish(&mut self).await?;
+        let started = Instant::now();
+        let last = self.flush(true).await.context("flushing at the end");
+        checkpoints
+            .flush_time
+            .record(started.elapsed().as_secs_f64());
+        last?;
+        let _ = checkpoints
+            .acks
+            .send(Report::Durable(FINAL_CHECKPOINT))
+            .await;
         if let SinkTask::Cache { api: Some(api), .. } = self {
             let _ = api.stop.send(());
             api.task.await??;
         }
         Ok(written)
+    }
+}
+
+/// A sink's checkpoint flushes and their acknowledgements to the coordinator.
+struct Checkpoints {
+    acks: mpsc::Sender<Report>,
+    flush_time: metrics::Histogram,
+    /// The lake's flush under way: its checkpoint and when it began.
+    flushing: Option<(u64, Instant)>,
+}
+
+impl Checkpoints {
+    /// Flushes for checkpoint `n`, after finishing the flush under way: the lake begins a flush of steps,
+    /// other sinks flush at once.
+    async fn begin(&mut self, sink: &mut SinkTask, n: u64) -> anyhow::Result<()> {
+        self.finish(sink).await?;
+        let started = Instant::now();
+        if let SinkTask::Parquet(lake) = sink {
+            lake.begin_flush();
+            self.flushing = Some((n, started));
+            return Ok(());
+        }
+        let flushed = sink.flush(false).await;
+        self.flush_time.record(started.elapsed().as_secs_f64());
+        self.settle(n, flushed).await
+    }
+
+    /// One step of the lake's flush under way; acknowledges its checkpoint when it is complete.
+    async fn step(&mut self, sink: &mut SinkTask) -> anyhow::Result<()> {
+        let (Some((n, started)), SinkTask::Parquet(lake)) = (self.flushing, sink) else {
+            return Ok(());
+        };
+        let done = match lake.flush_step() {
+            Ok(done) => done,
+            Err(e) => {
+                self.flushing = None;
+                return self.settle(n, Err(e.into())).await;
+            }
+        };
+        if done {
+            self.flushing = None;
+            self.flush_time.record(started.elapsed().as_secs_f64());
+            self.settle(n, Ok(())).await?;
+        }
+        Ok(())
+    }
+
+    /// Completes the flush under way, if any.
+    async fn finish(&mut self, sink: &mut SinkTask) -> anyhow::Result<()> {
+        while self.flushing.is_some() {
+            self.step(sink).await?;
+        }
+        Ok(())
+    }
+
+    /// Acknowledges checkpoint `n` once flushed. A broker away: the checkpoint is not acknowledged, so its
+    /// position is not committed; a later checkpoint's flush covers everything before it.
+    async fn settle(&mut self, n: u64, flushed: anyhow::Result<()>) -> anyhow::Result<()> {
+        match flushed {
+            Ok(()) => {
+                let _ = self.acks.send(Report::Durable(n)).await;
+                Ok(())
+            }
+            Err(e) if is_retryable(&e) => {
+                tracing::warn!(checkpoint = n, "flush failed, checkpoint skipped: {e:#}");
+                Ok(())
+            }
+            Err(e) => Err(e.context("flushing at a checkpoint")),
+        }
     }
 }
 

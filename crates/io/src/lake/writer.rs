@@ -57,6 +57,8 @@ pub struct ParquetSink {
     /// Highest offset seen per source, whatever became of the record.
     seen: HashMap<SourcePartition, i64>,
     buffered_rows: usize,
+    /// Partitions the flush under way has yet to commit, the next group last.
+    flushing: Vec<PartitionKey>,
     /// Counts row groups written, to find the least recently written open file.
     row_groups_written: u64,
     last_age_check: Instant,
@@ -129,6 +131,7 @@ impl ParquetSink {
             accepted: HashMap::new(),
             seen: HashMap::new(),
             buffered_rows: 0,
+            flushing: Vec::new(),
             row_groups_written: 0,
             last_age_check: Instant::now(),
             stats,
@@ -183,14 +186,37 @@ impl ParquetSink {
     /// made durable together (`write_and_commit`): everything written so far is durable and visible when
     /// this returns, and `committable_offsets` covers every record seen.
     pub fn flush(&mut self) -> Result<(), Error> {
+        self.begin_flush();
+        while !self.flush_step()? {}
+        Ok(())
+    }
+
+    /// Starts a flush of every partition holding rows now, which `flush_step` carries out one group of
+    /// `max_open_files` partitions at a time, so that the caller can go on writing between the steps
+    /// instead of leaving its input waiting for the whole flush. Rows written meanwhile go to their
+    /// partition's next file, or into this flush when their partition's turn has not come yet. A flush
+    /// begun while another is under way takes over the partitions the first had left.
+    pub fn begin_flush(&mut self) {
+        self.flushing = self.partitions.keys().cloned().collect();
+    }
+
+    /// One step of the flush begun by `begin_flush`: commits the next group's files together. Returns
+    /// true when the flush is complete: then everything written before `begin_flush` is durable and
+    /// visible, as after `flush`.
+    pub fn flush_step(&mut self) -> Result<bool, Error> {
         self.guarded(|sink| {
-            let keys: Vec<PartitionKey> = sink.partitions.keys().cloned().collect();
-            sink.write_and_commit(&keys)?;
-            for key in &keys {
+            let start = sink
+                .flushing
+                .len()
+                .saturating_sub(sink.config.max_open_files.max(1));
+            let group = sink.flushing.split_off(start);
+            sink.write_and_commit(&group)?;
+            for key in &group {
                 sink.forget_if_idle(key);
             }
             Ok(())
-        })
+        })?;
+        Ok(self.flushing.is_empty())
     }
 
     /// Rolls the partitions whose first row since their last roll arrived `max_file_age` ago or more:
