@@ -133,6 +133,7 @@ struct CompactArgs {
 }
 
 fn main() -> ExitCode {
+    without_huge_pages();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     match cli.command {
@@ -145,6 +146,17 @@ fn main() -> ExitCode {
         Command::Keys(args) => keys::run(args),
         Command::Compact(args) => compact(args),
         Command::Bench(args) => bench::bench(args),
+    }
+}
+
+/// Turns transparent huge pages off for this process. mimalloc asks for them on its memory (`madvise`), and
+/// where the kernel grants them (THP `madvise` or `always`, common defaults), each 2 MiB page is resident
+/// as soon as one byte of it is used: measured with the benchmark, that added about 50 MiB of RSS at
+/// 6 venues x 100 symbols, and nothing to throughput.
+fn without_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
+        eprintln!("warning: could not turn transparent huge pages off: {e}");
     }
 }
 
