@@ -230,7 +230,7 @@ async fn run_bench(
     };
     let mut running = tokio::spawn(runtime::run(pipeline, options, stop_rx));
 
-    warm_up(handle, args.venues as usize, &running).await?;
+    warm_up(args, handle, &sim, &running).await?;
     let max = max_phase(args, handle, &sim, &running).await?;
     let latency = latency_phase(args, handle, capture, &sim, &running, &max).await?;
 
@@ -255,16 +255,23 @@ async fn run_bench(
     })
 }
 
-/// Waits until every venue's connector has sent events and both end sinks have written some.
+/// Waits until every venue's connector has sent events and both end sinks have written some. The
+/// simulator is held to the same Kafka backlog as in the highest-rate phase: until the consumer has joined
+/// its group, nothing is consumed, and an unheld simulator would flood the pipeline with more than it
+/// sustains.
 async fn warm_up(
+    args: &BenchArgs,
     handle: &PrometheusHandle,
-    venues: usize,
+    sim: &Simulator,
     running: &JoinHandle<anyhow::Result<RunSummary>>,
 ) -> anyhow::Result<()> {
+    let venues = args.venues as usize;
     let started = Instant::now();
     loop {
         check_running(running)?;
         let s = Samples::read(handle);
+        let hold = backlog(&s) > args.lag_cap as f64;
+        sim.set_tick(if hold { PAUSED } else { Duration::ZERO });
         let flowing = s.by_label("tickstream_connector_events_total", "exchange");
         let sinks = ["lake", "cache"]
             .iter()
