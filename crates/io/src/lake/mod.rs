@@ -76,6 +76,7 @@ mod compact;
 mod config;
 mod files;
 mod offsets;
+mod open_file;
 mod partition;
 mod pending;
 mod record_batch;

@@ -8,15 +8,13 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use parquet::arrow::ArrowWriter;
-use parquet::file::metadata::KeyValue;
-use tickstream_model::{Event, EventKind, UnixNanos};
+use tickstream_model::{Event, EventKind};
 
-use super::arrow_schema::{FileCodec, META_OFFSETS, arrow_schema, lake_table, writer_properties};
+use super::arrow_schema::lake_table;
 use super::compact::merge_files;
 use super::config::ParquetSinkConfig;
-use super::files::{new_file_name, parquet_error};
-use super::offsets::{RangeSet, SourceOffset, SourcePartition, encode_ranges};
+use super::offsets::{RangeSet, SourceOffset, SourcePartition};
+use super::open_file::OpenFile;
 use super::partition::PartitionKey;
 use super::pending::PendingRows;
 use super::store::LakeRoot;
@@ -82,25 +80,6 @@ struct OpenPartition {
     segment_bytes: u64,
     /// When the first row since the last roll arrived: the partition rolls at `max_file_age` after it.
     opened_at: Instant,
-}
-
-struct OpenFile {
-    writer: ArrowWriter<File>,
-    temp: PathBuf,
-    name: String,
-    /// Event time of the file's last row: a row group starting earlier goes to a new file.
-    last_ts: i64,
-    /// `row_groups_written` when this file last got a row group.
-    last_write: u64,
-}
-
-impl std::fmt::Debug for OpenFile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenFile")
-            .field("temp", &self.temp)
-            .field("last_ts", &self.last_ts)
-            .finish()
-    }
 }
 
 impl ParquetSink {
@@ -457,33 +436,18 @@ impl ParquetSink {
         };
         let written = rows.batch.num_rows();
         if open.file.is_none() {
-            let table = lake_table(key.kind);
-            let name = new_file_name(UnixNanos(rows.first_ts));
-            let (file, temp) = root.create_temp(&open.dir, &name)?;
-            let codec = match root {
-                LakeRoot::Local(_) => FileCodec::Segment,
-                LakeRoot::Object(_) => FileCodec::Zstd(config.zstd_level),
-            };
-            let properties = writer_properties(table, codec, config.row_group_rows);
-            let writer = ArrowWriter::try_new(file, arrow_schema(table), Some(properties))
-                .map_err(|e| parquet_error(&temp, e))?;
-            open.file = Some(OpenFile {
-                writer,
-                temp,
-                name,
-                last_ts: i64::MIN,
-                last_write: 0,
-            });
+            open.file = Some(OpenFile::create(
+                root,
+                config,
+                &open.dir,
+                key.kind,
+                rows.first_ts,
+            )?);
         }
         let Some(file) = open.file.as_mut() else {
             return Ok(());
         };
-        file.writer
-            .write(&rows.batch)
-            .map_err(|e| parquet_error(&file.temp, e))?;
-        file.writer
-            .flush()
-            .map_err(|e| parquet_error(&file.temp, e))?;
+        file.write_row_group(&rows.batch)?;
         file.last_ts = rows.last_ts;
         self.row_groups_written += 1;
         metrics::counter!("tickstream_lake_rows_written_total", "dataset" => key.dataset())
@@ -569,15 +533,7 @@ impl ParquetSink {
             let Some(mut file) = open.file.take() else {
                 continue;
             };
-            if !open.file_offsets.is_empty() {
-                let ranges = encode_ranges(&open.file_offsets.to_ranges());
-                file.writer
-                    .append_key_value_metadata(KeyValue::new(META_OFFSETS.to_owned(), ranges));
-            }
-            file.writer
-                .finish()
-                .map_err(|e| parquet_error(&file.temp, e))?;
-            let bytes = file.writer.bytes_written() as u64;
+            let bytes = file.finish(&open.file_offsets)?;
             finished.push((key.clone(), file, bytes));
         }
         if finished.is_empty() {
