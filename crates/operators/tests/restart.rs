@@ -102,17 +102,15 @@ impl Chain {
     }
 
     fn restored(checkpoint: &str) -> Chain {
-        let mut state: serde_json::Value = serde_json::from_str(checkpoint).unwrap();
+        let state: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
+            serde_json::from_str(checkpoint).unwrap();
         let mut chain = Chain::new();
-        chain.bars.restore_state(state["bars"].take()).unwrap();
+        chain.bars.restore_state(&state["bars"]).unwrap();
         chain
             .indicators
-            .restore_state(state["indicators"].take())
+            .restore_state(&state["indicators"])
             .unwrap();
-        chain
-            .signals
-            .restore_state(state["signals"].take())
-            .unwrap();
+        chain.signals.restore_state(&state["signals"]).unwrap();
         chain
     }
 }

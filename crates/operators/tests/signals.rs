@@ -316,7 +316,7 @@ fn state_saved_mid_stream_continues_the_same() {
     let mut first = signals(ALL_RULES);
     let mut split = run(&mut first, &events[..9]);
     let mut second = signals(ALL_RULES);
-    second.restore_state(first.save_state().unwrap()).unwrap();
+    second.restore_state(&first.save_state().unwrap()).unwrap();
     split.extend(run(&mut second, &events[9..]));
     assert!(!whole.is_empty());
     assert_eq!(split, whole);

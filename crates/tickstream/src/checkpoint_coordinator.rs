@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use tickstream_operators::StateJson;
+
 use crate::state_store::{Checkpoint, PartitionOffset, StateStore};
 
 /// What nodes tell the coordinator.
@@ -16,7 +18,7 @@ pub enum Report {
     State {
         checkpoint: u64,
         node: String,
-        state: serde_json::Value,
+        state: StateJson,
     },
     /// A Kafka source's position at checkpoint `n`.
     Position {
@@ -40,7 +42,7 @@ pub struct Ready {
 #[derive(Debug, Default)]
 struct Pending {
     durable: usize,
-    states: BTreeMap<String, serde_json::Value>,
+    states: BTreeMap<String, StateJson>,
     offsets: BTreeMap<String, Vec<PartitionOffset>>,
 }
 
@@ -235,7 +237,7 @@ mod tests {
         let state = |node: &str| Report::State {
             checkpoint: 3,
             node: node.into(),
-            state: serde_json::json!({ "node": node }),
+            state: serde_json::value::to_raw_value(&serde_json::json!({ "node": node })).unwrap(),
         };
         assert_eq!(c.report(Report::Durable(3)).await, None);
         assert_eq!(c.report(state("bars")).await, None);
@@ -261,8 +263,8 @@ mod tests {
         let written = StateStore::open(&dir).unwrap().load(1).unwrap();
         assert_eq!(written.offsets, offsets(40));
         assert_eq!(
-            written.operators["indicators"],
-            serde_json::json!({ "node": "indicators" })
+            written.operators["indicators"].get(),
+            r#"{"node":"indicators"}"#
         );
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -280,7 +282,7 @@ mod tests {
         let state = Report::State {
             checkpoint: FINAL_CHECKPOINT,
             node: "bars".into(),
-            state: serde_json::json!({}),
+            state: serde_json::value::to_raw_value(&serde_json::json!({})).unwrap(),
         };
         assert_eq!(c.report(state).await, None);
         assert_eq!(

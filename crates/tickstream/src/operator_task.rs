@@ -2,8 +2,9 @@
 //! them (aligned: see `barrier_alignment`). With operator state kept, a stateful operator hands its state to the checkpoint coordinator at
 //! each barrier (before passing it on) and at the end, and is restored from a checkpoint before it starts.
 
+use serde_json::value::RawValue;
 use tickstream_model::Event;
-use tickstream_operators::{Indicators, Operator, Signals, TimeBars};
+use tickstream_operators::{Indicators, Operator, Signals, StateJson, TimeBars};
 use tokio::sync::mpsc;
 
 use crate::barrier_alignment::{Aligner, Step};
@@ -49,7 +50,7 @@ impl OperatorTask {
     }
 
     /// Replaces the operator's state with a checkpoint's.
-    pub fn restore(&mut self, state: serde_json::Value) -> anyhow::Result<()> {
+    pub fn restore(&mut self, state: &RawValue) -> anyhow::Result<()> {
         match self {
             OperatorTask::Filter(_) => Ok(()),
             OperatorTask::Operator(operator) => Ok(operator.restore_state(state)?),
@@ -57,7 +58,7 @@ impl OperatorTask {
     }
 
     /// The operator's state, for those that have one.
-    fn saved_state(&self) -> anyhow::Result<Option<serde_json::Value>> {
+    fn saved_state(&self) -> anyhow::Result<Option<StateJson>> {
         match self {
             OperatorTask::Filter(_) => Ok(None),
             OperatorTask::Operator(operator) => Ok(Some(operator.save_state()?)),
@@ -68,7 +69,7 @@ impl OperatorTask {
     fn state_to_report(
         &self,
         reports: Option<&(String, mpsc::Sender<Report>)>,
-    ) -> anyhow::Result<Option<serde_json::Value>> {
+    ) -> anyhow::Result<Option<StateJson>> {
         match reports {
             Some(_) => self.saved_state(),
             None => Ok(None),
@@ -133,7 +134,7 @@ impl OperatorTask {
 
 /// Hands an operator's state at `checkpoint` to the coordinator.
 async fn report_state(
-    state: Option<serde_json::Value>,
+    state: Option<StateJson>,
     checkpoint: u64,
     reports: Option<&(String, mpsc::Sender<Report>)>,
 ) -> anyhow::Result<()> {

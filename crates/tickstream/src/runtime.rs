@@ -474,7 +474,7 @@ async fn restore(
         Ok(Some(mut checkpoint)) => {
             for (node, task) in operators.iter_mut() {
                 if let Some(state) = checkpoint.operators.remove(&node.name) {
-                    task.restore(state).with_context(|| {
+                    task.restore(&state).with_context(|| {
                         format!(
                             "restoring operators.{} from checkpoint {} in {}",
                             node.name,

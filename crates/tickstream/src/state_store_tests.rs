@@ -21,7 +21,8 @@ fn checkpoint(id: u64, offsets: &[(i32, i64)]) -> Checkpoint {
             next_offset,
         })
         .collect();
-    let operators = BTreeMap::from([("bars".to_owned(), serde_json::json!({ "n": id }))]);
+    let state = serde_json::value::to_raw_value(&serde_json::json!({ "n": id })).unwrap();
+    let operators = BTreeMap::from([("bars".to_owned(), state)]);
     Checkpoint::new(id, offsets, operators)
 }
 

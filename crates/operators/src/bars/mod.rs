@@ -4,12 +4,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
+use serde_json::value::RawValue;
 use tickstream_model::{
     Bar, Event, EventKind, Exchange, FeedState, FeedStatus, Interval, Symbol, Trade, UnixNanos,
     duration_text,
 };
 
-use crate::{Error, Operator, OperatorIo, restore_json, save_json};
+use crate::{Error, Operator, OperatorIo, StateJson, restore_json, save_json};
 use assemble::{OpenBar, add_composites, finish_bar, flat_bar};
 
 mod assemble;
@@ -464,11 +465,11 @@ impl Operator for TimeBars {
         self.advance(watermark.0.min(ceiling), out);
     }
 
-    fn save_state(&self) -> Result<serde_json::Value, Error> {
+    fn save_state(&self) -> Result<StateJson, Error> {
         save_json(OPERATOR, &self.state)
     }
 
-    fn restore_state(&mut self, state: serde_json::Value) -> Result<(), Error> {
+    fn restore_state(&mut self, state: &RawValue) -> Result<(), Error> {
         let mut state: BarsState = restore_json(OPERATOR, state)?;
         // Keep the configured intervals, in configured order; drop others, start new ones empty.
         for stream in &mut state.streams {

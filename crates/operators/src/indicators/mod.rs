@@ -7,11 +7,12 @@ mod spec;
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde_json::value::RawValue;
 use tickstream_model::{
     Bar, Event, EventKind, Exchange, IndicatorValues, Interval, Symbol, UnixNanos,
 };
 
-use crate::{Error, Operator, OperatorIo, restore_json, save_json};
+use crate::{Error, Operator, OperatorIo, StateJson, restore_json, save_json};
 use averages::{Bbands, Ema, Macd, Sma};
 use oscillators::{Atr, Obv, Rsi, Stoch, VwapDaily};
 pub use spec::IndicatorSpec;
@@ -307,11 +308,11 @@ impl Operator for Indicators {
     /// Indicators move with bars only: bars are already final when they arrive.
     fn on_watermark(&mut self, _watermark: UnixNanos, _out: &mut Vec<Event>) {}
 
-    fn save_state(&self) -> Result<serde_json::Value, Error> {
+    fn save_state(&self) -> Result<StateJson, Error> {
         save_json(OPERATOR, &self.state)
     }
 
-    fn restore_state(&mut self, state: serde_json::Value) -> Result<(), Error> {
+    fn restore_state(&mut self, state: &RawValue) -> Result<(), Error> {
         let mut state: IndicatorsState = restore_json(OPERATOR, state)?;
         // Keep the configured indicators, in configured order; drop others, start new ones empty.
         for series in &mut state.series {

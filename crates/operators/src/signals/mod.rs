@@ -7,12 +7,13 @@ mod venue_rules;
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde_json::value::RawValue;
 use tickstream_model::{
     Bar, Direction, Event, EventKind, Exchange, IndicatorValues, Interval, Signal, Symbol,
     UnixNanos,
 };
 
-use crate::{Error, Operator, OperatorIo, restore_json, save_json};
+use crate::{Error, Operator, OperatorIo, StateJson, restore_json, save_json};
 use bar_rules::{BarRuleState, Needs, evaluate};
 pub use config::{
     BandBreakRule, CrossoverRule, FeedHealthRule, SignalConfig, SignalRule, SpreadRule,
@@ -277,7 +278,7 @@ impl Operator for Signals {
         out.extend(signals.into_iter().map(Event::Signal));
     }
 
-    fn save_state(&self) -> Result<serde_json::Value, Error> {
+    fn save_state(&self) -> Result<StateJson, Error> {
         let mut rules: Vec<RuleEntry> = self
             .states
             .iter()
@@ -324,7 +325,7 @@ impl Operator for Signals {
         save_json(OPERATOR, &saved)
     }
 
-    fn restore_state(&mut self, state: serde_json::Value) -> Result<(), Error> {
+    fn restore_state(&mut self, state: &RawValue) -> Result<(), Error> {
         let saved: SavedState = restore_json(OPERATOR, state)?;
         self.now = saved.now;
         // Rules are matched by name: state of a rule no longer declared is dropped.
