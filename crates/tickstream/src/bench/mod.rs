@@ -59,6 +59,9 @@ const VENUES: [(&str, &str, bool); 6] = [
 const WARM_UP_LIMIT: Duration = Duration::from_secs(60);
 /// How often the highest-rate phase checks the Kafka backlog.
 const LAG_CHECK: Duration = Duration::from_millis(250);
+/// How long the latency phase's pace settles before it is measured (twice: before and after its one
+/// correction).
+const PACE_SETTLE: Duration = Duration::from_secs(2);
 /// A simulator step interval long enough to count as paused.
 const PAUSED: Duration = Duration::from_secs(3600);
 
@@ -406,8 +409,21 @@ async fn latency_phase(
     }
     let tick = Duration::from_secs_f64(max.events_per_step.max(1.0) / args.rate as f64);
     sim.set_tick(tick);
-    // Let the pace settle (and the lag statistics catch up) before measuring.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Let the pace settle, then correct it once by the rate it gave (the events per step seen in the
+    // first phase are an estimate), and let it settle again before measuring.
+    let settling = Window {
+        before: Samples::read(handle),
+        after: {
+            tokio::time::sleep(PACE_SETTLE).await;
+            Samples::read(handle)
+        },
+        seconds: PACE_SETTLE.as_secs_f64(),
+    };
+    let measured = settling.rate("tickstream_connector_events_total", None);
+    if measured > 0.0 {
+        sim.set_tick(tick.mul_f64(measured / args.rate as f64));
+    }
+    tokio::time::sleep(PACE_SETTLE).await;
     check_running(running)?;
     let before = Samples::read(handle);
     let started = Instant::now();
