@@ -151,7 +151,7 @@ fn main() -> ExitCode {
 
 /// Turns transparent huge pages off for this process. mimalloc asks for them on its memory (`madvise`), and
 /// where the kernel grants them (THP `madvise` or `always`, common defaults), each 2 MiB page is resident
-/// as soon as one byte of it is used: measured with the benchmark, that added about 50 MiB of RSS at
+/// as soon as one byte of it is used: measured with the benchmark, that added 30-50 MiB of RSS at
 /// 6 venues x 100 symbols, and nothing to throughput.
 fn without_huge_pages() {
     #[cfg(target_os = "linux")]

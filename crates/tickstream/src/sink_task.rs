@@ -295,7 +295,11 @@ impl Checkpoints {
 
     /// One step of the lake's flush under way; acknowledges its checkpoint when it is complete.
     async fn step(&mut self, sink: &mut SinkTask) -> anyhow::Result<()> {
-        let (Some((n, started)), SinkTask::Parquet(lake)) = (self.flushing, sink) else {
+        let Some((n, started)) = self.flushing else {
+            return Ok(());
+        };
+        let SinkTask::Parquet(lake) = sink else {
+            self.flushing = None;
             return Ok(());
         };
         let done = match lake.flush_step() {
