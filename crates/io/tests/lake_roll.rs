@@ -262,6 +262,51 @@ fn a_flush_in_steps_makes_durable_everything_written_before_it_began() {
     assert_eq!(sink.committable_offsets()[0].1, 16);
 }
 
+#[test]
+fn past_the_row_limit_the_largest_partitions_are_committed_a_group_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = ParquetSinkConfig::new(dir.path());
+    cfg.max_buffered_rows = 20;
+    cfg.row_group_rows = 20;
+    cfg.max_open_files = 1;
+    let mut sink = ParquetSink::open(cfg).unwrap();
+    let btc = trades(Exchange::Binance, "BTC-USDT", DAY_START, SECOND, 0, 8);
+    let eth = trades(Exchange::Binance, "ETH-USDT", DAY_START, SECOND, 1000, 7);
+    let sol = trades(Exchange::Binance, "SOL-USDT", DAY_START, SECOND, 2000, 6);
+    sink.write_batch(&[btc, eth].concat(), &offsets(0, 15))
+        .unwrap();
+    assert_eq!(
+        sink.buffered_rows(),
+        15,
+        "under the limit, nothing is written"
+    );
+    // 21 rows: getting down to 10 takes the two largest partitions, one per write.
+    sink.write_batch(&sol, &offsets(15, 6)).unwrap();
+    assert_eq!(
+        sink.buffered_rows(),
+        13,
+        "the largest partition is committed first"
+    );
+    assert_eq!(stored_ids(dir.path()), (0..8).collect::<Vec<u64>>());
+    sink.write_batch(&[], &[]).unwrap();
+    assert_eq!(
+        sink.buffered_rows(),
+        13,
+        "a write right after takes rows only"
+    );
+    // A group waits twice the time the last one took.
+    std::thread::sleep(Duration::from_millis(500));
+    sink.write_batch(&[], &[]).unwrap();
+    assert_eq!(sink.buffered_rows(), 6, "then the next");
+    assert_eq!(stored_ids(dir.path()).len(), 15);
+    sink.write_batch(&[], &[]).unwrap();
+    assert_eq!(sink.buffered_rows(), 6, "half the limit is reached");
+
+    sink.flush().unwrap();
+    assert_eq!(stored_ids(dir.path()).len(), 21);
+    assert_eq!(sink.committable_offsets()[0].1, 21);
+}
+
 fn merged_with_saved_segments(root: &Path, saved: &Path) -> (Vec<String>, String) {
     let mut sink = ParquetSink::open(ParquetSinkConfig::new(root)).unwrap();
     write_with_flushes(&mut sink, &chunks());

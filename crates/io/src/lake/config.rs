@@ -46,8 +46,9 @@ pub struct ParquetSinkConfig {
     /// Rows per row group (the unit a reader skips by statistics).
     #[serde(default = "default_row_group_rows")]
     pub row_group_rows: usize,
-    /// Rows waiting in memory across all partitions before the largest partitions are written out as
-    /// (smaller) row groups early; bounds the sink's memory (rows wait as Arrow columns, converted 64 at a time).
+    /// Rows waiting in memory across all partitions before the largest partitions are committed early
+    /// (down to half of it, `max_open_files` partitions per write call); bounds the sink's memory (rows
+    /// wait as Arrow columns, converted 64 at a time).
     #[serde(default = "default_max_buffered_rows")]
     pub max_buffered_rows: usize,
     /// Files open for writing at once; past it the least recently written partition's file is committed,

@@ -16,7 +16,8 @@
 //! A file is written as `.<name>.tmp` in its partition directory, then fsynced, renamed to `<name>` and the
 //! directory fsynced. Readers globbing `*.parquet` never see a partial file. Temporary files left by a crash
 //! are removed when a sink opens the dataset. Files are committed on `flush`, when rows arrive earlier
-//! than the open file's last row (so files stay sorted), and past `max_open_files`. A `flush` commits
+//! than the open file's last row (so files stay sorted), past `max_open_files`, and past
+//! `max_buffered_rows` (the largest partitions first). A `flush` commits
 //! all its files together: on Linux, from eight files on, their data is made durable by one `syncfs`
 //! before any rename and the renames by a second one, instead of an fsync of each file and directory.
 //!
@@ -80,6 +81,7 @@ mod open_file;
 mod partition;
 mod pending;
 mod record_batch;
+mod stats;
 mod store;
 mod writer;
 
@@ -93,5 +95,6 @@ pub use files::file_offsets;
 pub use offsets::{OffsetRange, SourceOffset, SourcePartition};
 pub use partition::{PartitionKey, partition_batches};
 pub use record_batch::{record_batch, sort_by_event_time};
+pub use stats::SinkStats;
 pub use store::{LakeRoot, is_object_url};
-pub use writer::{ParquetSink, SinkStats};
+pub use writer::ParquetSink;

@@ -17,30 +17,12 @@ use super::offsets::{RangeSet, SourceOffset, SourcePartition};
 use super::open_file::OpenFile;
 use super::partition::PartitionKey;
 use super::pending::PendingRows;
+use super::stats::SinkStats;
 use super::store::LakeRoot;
 use crate::Error;
 
 /// Time a call spends merging the segments of partitions that reached their age limit.
 const ROLL_BUDGET: Duration = Duration::from_millis(200);
-
-/// Counters of what the sink did since it was opened.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SinkStats {
-    /// Rows accepted (buffered or written).
-    pub rows_accepted: u64,
-    /// Records skipped because the lake already held their source offset.
-    pub duplicates_skipped: u64,
-    /// Events of datasets this sink does not write.
-    pub passed_over: u64,
-    /// Files committed (renamed into place).
-    pub files_committed: u64,
-    /// Temporary (local) or staging (object store) files of interrupted writes removed on open.
-    pub temp_files_removed: u64,
-    /// Interrupted compactions (or segment merges) completed or rolled back on open.
-    pub compactions_resolved: u64,
-    /// Files written by merging a partition's segments at a roll.
-    pub segments_merged: u64,
-}
 
 /// Writes events into the lake. See the module docs of `lake` for the guarantees.
 #[derive(Debug)]
@@ -57,6 +39,9 @@ pub struct ParquetSink {
     buffered_rows: usize,
     /// Partitions the flush under way has yet to commit, the next group last.
     flushing: Vec<PartitionKey>,
+    /// Partitions to commit early (`commit_early`), the next group last, and when the next group may go.
+    early: Vec<PartitionKey>,
+    next_early: Instant,
     /// Counts row groups written, to find the least recently written open file.
     row_groups_written: u64,
     last_age_check: Instant,
@@ -111,6 +96,8 @@ impl ParquetSink {
             seen: HashMap::new(),
             buffered_rows: 0,
             flushing: Vec::new(),
+            early: Vec::new(),
+            next_early: Instant::now(),
             row_groups_written: 0,
             last_age_check: Instant::now(),
             stats,
@@ -183,18 +170,7 @@ impl ParquetSink {
     /// true when the flush is complete: then everything written before `begin_flush` is durable and
     /// visible, as after `flush`.
     pub fn flush_step(&mut self) -> Result<bool, Error> {
-        self.guarded(|sink| {
-            let start = sink
-                .flushing
-                .len()
-                .saturating_sub(sink.config.max_open_files.max(1));
-            let group = sink.flushing.split_off(start);
-            sink.write_and_commit(&group)?;
-            for key in &group {
-                sink.forget_if_idle(key);
-            }
-            Ok(())
-        })?;
+        self.guarded(|sink| sink.commit_next_group())?;
         Ok(self.flushing.is_empty())
     }
 
@@ -342,20 +318,7 @@ impl ParquetSink {
     }
 
     fn after_write(&mut self) -> Result<(), Error> {
-        if self.buffered_rows > self.config.max_buffered_rows {
-            let mut sizes: Vec<(usize, PartitionKey)> = self
-                .partitions
-                .iter()
-                .map(|(k, p)| (p.pending.len(), k.clone()))
-                .collect();
-            sizes.sort_by_key(|s| std::cmp::Reverse(s.0));
-            for (_, key) in sizes {
-                if self.buffered_rows <= self.config.max_buffered_rows / 2 {
-                    break;
-                }
-                self.write_row_group(&key)?;
-            }
-        }
+        self.commit_early()?;
         let mut open_files: Vec<(u64, PartitionKey)> = self
             .partitions
             .iter()
@@ -397,6 +360,61 @@ impl ParquetSink {
             self.roll_partition(key)?;
             self.forget_if_idle(key);
         }
+        Ok(())
+    }
+
+    /// Commits the next `max_open_files` partitions of the flush under way (`flushing`).
+    fn commit_next_group(&mut self) -> Result<(), Error> {
+        let group = next_group(&mut self.flushing, self.config.max_open_files);
+        self.commit_group(&group)
+    }
+
+    fn commit_group(&mut self, group: &[PartitionKey]) -> Result<(), Error> {
+        self.write_and_commit(group)?;
+        for key in group {
+            self.forget_if_idle(key);
+        }
+        Ok(())
+    }
+
+    /// Past `max_buffered_rows` (and outside a flush, which commits everything anyway), commits the largest
+    /// partitions early, down to half the limit: a group of `max_open_files` partitions per call, and
+    /// after a group at most a third of the time, so that the caller goes on taking rows in between
+    /// (seconds of commits in one call stall whatever feeds the sink). Past twice the limit every call
+    /// commits a group.
+    fn commit_early(&mut self) -> Result<(), Error> {
+        if !self.flushing.is_empty() {
+            self.early.clear();
+            return Ok(());
+        }
+        let limit = self.config.max_buffered_rows;
+        if self.early.is_empty() && self.buffered_rows > limit {
+            let mut sizes: Vec<(usize, PartitionKey)> = self
+                .partitions
+                .iter()
+                .map(|(k, p)| (p.pending.len(), k.clone()))
+                .collect();
+            sizes.sort_by_key(|s| std::cmp::Reverse(s.0));
+            let excess = self.buffered_rows - limit / 2;
+            let mut covered = 0;
+            for (rows, key) in sizes {
+                if covered >= excess {
+                    break;
+                }
+                covered += rows;
+                self.early.push(key);
+            }
+            // The next group is taken from the end.
+            self.early.reverse();
+        }
+        let due = Instant::now() >= self.next_early || self.buffered_rows > limit.saturating_mul(2);
+        if self.early.is_empty() || !due {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let group = next_group(&mut self.early, self.config.max_open_files);
+        self.commit_group(&group)?;
+        self.next_early = Instant::now() + started.elapsed() * 2;
         Ok(())
     }
 
@@ -576,4 +594,10 @@ impl ParquetSink {
         }
         Ok(())
     }
+}
+
+/// Takes the next group of up to `size` partitions from the end of `list`.
+fn next_group(list: &mut Vec<PartitionKey>, size: usize) -> Vec<PartitionKey> {
+    let start = list.len().saturating_sub(size.max(1));
+    list.split_off(start)
 }
