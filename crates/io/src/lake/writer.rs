@@ -170,7 +170,10 @@ impl ParquetSink {
     /// true when the flush is complete: then everything written before `begin_flush` is durable and
     /// visible, as after `flush`.
     pub fn flush_step(&mut self) -> Result<bool, Error> {
-        self.guarded(|sink| sink.commit_next_group())?;
+        self.guarded(|sink| {
+            let group = next_group(&mut sink.flushing, sink.config.max_open_files);
+            sink.commit_group(&group)
+        })?;
         Ok(self.flushing.is_empty())
     }
 
@@ -361,12 +364,6 @@ impl ParquetSink {
             self.forget_if_idle(key);
         }
         Ok(())
-    }
-
-    /// Commits the next `max_open_files` partitions of the flush under way (`flushing`).
-    fn commit_next_group(&mut self) -> Result<(), Error> {
-        let group = next_group(&mut self.flushing, self.config.max_open_files);
-        self.commit_group(&group)
     }
 
     fn commit_group(&mut self, group: &[PartitionKey]) -> Result<(), Error> {
