@@ -220,14 +220,10 @@ impl SinkTask {
             let messages = if checkpoints.flushing.is_some() {
                 checkpoints.step(&mut self).await?;
                 // What arrived during the step, then the next step.
-                let mut arrived = Vec::with_capacity(inbound.waiting());
-                while arrived.len() < arrived.capacity() {
-                    match inbound.try_recv() {
-                        Some((_, message)) => arrived.push(message),
-                        None => break,
-                    }
-                }
-                arrived
+                let arrived = inbound.waiting();
+                (0..arrived)
+                    .map_while(|_| inbound.try_recv().map(|(_, message)| message))
+                    .collect()
             } else {
                 match inbound.recv().await {
                     Some((_, message)) => vec![message],

@@ -366,6 +366,7 @@ impl ParquetSink {
         Ok(())
     }
 
+    /// Writes and commits the partitions of `group` together; forgets those left idle.
     fn commit_group(&mut self, group: &[PartitionKey]) -> Result<(), Error> {
         self.write_and_commit(group)?;
         for key in group {
@@ -374,11 +375,10 @@ impl ParquetSink {
         Ok(())
     }
 
-    /// Past `max_buffered_rows` (and outside a flush, which commits everything anyway), commits the largest
-    /// partitions early, down to half the limit: a group of `max_open_files` partitions per call, and
-    /// after a group at most a third of the time, so that the caller goes on taking rows in between
-    /// (seconds of commits in one call stall whatever feeds the sink). Past twice the limit every call
-    /// commits a group.
+    /// Past `max_buffered_rows` (outside a flush, which commits everything), commits the largest partitions
+    /// early, down to half the limit: a group of `max_open_files` partitions a call, at most a third of the
+    /// time (every call past twice the limit), so that the caller takes rows in between; seconds of
+    /// commits in one call would stall whatever feeds the sink.
     fn commit_early(&mut self) -> Result<(), Error> {
         if !self.flushing.is_empty() {
             self.early.clear();
