@@ -21,6 +21,12 @@ pub struct Decimal {
     scale: u8,
 }
 
+/// Room for the longest text a `Decimal` prints: a sign, 39 digits and a point.
+pub const TEXT_LEN: usize = 48;
+
+/// 10^19, the largest power of ten below `u64::MAX`: digits are printed 19 at a time in `u64` arithmetic.
+const DIGITS_PER_U64: u128 = 10_000_000_000_000_000_000;
+
 const POW10: [i128; 31] = {
     let mut table = [1i128; 31];
     let mut i = 1;
@@ -90,6 +96,50 @@ impl Decimal {
         debug_assert!(scale >= self.scale);
         self.mantissa
             .checked_mul(POW10[(scale - self.scale) as usize])
+    }
+
+    /// Prints the value into `buf` (what `to_string()` gives) and returns it, without allocating: the
+    /// digits with the point `scale` places from the right and a zero before it (`"0.05"`).
+    pub fn write_text(self, buf: &mut [u8; TEXT_LEN]) -> &str {
+        let scale = usize::from(self.scale);
+        let mut pos = TEXT_LEN;
+        let mut count = 0;
+        let mut rest = self.mantissa.unsigned_abs();
+        loop {
+            let last = rest < DIGITS_PER_U64;
+            let mut chunk = if last {
+                rest as u64
+            } else {
+                let low = (rest % DIGITS_PER_U64) as u64;
+                rest /= DIGITS_PER_U64;
+                low
+            };
+            let mut in_chunk = 0;
+            // A chunk below the top one prints all its 19 digits; the top one at least `scale + 1`.
+            while if last {
+                chunk > 0 || count <= scale
+            } else {
+                in_chunk < 19
+            } {
+                if count == scale && scale > 0 {
+                    pos -= 1;
+                    buf[pos] = b'.';
+                }
+                pos -= 1;
+                buf[pos] = b'0' + (chunk % 10) as u8;
+                chunk /= 10;
+                count += 1;
+                in_chunk += 1;
+            }
+            if last {
+                break;
+            }
+        }
+        if self.mantissa < 0 {
+            pos -= 1;
+            buf[pos] = b'-';
+        }
+        std::str::from_utf8(&buf[pos..]).unwrap_or_default()
     }
 
     /// Writes the digits without the decimal point and without leading zeros (`"0.0500"` → `"500"`):
@@ -189,21 +239,7 @@ impl FromStr for Decimal {
 
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let digits = self.mantissa.unsigned_abs();
-        if self.mantissa < 0 {
-            f.write_str("-")?;
-        }
-        if self.scale == 0 {
-            return write!(f, "{digits}");
-        }
-        let unit = POW10[self.scale as usize] as u128;
-        write!(
-            f,
-            "{}.{:0width$}",
-            digits / unit,
-            digits % unit,
-            width = self.scale as usize
-        )
+        f.write_str(self.write_text(&mut [0; TEXT_LEN]))
     }
 }
 
@@ -261,7 +297,7 @@ impl Hash for Decimal {
 
 impl serde::Serialize for Decimal {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(self.write_text(&mut [0; TEXT_LEN]))
     }
 }
 
@@ -375,7 +411,50 @@ mod tests {
         assert_eq!(back.to_string(), "0.00001230");
     }
 
+    #[test]
+    fn prints_the_extremes() {
+        for (mantissa, scale, text) in [
+            (i128::MAX, 0, i128::MAX.to_string()),
+            (i128::MIN + 1, 0, (i128::MIN + 1).to_string()),
+            (
+                i128::MAX,
+                30,
+                "170141183.460469231731687303715884105727".to_owned(),
+            ),
+            (1, 30, format!("0.{}1", "0".repeat(29))),
+            (-5, 3, "-0.005".to_owned()),
+            (
+                10_000_000_000_000_000_000,
+                19,
+                "1.0000000000000000000".to_owned(),
+            ),
+            (0, 0, "0".to_owned()),
+            (0, 2, "0.00".to_owned()),
+        ] {
+            let value = Decimal::new(mantissa, scale).unwrap();
+            assert_eq!(value.to_string(), text);
+            assert_eq!(
+                serde_json::to_string(&value).unwrap(),
+                format!("\"{text}\"")
+            );
+        }
+    }
+
     proptest! {
+        #[test]
+        fn prints_as_integer_division_would(mantissa: i128, scale in 0u8..=30) {
+            let value = Decimal::new(mantissa, scale).unwrap();
+            let digits = mantissa.unsigned_abs();
+            let unit = POW10[usize::from(scale)] as u128;
+            let sign = if mantissa < 0 { "-" } else { "" };
+            let expected = if scale == 0 {
+                format!("{sign}{digits}")
+            } else {
+                format!("{sign}{}.{:0width$}", digits / unit, digits % unit, width = usize::from(scale))
+            };
+            prop_assert_eq!(value.to_string(), expected);
+        }
+
         #[test]
         fn text_round_trip(int in 0u64..1_000_000_000_000, frac in 0u64..1_000_000_000, width in 0usize..10, neg: bool) {
             let text = if width == 0 {

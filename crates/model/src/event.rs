@@ -272,8 +272,8 @@ pub struct Signal {
     pub values: BTreeMap<String, f64>,
 }
 
-/// Every event, tagged by `type` on the wire.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+/// Every event, tagged by `type` on the wire (written first; read in any place, see `event_json.rs`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Trade(Trade),

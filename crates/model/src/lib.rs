@@ -7,6 +7,7 @@
 mod decimal;
 mod error;
 mod event;
+mod event_json;
 mod instrument;
 mod interval;
 pub mod schema;
