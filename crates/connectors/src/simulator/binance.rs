@@ -118,7 +118,11 @@ impl Protocol for BinanceProtocol {
     fn on_step(&mut self, step: &Step, skip_book: bool, out: &mut Vec<String>) -> bool {
         let mut skipped = false;
         let upper = raw_symbol(&step.symbol);
-        for (_, lower, kind) in self.streams.iter().filter(|(s, _, _)| *s == step.symbol) {
+        for (_, lower, kind) in self
+            .streams
+            .range((step.symbol.clone(), String::new(), Kind::Trade)..)
+            .take_while(|(s, _, _)| *s == step.symbol)
+        {
             let (stream, data) = match kind {
                 Kind::Trade => {
                     let Some(t) = &step.trade else { continue };

@@ -122,7 +122,11 @@ impl Protocol for BitstampProtocol {
     fn on_step(&mut self, step: &Step, _skip_book: bool, out: &mut Vec<String>) -> bool {
         let micros = step.time_ms * 1000;
         let (secs, micros_text) = ((micros / 1_000_000).to_string(), micros.to_string());
-        for (_, pair, kind) in self.channels.iter().filter(|(s, _, _)| *s == step.symbol) {
+        for (_, pair, kind) in self
+            .channels
+            .range((step.symbol.clone(), String::new(), Kind::Trades)..)
+            .take_while(|(s, _, _)| *s == step.symbol)
+        {
             match kind {
                 Kind::Trades => {
                     let Some(t) = &step.trade else { continue };

@@ -143,14 +143,22 @@ impl Protocol for BybitProtocol {
     fn on_step(&mut self, step: &Step, skip_book: bool, out: &mut Vec<String>) -> bool {
         let ts = step.time_ms;
         if let Some(t) = &step.trade {
-            for (_, raw) in self.trades.iter().filter(|(s, _)| *s == step.symbol) {
+            for (_, raw) in self
+                .trades
+                .range((step.symbol.clone(), String::new())..)
+                .take_while(|(s, _)| *s == step.symbol)
+            {
                 let side = if t.taker_buys { "Buy" } else { "Sell" };
                 out.push(json!({"topic": format!("publicTrade.{raw}"), "type": "snapshot", "ts": ts,
                     "data": [{"T": ts, "s": raw, "S": side, "v": t.quantity.to_string(), "p": t.price.to_string(),
                     "L": "PlusTick", "i": t.id.to_string(), "BT": false}]}).to_string());
             }
         }
-        for (_, raw) in self.bbo.iter().filter(|(s, _)| *s == step.symbol) {
+        for (_, raw) in self
+            .bbo
+            .range((step.symbol.clone(), String::new())..)
+            .take_while(|(s, _)| *s == step.symbol)
+        {
             out.push(
                 json!({"topic": format!("orderbook.1.{raw}"), "type": "snapshot", "ts": ts,
                 "data": {"s": raw, "b": pairs(&[step.best_bid]), "a": pairs(&[step.best_ask]),

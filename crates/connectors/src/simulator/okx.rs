@@ -156,7 +156,11 @@ impl Protocol for OkxProtocol {
 
     fn on_step(&mut self, step: &Step, skip_book: bool, out: &mut Vec<String>) -> bool {
         let ts = step.time_ms.to_string();
-        for (_, inst, kind) in self.streams.iter().filter(|(s, _, _)| *s == step.symbol) {
+        for (_, inst, kind) in self
+            .streams
+            .range((step.symbol.clone(), String::new(), Kind::Trades)..)
+            .take_while(|(s, _, _)| *s == step.symbol)
+        {
             match kind {
                 Kind::Trades => {
                     let Some(t) = &step.trade else { continue };
