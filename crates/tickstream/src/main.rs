@@ -134,6 +134,7 @@ struct CompactArgs {
 
 fn main() -> ExitCode {
     without_huge_pages();
+    purge_freed_memory_sooner();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     match cli.command {
@@ -158,6 +159,23 @@ fn without_huge_pages() {
     if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
         eprintln!("warning: could not turn transparent huge pages off: {e}");
     }
+}
+
+/// mimalloc's `mi_option_purge_delay` (its place in `mi_option_e`, the same in the bundled v2 and v3).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// How long mimalloc keeps freed memory before returning it to the system, in milliseconds.
+const PURGE_DELAY_MS: std::ffi::c_long = 100;
+
+/// Returns freed memory to the system after 100 ms instead of mimalloc v3's default of 1 s. The lake's
+/// checkpoint flushes allocate and free tens of MiB within a second: measured with the benchmark
+/// (6 venues x 100 symbols, 20 s phases), peak RSS was 242-257 MiB with the default and about 217 MiB at
+/// 100 ms (0 ms: 232 MiB and a lower throughput), at the same throughput and latency.
+#[allow(unsafe_code)]
+fn purge_freed_memory_sooner() {
+    // SAFETY: called first thing in `main`, before any other thread exists (mimalloc's option setters are
+    // not thread safe); it only stores a number in mimalloc's option table, which reads it when it purges.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS) }
 }
 
 fn init_logging(format: LogFormat) {
