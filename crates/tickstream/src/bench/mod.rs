@@ -427,7 +427,8 @@ async fn latency_phase(
     check_running(running)?;
     let before = Samples::read(handle);
     let started = Instant::now();
-    capture.start();
+    // Room for the events offered over the window, and a tenth more.
+    capture.start((args.rate as f64 * args.duration.as_secs_f64() * 1.1) as usize);
     tokio::time::sleep(args.duration).await;
     let samples = capture.stop();
     let window = Window {
