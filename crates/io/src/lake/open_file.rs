@@ -1,8 +1,10 @@
 //! `OpenFile`: the temporary Parquet file a lake partition is writing row groups into, from its creation
-//! under the root to its last bytes, with the source offsets of its rows in the metadata.
+//! under the root to its last bytes, with the source offsets of its rows in the metadata; and
+//! `OpenPartition`, what the sink holds for each partition it writes.
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::time::Instant;
 
 use arrow::array::RecordBatch;
 use parquet::arrow::ArrowWriter;
@@ -13,6 +15,7 @@ use super::arrow_schema::{FileCodec, META_OFFSETS, arrow_schema, lake_table, wri
 use super::config::ParquetSinkConfig;
 use super::files::{new_file_name, parquet_error};
 use super::offsets::{RangeSet, encode_ranges};
+use super::pending::PendingRows;
 use super::store::LakeRoot;
 use crate::Error;
 
@@ -87,4 +90,23 @@ impl OpenFile {
             .map_err(|e| parquet_error(&self.temp, e))?;
         Ok(self.writer.bytes_written() as u64)
     }
+}
+
+/// A lake partition the sink holds: its pending rows, its open file and its segments.
+#[derive(Debug)]
+pub(super) struct OpenPartition {
+    /// The partition's directory under the root.
+    pub dir: PathBuf,
+    /// Rows not yet in a row group, in arrival order.
+    pub pending: PendingRows,
+    pub pending_offsets: RangeSet,
+    pub file: Option<OpenFile>,
+    /// Offsets of the rows in the open file.
+    pub file_offsets: RangeSet,
+    /// Files committed since the last roll (local roots only), to be merged into one at the next roll.
+    pub segments: Vec<String>,
+    /// Their total size.
+    pub segment_bytes: u64,
+    /// When the first row since the last roll arrived: the partition rolls at `max_file_age` after it.
+    pub opened_at: Instant,
 }

@@ -14,7 +14,7 @@ use super::arrow_schema::lake_table;
 use super::compact::merge_files;
 use super::config::ParquetSinkConfig;
 use super::offsets::{RangeSet, SourceOffset, SourcePartition};
-use super::open_file::OpenFile;
+use super::open_file::{OpenFile, OpenPartition};
 use super::partition::PartitionKey;
 use super::pending::PendingRows;
 use super::stats::SinkStats;
@@ -47,24 +47,6 @@ pub struct ParquetSink {
     last_age_check: Instant,
     stats: SinkStats,
     failed: bool,
-}
-
-#[derive(Debug)]
-struct OpenPartition {
-    /// The partition's directory under the root.
-    dir: PathBuf,
-    /// Rows not yet in a row group, in arrival order.
-    pending: PendingRows,
-    pending_offsets: RangeSet,
-    file: Option<OpenFile>,
-    /// Offsets of the rows in the open file.
-    file_offsets: RangeSet,
-    /// Files committed since the last roll (local roots only), to be merged into one at the next roll.
-    segments: Vec<String>,
-    /// Their total size.
-    segment_bytes: u64,
-    /// When the first row since the last roll arrived: the partition rolls at `max_file_age` after it.
-    opened_at: Instant,
 }
 
 impl ParquetSink {
