@@ -307,6 +307,27 @@ fn past_the_row_limit_the_largest_partitions_are_committed_a_group_at_a_time() {
     assert_eq!(sink.committable_offsets()[0].1, 21);
 }
 
+#[test]
+fn an_early_commit_takes_at_most_about_sixteen_thousand_rows_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = ParquetSinkConfig::new(dir.path());
+    cfg.max_buffered_rows = 40_000;
+    let mut sink = ParquetSink::open(cfg).unwrap();
+    let n = 20_000;
+    let btc = trades(Exchange::Binance, "BTC-USDT", DAY_START, 1_000, 0, n);
+    let eth = trades(Exchange::Binance, "ETH-USDT", DAY_START, 1_000, 100_000, n);
+    let sol = trades(Exchange::Binance, "SOL-USDT", DAY_START, 1_000, 200_000, n);
+    sink.write_batch(&[btc, eth].concat(), &offsets(0, 2 * n))
+        .unwrap();
+    assert_eq!(sink.buffered_rows(), 40_000);
+    // 60,000 rows: getting down to 20,000 takes two partitions, but one write commits only the first.
+    sink.write_batch(&sol, &offsets(40_000, n)).unwrap();
+    assert_eq!(sink.buffered_rows(), 40_000);
+    assert_eq!(stored_ids(dir.path()).len(), 20_000);
+    sink.flush().unwrap();
+    assert_eq!(stored_ids(dir.path()).len(), 60_000);
+}
+
 fn merged_with_saved_segments(root: &Path, saved: &Path) -> (Vec<String>, String) {
     let mut sink = ParquetSink::open(ParquetSinkConfig::new(root)).unwrap();
     write_with_flushes(&mut sink, &chunks());
