@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use tickstream_api::Cache;
 use tickstream_io::kafka::KafkaSink;
-use tickstream_io::lake::{ParquetSink, SourceOffset};
+use tickstream_io::lake::{COMMIT_SPACING, ParquetSink, SourceOffset};
 use tickstream_io::ndjson::FileSink;
 use tickstream_model::{Event, UnixNanos};
 use tokio::sync::mpsc;
@@ -282,7 +282,13 @@ struct Checkpoints {
     flush_time: metrics::Histogram,
     /// The lake's flush under way: its checkpoint and when it began.
     flushing: Option<(u64, Instant)>,
-    /// When the next step of the lake's flush is due (see [`FLUSH_STEP_SPACING`]).
+    /// When the next step of the lake's flush is due: after each step, the lake pauses for
+    /// [`COMMIT_SPACING`] times the step's duration (taking in what arrives), so that a flush uses at most
+    /// a third of a core and the CPU it leaves goes to the flow to the cache. A flush still under way at
+    /// the next barrier, or at the end of the inputs, completes without pauses. Measured with the
+    /// benchmark (6 x 100, 5 s checkpoints): p99 8.4-10.7 ms (median 9.0) over six runs against 10.2-10.4
+    /// ms over three without pauses, with flushes of 2-3.6 s instead of about 1 s, at about the same RSS
+    /// and throughput.
     next_step: Option<Instant>,
 }
 
@@ -313,7 +319,7 @@ impl Checkpoints {
         };
         let step_started = Instant::now();
         let stepped = lake.flush_step();
-        self.next_step = Some(Instant::now() + step_started.elapsed().mul_f64(FLUSH_STEP_SPACING));
+        self.next_step = Some(Instant::now() + step_started.elapsed() * COMMIT_SPACING);
         let done = match stepped {
             Ok(done) => done,
             Err(e) => {
@@ -358,14 +364,6 @@ impl Checkpoints {
         }
     }
 }
-
-/// After each step of a checkpoint flush, the lake pauses for this many times the step's duration (taking
-/// in what arrives) before the next one, so that a flush uses at most a third of a core and the CPU it
-/// leaves goes to the flow to the cache. A flush still under way at the next barrier, or at the end of
-/// the inputs, completes without pauses. Measured with the benchmark (6 x 100, 5 s checkpoints): p99
-/// 8.4-10.7 ms (median 9.0) over six runs against 10.2-10.4 ms over three without pauses, with flushes of
-/// 2-3.6 s instead of about 1 s, at about the same RSS and throughput.
-const FLUSH_STEP_SPACING: f64 = 2.0;
 
 /// The name of the lake sink's thread (at most 15 bytes, as Linux keeps).
 pub const LAKE_THREAD: &str = "tickstream-lake";

@@ -90,7 +90,7 @@ pub use arrow_schema::{
     arrow_schema, lake_table, lake_table_named, writer_properties,
 };
 pub use compact::{CompactReport, compact};
-pub use config::{DEFAULT_MAX_FILE_BYTES, ParquetSinkConfig, StorageOptions};
+pub use config::{COMMIT_SPACING, DEFAULT_MAX_FILE_BYTES, ParquetSinkConfig, StorageOptions};
 pub use files::file_offsets;
 pub use offsets::{OffsetRange, SourceOffset, SourcePartition};
 pub use partition::{PartitionKey, partition_batches};

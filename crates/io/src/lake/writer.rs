@@ -12,7 +12,7 @@ use tickstream_model::{Event, EventKind};
 
 use super::arrow_schema::lake_table;
 use super::compact::merge_files;
-use super::config::ParquetSinkConfig;
+use super::config::{COMMIT_SPACING, EARLY_GROUP_ROWS, ParquetSinkConfig};
 use super::offsets::{RangeSet, SourceOffset, SourcePartition};
 use super::open_file::{OpenFile, OpenPartition};
 use super::partition::PartitionKey;
@@ -23,10 +23,6 @@ use crate::Error;
 
 /// Time a call spends merging the segments of partitions that reached their age limit.
 const ROLL_BUDGET: Duration = Duration::from_millis(200);
-/// Rows an early commit takes at most in one write call, beyond its first partition. With the benchmark
-/// (60 s checkpoints), groups of 256 of the largest partitions held about 255,000 rows and took 0.4-0.6 s,
-/// during which the sink took nothing in and its inputs waited: p99 181 ms; at 16,384, 37 ms and 7.9 ms.
-const EARLY_GROUP_ROWS: usize = 16_384;
 
 /// Writes events into the lake. See the module docs of `lake` for the guarantees.
 #[derive(Debug)]
@@ -157,7 +153,8 @@ impl ParquetSink {
     /// visible, as after `flush`.
     pub fn flush_step(&mut self) -> Result<bool, Error> {
         self.guarded(|sink| {
-            let group = next_group(&mut sink.flushing, sink.config.max_open_files);
+            let max_files = sink.config.max_open_files;
+            let group = next_group(&mut sink.flushing, &sink.partitions, max_files, usize::MAX);
             sink.commit_group(&group)
         })?;
         Ok(self.flushing.is_empty())
@@ -362,9 +359,8 @@ impl ParquetSink {
     }
 
     /// Past `max_buffered_rows` (outside a flush, which commits everything), commits the largest partitions
-    /// early, down to half the limit: a group of up to `max_open_files` partitions and `EARLY_GROUP_ROWS`
-    /// rows a call, at most a third of the time (every call past twice the limit), so that the caller takes
-    /// rows in between.
+    /// early, down to half the limit: a group (`next_group`, `EARLY_GROUP_ROWS`) a call, spaced by
+    /// `COMMIT_SPACING` (every call past twice the limit), so that the caller takes rows in between.
     fn commit_early(&mut self) -> Result<(), Error> {
         if !self.flushing.is_empty() {
             self.early.clear();
@@ -395,17 +391,15 @@ impl ParquetSink {
             return Ok(());
         }
         let started = Instant::now();
-        let (mut taken, mut rows) = (0, 0);
-        while taken < self.early.len().min(self.config.max_open_files.max(1))
-            && (taken == 0 || rows < EARLY_GROUP_ROWS)
-        {
-            let key = &self.early[self.early.len() - 1 - taken];
-            rows += self.partitions.get(key).map_or(0, |p| p.pending.len());
-            taken += 1;
-        }
-        let group = self.early.split_off(self.early.len() - taken);
+        let max_files = self.config.max_open_files;
+        let group = next_group(
+            &mut self.early,
+            &self.partitions,
+            max_files,
+            EARLY_GROUP_ROWS,
+        );
         self.commit_group(&group)?;
-        self.next_early = Instant::now() + started.elapsed() * 2;
+        self.next_early = Instant::now() + started.elapsed() * COMMIT_SPACING;
         Ok(())
     }
 
@@ -587,8 +581,20 @@ impl ParquetSink {
     }
 }
 
-/// Takes the next group of up to `size` partitions from the end of `list`.
-fn next_group(list: &mut Vec<PartitionKey>, size: usize) -> Vec<PartitionKey> {
-    let start = list.len().saturating_sub(size.max(1));
-    list.split_off(start)
+/// The next group from the end of `list`: up to `max_files` partitions, stopping once at `max_rows` rows.
+fn next_group(
+    list: &mut Vec<PartitionKey>,
+    partitions: &HashMap<PartitionKey, OpenPartition>,
+    max_files: usize,
+    max_rows: usize,
+) -> Vec<PartitionKey> {
+    let (mut taken, mut rows) = (0, 0);
+    for key in list.iter().rev().take(max_files.max(1)) {
+        if taken > 0 && rows >= max_rows {
+            break;
+        }
+        rows += partitions.get(key).map_or(0, |p| p.pending.len());
+        taken += 1;
+    }
+    list.split_off(list.len() - taken)
 }
