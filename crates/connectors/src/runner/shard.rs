@@ -33,11 +33,13 @@ pub(super) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const TICK: Duration = Duration::from_millis(250);
 /// At most one `backpressure` status per this long.
 const BACKPRESSURE_REPORT_EVERY: Duration = Duration::from_secs(1);
-/// Delay before fetching a snapshot again after a failed fetch.
+/// Delay before fetching a snapshot again after a failed fetch, and how long a fetch may take.
 const SNAPSHOT_RETRY: Duration = Duration::from_secs(1);
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Delay before opening a successor connection again after one failed.
 const SUCCESSOR_RETRY: Duration = Duration::from_secs(5);
+/// The most one socket read takes: tungstenite zeroes that much before each read, even an empty one.
+const READ_CHUNK: usize = 16 * 1024;
 
 /// The receiver of the events channel was dropped: the source stops.
 #[derive(Debug)]
@@ -128,6 +130,7 @@ impl Shard {
 
     async fn connect(&self, url: &str) -> Result<WsStream, Error> {
         let ws_config = WebSocketConfig::default()
+            .read_buffer_size(READ_CHUNK)
             .max_message_size(Some(self.config.max_frame_bytes))
             .max_frame_size(Some(self.config.max_frame_bytes));
         let connector = if url.starts_with("wss:") {
