@@ -308,6 +308,30 @@ fn past_the_row_limit_the_largest_partitions_are_committed_a_group_at_a_time() {
 }
 
 #[test]
+fn a_stepped_flush_says_when_the_rows_waiting_are_past_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = ParquetSinkConfig::new(dir.path());
+    cfg.max_buffered_rows = 20;
+    cfg.row_group_rows = 20;
+    cfg.max_open_files = 1;
+    let mut sink = ParquetSink::open(cfg).unwrap();
+    let btc = trades(Exchange::Binance, "BTC-USDT", DAY_START, SECOND, 0, 15);
+    sink.write_batch(&btc, &offsets(0, 15)).unwrap();
+    assert!(!sink.over_row_limit());
+    sink.begin_flush();
+    // Early commits wait while a flush is under way, so rows pile up past the limit.
+    let eth = trades(Exchange::Binance, "ETH-USDT", DAY_START, SECOND, 1000, 10);
+    sink.write_batch(&eth, &offsets(15, 10)).unwrap();
+    assert_eq!(sink.buffered_rows(), 25);
+    assert!(sink.over_row_limit());
+    while !sink.flush_step().unwrap() {}
+    // The flush took the partitions holding rows when it began.
+    assert_eq!(sink.buffered_rows(), 10);
+    assert!(!sink.over_row_limit());
+    assert_eq!(stored_ids(dir.path()), (0..15).collect::<Vec<u64>>());
+}
+
+#[test]
 fn an_early_commit_takes_at_most_about_sixteen_thousand_rows_a_write() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = ParquetSinkConfig::new(dir.path());

@@ -205,6 +205,11 @@ impl ParquetSink {
         self.buffered_rows
     }
 
+    /// More rows buffered than `max_buffered_rows`: a flush under way should go on without pauses.
+    pub fn over_row_limit(&self) -> bool {
+        self.buffered_rows > self.config.max_buffered_rows
+    }
+
     fn guarded(
         &mut self,
         f: impl FnOnce(&mut ParquetSink) -> Result<(), Error>,
