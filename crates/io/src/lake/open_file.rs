@@ -1,7 +1,8 @@
 //! `OpenFile`: the temporary Parquet file a lake partition is writing row groups into, from its creation
 //! under the root to its last bytes, with the source offsets of its rows in the metadata; and
-//! `OpenPartition`, what the sink holds for each partition it writes.
+//! `OpenPartition`, what the sink holds for each partition it writes, and how a commit picks its group.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -15,6 +16,7 @@ use super::arrow_schema::{FileCodec, META_OFFSETS, arrow_schema, lake_table, wri
 use super::config::ParquetSinkConfig;
 use super::files::{new_file_name, parquet_error};
 use super::offsets::{RangeSet, encode_ranges};
+use super::partition::PartitionKey;
 use super::pending::PendingRows;
 use super::store::LakeRoot;
 use crate::Error;
@@ -109,4 +111,22 @@ pub(super) struct OpenPartition {
     pub segment_bytes: u64,
     /// When the first row since the last roll arrived: the partition rolls at `max_file_age` after it.
     pub opened_at: Instant,
+}
+
+/// The next group from the end of `list`: up to `max_files` partitions, stopping once at `max_rows` rows.
+pub(super) fn next_group(
+    list: &mut Vec<PartitionKey>,
+    partitions: &HashMap<PartitionKey, OpenPartition>,
+    max_files: usize,
+    max_rows: usize,
+) -> Vec<PartitionKey> {
+    let (mut taken, mut rows) = (0, 0);
+    for key in list.iter().rev().take(max_files.max(1)) {
+        if taken > 0 && rows >= max_rows {
+            break;
+        }
+        rows += partitions.get(key).map_or(0, |p| p.pending.len());
+        taken += 1;
+    }
+    list.split_off(list.len() - taken)
 }

@@ -14,7 +14,7 @@ use super::arrow_schema::lake_table;
 use super::compact::merge_files;
 use super::config::{COMMIT_SPACING, EARLY_GROUP_ROWS, ParquetSinkConfig};
 use super::offsets::{RangeSet, SourceOffset, SourcePartition};
-use super::open_file::{OpenFile, OpenPartition};
+use super::open_file::{OpenFile, OpenPartition, next_group};
 use super::partition::PartitionKey;
 use super::pending::PendingRows;
 use super::stats::SinkStats;
@@ -584,22 +584,4 @@ impl ParquetSink {
         }
         Ok(())
     }
-}
-
-/// The next group from the end of `list`: up to `max_files` partitions, stopping once at `max_rows` rows.
-fn next_group(
-    list: &mut Vec<PartitionKey>,
-    partitions: &HashMap<PartitionKey, OpenPartition>,
-    max_files: usize,
-    max_rows: usize,
-) -> Vec<PartitionKey> {
-    let (mut taken, mut rows) = (0, 0);
-    for key in list.iter().rev().take(max_files.max(1)) {
-        if taken > 0 && rows >= max_rows {
-            break;
-        }
-        rows += partitions.get(key).map_or(0, |p| p.pending.len());
-        taken += 1;
-    }
-    list.split_off(list.len() - taken)
 }
