@@ -156,7 +156,7 @@ path = "{}"
 type Series = (&'static str, &'static [&'static str]);
 
 /// Every stage's series on the run's endpoint, each as a name and labels its line must carry.
-const STAGE_SERIES: [Series; 19] = [
+const STAGE_SERIES: [Series; 20] = [
     (
         "tickstream_connector_frames_total",
         &["exchange=\"binance\""],
@@ -191,6 +191,7 @@ const STAGE_SERIES: [Series; 19] = [
         &["dataset=\"trades\""],
     ),
     ("tickstream_lake_files_committed_total", &["dataset=\""]),
+    ("tickstream_lake_buffered_rows", &["sink=\"lake\""]),
     ("tickstream_lake_bytes_written_total", &["dataset=\""]),
     (
         "tickstream_end_to_end_latency_seconds",

@@ -194,7 +194,8 @@ impl SinkTask {
 
     /// Writes batches; on a barrier from every input, flushes and acknowledges it; at the end, flushes and
     /// acknowledges the final checkpoint. Returns the events written. Counts them in
-    /// `tickstream_sink_events_total{sink}` and times flushes in `tickstream_sink_flush_seconds{sink}`.
+    /// `tickstream_sink_events_total{sink}`, times flushes in `tickstream_sink_flush_seconds{sink}` and,
+    /// for the lake, shows the rows waiting in memory in `tickstream_lake_buffered_rows{sink}`.
     ///
     /// The lake flushes a group of partitions at a time (`ParquetSink::flush_step`) and between the groups
     /// writes what arrived meanwhile, so that its inputs do not wait for the whole flush (seconds with
@@ -208,6 +209,8 @@ impl SinkTask {
     ) -> anyhow::Result<u64> {
         let events = metrics::counter!("tickstream_sink_events_total", "sink" => name.to_owned());
         let latency = metrics::histogram!(END_TO_END_LATENCY);
+        let buffered = matches!(self, SinkTask::Parquet(_))
+            .then(|| metrics::gauge!("tickstream_lake_buffered_rows", "sink" => name.to_owned()));
         let mut checkpoints = Checkpoints {
             acks,
             flush_time: metrics::histogram!("tickstream_sink_flush_seconds", "sink" => name.to_owned()),
@@ -255,6 +258,9 @@ impl SinkTask {
                     Message::End if markers.end() => break 'run,
                     Message::End => {}
                 }
+            }
+            if let (Some(gauge), SinkTask::Parquet(lake)) = (&buffered, &self) {
+                gauge.set(lake.buffered_rows() as f64);
             }
         }
         checkpoints.finish(&mut self).await?;
