@@ -84,6 +84,8 @@ const SLICE: Duration = Duration::from_millis(1);
 /// A paced simulator this far behind its schedule starts the schedule again from now instead of
 /// catching up in a burst.
 const MAX_CATCH_UP: Duration = Duration::from_secs(1);
+/// Frames a connection gathers from the steps already queued for it before it writes them out together.
+const WRITE_FRAMES: usize = 64;
 
 impl Default for SimulatorConfig {
     fn default() -> SimulatorConfig {
@@ -415,8 +417,17 @@ async fn run_protocol<P: Protocol>(
             _ = tokio::time::sleep_until(stall_end), if stalled => stalled_until = None,
             step = steps.recv() => match step {
                 Ok(step) if !silent => {
-                    if protocol.on_step(&step, skip_book, &mut out) {
-                        skip_book = false;
+                    let mut step = Some(step);
+                    // The steps already queued go out with this one, in one write.
+                    while out.len() < WRITE_FRAMES {
+                        match step.take() {
+                            Some(step) => skip_book &= !protocol.on_step(&step, skip_book, &mut out),
+                            None => match steps.try_recv() {
+                                Ok(next) => step = Some(next),
+                                Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                                Err(_) => break,
+                            },
+                        }
                     }
                 }
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
@@ -457,10 +468,16 @@ async fn run_protocol<P: Protocol>(
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
             },
         }
+        if out.is_empty() {
+            continue;
+        }
         for frame in out.drain(..) {
-            if sink.send(Message::text(frame)).await.is_err() {
+            if sink.feed(Message::text(frame)).await.is_err() {
                 return;
             }
+        }
+        if sink.flush().await.is_err() {
+            return;
         }
     }
 }
