@@ -262,14 +262,19 @@ fn a_flush_in_steps_makes_durable_everything_written_before_it_began() {
     assert_eq!(sink.committable_offsets()[0].1, 16);
 }
 
-#[test]
-fn past_the_row_limit_the_largest_partitions_are_committed_a_group_at_a_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = ParquetSinkConfig::new(dir.path());
+/// A sink that holds at most 20 rows and writes one partition's file at a time.
+fn sink_of_twenty_rows(root: &std::path::Path) -> ParquetSink {
+    let mut cfg = ParquetSinkConfig::new(root);
     cfg.max_buffered_rows = 20;
     cfg.row_group_rows = 20;
     cfg.max_open_files = 1;
-    let mut sink = ParquetSink::open(cfg).unwrap();
+    ParquetSink::open(cfg).unwrap()
+}
+
+#[test]
+fn past_the_row_limit_the_largest_partitions_are_committed_a_group_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = sink_of_twenty_rows(dir.path());
     let btc = trades(Exchange::Binance, "BTC-USDT", DAY_START, SECOND, 0, 8);
     let eth = trades(Exchange::Binance, "ETH-USDT", DAY_START, SECOND, 1000, 7);
     let sol = trades(Exchange::Binance, "SOL-USDT", DAY_START, SECOND, 2000, 6);
@@ -310,11 +315,7 @@ fn past_the_row_limit_the_largest_partitions_are_committed_a_group_at_a_time() {
 #[test]
 fn a_stepped_flush_says_when_the_rows_waiting_are_past_the_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cfg = ParquetSinkConfig::new(dir.path());
-    cfg.max_buffered_rows = 20;
-    cfg.row_group_rows = 20;
-    cfg.max_open_files = 1;
-    let mut sink = ParquetSink::open(cfg).unwrap();
+    let mut sink = sink_of_twenty_rows(dir.path());
     let btc = trades(Exchange::Binance, "BTC-USDT", DAY_START, SECOND, 0, 15);
     sink.write_batch(&btc, &offsets(0, 15)).unwrap();
     assert!(!sink.over_row_limit());
