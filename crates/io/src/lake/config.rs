@@ -109,9 +109,9 @@ fn default_row_group_rows() -> usize {
     1_000_000
 }
 
-/// About 70 MB of rows at 6 venues x 100 symbols. Measured with the benchmark at full rate with 30 s
-/// checkpoints: peak RSS 342-347 MiB at 1,000,000, 279 MiB at 500,000, 254 MiB at 400,000 (which lost
-/// about 5% of throughput with 5 s checkpoints, its early commits then coming before each checkpoint).
+/// About 70 MB of rows at 6 venues x 100 symbols. Measured with the benchmark at full rate (about 140,000
+/// events/s) with 30 s checkpoints: peak RSS 342-347 MiB at 1,000,000, 277-283 MiB at 500,000, 254 MiB at
+/// 400,000 (which lost about 5% of throughput with 5 s checkpoints, early commits coming before each).
 fn default_max_buffered_rows() -> usize {
     500_000
 }
