@@ -209,8 +209,6 @@ fn the_size_limit_rolls_the_file_over_its_segments_and_close_merges_the_rest() {
     assert_one_sorted_file_per_partition(dir.path(), all);
 }
 
-/// Writes the chunks as segments, keeps a copy of the segments, and merges them with `close`; returns the
-/// segments' names and the merged file's name in the BTC-USDT partition.
 #[test]
 fn a_flush_in_steps_makes_durable_everything_written_before_it_began() {
     let dir = tempfile::tempdir().unwrap();
