@@ -5,12 +5,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::json;
-use tickstream_model::Level;
+use tickstream_model::{Decimal, Level};
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 
 use super::market::Step;
-use super::{Protocol, Shared, going_away};
+use super::{Protocol, Shared, going_away, wire};
 use crate::binance::parse::symbol_from_suffix;
 
 /// A Binance stream the client asked for.
@@ -28,11 +29,74 @@ pub struct BinanceProtocol {
     streams: BTreeSet<(String, String, Kind)>,
 }
 
-fn pairs(levels: &[Level]) -> Vec<[String; 2]> {
-    levels
-        .iter()
-        .map(|l| [l.price().to_string(), l.quantity().to_string()])
-        .collect()
+/// A combined-stream frame; Binance writes the stream name first.
+#[derive(Serialize)]
+struct Combined<T> {
+    stream: String,
+    data: T,
+}
+
+/// A `<symbol>@trade` event.
+#[derive(Serialize)]
+struct Trade<'a> {
+    e: &'static str,
+    #[serde(rename = "E")]
+    event_ms: i64,
+    s: &'a str,
+    t: u64,
+    p: Decimal,
+    q: Decimal,
+    #[serde(rename = "T")]
+    trade_ms: i64,
+    m: bool,
+    #[serde(rename = "M")]
+    best_match: bool,
+}
+
+/// A `<symbol>@aggTrade` event.
+#[derive(Serialize)]
+struct AggTrade<'a> {
+    e: &'static str,
+    #[serde(rename = "E")]
+    event_ms: i64,
+    s: &'a str,
+    a: u64,
+    p: Decimal,
+    q: Decimal,
+    f: u64,
+    l: u64,
+    #[serde(rename = "T")]
+    trade_ms: i64,
+    m: bool,
+    #[serde(rename = "M")]
+    best_match: bool,
+}
+
+/// A `<symbol>@bookTicker` event.
+#[derive(Serialize)]
+struct BookTicker<'a> {
+    u: u64,
+    s: &'a str,
+    b: Decimal,
+    #[serde(rename = "B")]
+    bid_qty: Decimal,
+    a: Decimal,
+    #[serde(rename = "A")]
+    ask_qty: Decimal,
+}
+
+/// A `<symbol>@depth@100ms` event.
+#[derive(Serialize)]
+struct DepthUpdate<'a> {
+    e: &'static str,
+    #[serde(rename = "E")]
+    event_ms: i64,
+    s: &'a str,
+    #[serde(rename = "U")]
+    first_id: u64,
+    u: u64,
+    b: &'a [Level],
+    a: &'a [Level],
 }
 
 fn raw_symbol(canonical: &str) -> String {
@@ -61,10 +125,7 @@ pub fn rest_response(target: &str, shared: &Shared) -> Option<String> {
     });
     let bids: Vec<Level> = bids.into_iter().take(limit).collect();
     let asks: Vec<Level> = asks.into_iter().take(limit).collect();
-    Some(
-        json!({"lastUpdateId": last_update_id, "bids": pairs(&bids), "asks": pairs(&asks)})
-            .to_string(),
-    )
+    Some(json!({"lastUpdateId": last_update_id, "bids": &bids, "asks": &asks}).to_string())
 }
 
 impl Protocol for BinanceProtocol {
@@ -118,44 +179,88 @@ impl Protocol for BinanceProtocol {
     fn on_step(&mut self, step: &Step, skip_book: bool, out: &mut Vec<String>) -> bool {
         let mut skipped = false;
         let upper = raw_symbol(&step.symbol);
+        let s = upper.as_str();
         for (_, lower, kind) in self
             .streams
             .range((step.symbol.clone(), String::new(), Kind::Trade)..)
             .take_while(|(s, _, _)| *s == step.symbol)
         {
-            let (stream, data) = match kind {
+            let stream = |name: &str| format!("{lower}@{name}");
+            let frame = match kind {
                 Kind::Trade => {
                     let Some(t) = &step.trade else { continue };
-                    let data = json!({"e": "trade", "E": step.time_ms, "s": upper, "t": t.id, "p": t.price.to_string(),
-                        "q": t.quantity.to_string(), "T": step.time_ms, "m": !t.taker_buys, "M": true});
-                    ("trade", data)
+                    let data = Trade {
+                        e: "trade",
+                        event_ms: step.time_ms,
+                        s,
+                        t: t.id,
+                        p: t.price,
+                        q: t.quantity,
+                        trade_ms: step.time_ms,
+                        m: !t.taker_buys,
+                        best_match: true,
+                    };
+                    wire::frame(&Combined {
+                        stream: stream("trade"),
+                        data,
+                    })
                 }
                 Kind::AggTrade => {
                     let Some(t) = &step.trade else { continue };
-                    let data = json!({"e": "aggTrade", "E": step.time_ms, "s": upper, "a": t.id, "p": t.price.to_string(),
-                        "q": t.quantity.to_string(), "f": t.id, "l": t.id, "T": step.time_ms, "m": !t.taker_buys, "M": true});
-                    ("aggTrade", data)
+                    let data = AggTrade {
+                        e: "aggTrade",
+                        event_ms: step.time_ms,
+                        s,
+                        a: t.id,
+                        p: t.price,
+                        q: t.quantity,
+                        f: t.id,
+                        l: t.id,
+                        trade_ms: step.time_ms,
+                        m: !t.taker_buys,
+                        best_match: true,
+                    };
+                    wire::frame(&Combined {
+                        stream: stream("aggTrade"),
+                        data,
+                    })
                 }
                 Kind::BookTicker => {
-                    let data = json!({"u": step.last_update_id, "s": upper,
-                        "b": step.best_bid.price().to_string(), "B": step.best_bid.quantity().to_string(),
-                        "a": step.best_ask.price().to_string(), "A": step.best_ask.quantity().to_string()});
-                    ("bookTicker", data)
+                    let (b, a) = (step.best_bid, step.best_ask);
+                    let data = BookTicker {
+                        u: step.last_update_id,
+                        s,
+                        b: b.price(),
+                        bid_qty: b.quantity(),
+                        a: a.price(),
+                        ask_qty: a.quantity(),
+                    };
+                    wire::frame(&Combined {
+                        stream: stream("bookTicker"),
+                        data,
+                    })
                 }
                 Kind::Depth => {
                     if skip_book {
                         skipped = true;
                         continue;
                     }
-                    let data = json!({"e": "depthUpdate", "E": step.time_ms, "s": upper, "U": step.first_update_id,
-                        "u": step.last_update_id, "b": pairs(&step.bids), "a": pairs(&step.asks)});
-                    ("depth@100ms", data)
+                    let data = DepthUpdate {
+                        e: "depthUpdate",
+                        event_ms: step.time_ms,
+                        s,
+                        first_id: step.first_update_id,
+                        u: step.last_update_id,
+                        b: &step.bids,
+                        a: &step.asks,
+                    };
+                    wire::frame(&Combined {
+                        stream: stream("depth@100ms"),
+                        data,
+                    })
                 }
             };
-            // Binance writes the stream name first.
-            out.push(format!(
-                "{{\"stream\":\"{lower}@{stream}\",\"data\":{data}}}"
-            ));
+            out.push(frame);
         }
         skipped
     }

@@ -6,12 +6,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::json;
 use tickstream_model::Level;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 
 use super::market::Step;
-use super::{Protocol, Shared, going_away};
+use super::{Protocol, Shared, going_away, wire};
 use crate::binance::parse::symbol_from_suffix;
 
 /// A Bitstamp channel the client asked for.
@@ -28,11 +29,20 @@ pub struct BitstampProtocol {
     channels: BTreeSet<(String, String, Kind)>,
 }
 
-fn pairs(levels: &[Level]) -> Vec<[String; 2]> {
-    levels
-        .iter()
-        .map(|l| [l.price().to_string(), l.quantity().to_string()])
-        .collect()
+/// An `order_book_<pair>` or `diff_order_book_<pair>` push.
+#[derive(Serialize)]
+struct BookPush<'a> {
+    data: Book<'a>,
+    channel: String,
+    event: &'static str,
+}
+
+#[derive(Serialize)]
+struct Book<'a> {
+    timestamp: &'a str,
+    microtimestamp: &'a str,
+    bids: &'a [Level],
+    asks: &'a [Level],
 }
 
 /// The body of `GET <base>/api/v2/order_book/<pair>/`, or `None` for another path or pair. Its
@@ -58,7 +68,7 @@ pub fn rest_response(target: &str, shared: &Shared) -> Option<String> {
 pub fn order_book_body(shared: &Shared, canonical: &str, micros: i64) -> String {
     let (bids, asks) = shared.with_market(canonical, |m| m.book());
     json!({"timestamp": (micros / 1_000_000).to_string(), "microtimestamp": micros.to_string(),
-        "bids": pairs(&bids), "asks": pairs(&asks)})
+        "bids": &bids, "asks": &asks})
     .to_string()
 }
 
@@ -136,20 +146,32 @@ impl Protocol for BitstampProtocol {
                     ));
                 }
                 Kind::OrderBook => {
-                    out.push(
-                        json!({"data": {"timestamp": secs, "microtimestamp": micros_text,
-                        "bids": pairs(&[step.best_bid]), "asks": pairs(&[step.best_ask])},
-                        "channel": format!("order_book_{pair}"), "event": "data"})
-                        .to_string(),
-                    );
+                    let data = Book {
+                        timestamp: &secs,
+                        microtimestamp: &micros_text,
+                        bids: &[step.best_bid],
+                        asks: &[step.best_ask],
+                    };
+                    let channel = format!("order_book_{pair}");
+                    out.push(wire::frame(&BookPush {
+                        data,
+                        channel,
+                        event: "data",
+                    }));
                 }
                 Kind::Diff => {
-                    out.push(
-                        json!({"data": {"timestamp": secs, "microtimestamp": micros_text,
-                        "bids": pairs(&step.bids), "asks": pairs(&step.asks)},
-                        "channel": format!("diff_order_book_{pair}"), "event": "data"})
-                        .to_string(),
-                    );
+                    let data = Book {
+                        timestamp: &secs,
+                        microtimestamp: &micros_text,
+                        bids: &step.bids,
+                        asks: &step.asks,
+                    };
+                    let channel = format!("diff_order_book_{pair}");
+                    out.push(wire::frame(&BookPush {
+                        data,
+                        channel,
+                        event: "data",
+                    }));
                 }
             }
         }

@@ -7,12 +7,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::json;
-use tickstream_model::Level;
+use tickstream_model::{Decimal, Level};
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 
 use super::market::Step;
-use super::{Protocol, Shared, going_away};
+use super::{Protocol, Shared, going_away, wire};
 use crate::book::L2Book;
 use crate::bybit::BybitMarket;
 use crate::bybit::parse::market_symbol;
@@ -84,11 +85,20 @@ impl BybitProtocol {
                     (m.update_id(), bids, asks)
                 });
                 let ts = crate::runner::now().0 / 1_000_000;
-                out.push(
-                    json!({"topic": topic, "type": "snapshot", "ts": ts, "data": {"s": raw,
-                    "b": pairs(&bids), "a": pairs(&asks), "u": at, "seq": at}, "cts": ts})
-                    .to_string(),
-                );
+                let data = Book {
+                    s: raw,
+                    b: &bids,
+                    a: &asks,
+                    u: at,
+                    seq: at,
+                };
+                out.push(wire::frame(&BookPush {
+                    topic,
+                    kind: "snapshot",
+                    ts,
+                    data,
+                    cts: ts,
+                }));
                 let mut book = L2Book::new();
                 book.apply_snapshot(&bids, &asks, Some(at));
                 self.books.insert(
@@ -107,11 +117,51 @@ impl BybitProtocol {
     }
 }
 
-fn pairs(levels: &[Level]) -> Vec<[String; 2]> {
-    levels
-        .iter()
-        .map(|l| [l.price().to_string(), l.quantity().to_string()])
-        .collect()
+/// A `publicTrade.<symbol>` push with one trade.
+#[derive(Serialize)]
+struct TradePush<'a> {
+    topic: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    ts: i64,
+    data: [Trade<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct Trade<'a> {
+    #[serde(rename = "T")]
+    time_ms: i64,
+    s: &'a str,
+    #[serde(rename = "S")]
+    side: &'static str,
+    v: Decimal,
+    p: Decimal,
+    #[serde(rename = "L")]
+    tick_direction: &'static str,
+    #[serde(serialize_with = "wire::as_text")]
+    i: u64,
+    #[serde(rename = "BT")]
+    block_trade: bool,
+}
+
+/// An `orderbook.<depth>.<symbol>` push: a snapshot or a delta.
+#[derive(Serialize)]
+struct BookPush<'a> {
+    topic: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    ts: i64,
+    data: Book<'a>,
+    cts: i64,
+}
+
+#[derive(Serialize)]
+struct Book<'a> {
+    s: &'a str,
+    b: &'a [Level],
+    a: &'a [Level],
+    u: u64,
+    seq: u64,
 }
 
 impl Protocol for BybitProtocol {
@@ -149,9 +199,23 @@ impl Protocol for BybitProtocol {
                 .take_while(|(s, _)| *s == step.symbol)
             {
                 let side = if t.taker_buys { "Buy" } else { "Sell" };
-                out.push(json!({"topic": format!("publicTrade.{raw}"), "type": "snapshot", "ts": ts,
-                    "data": [{"T": ts, "s": raw, "S": side, "v": t.quantity.to_string(), "p": t.price.to_string(),
-                    "L": "PlusTick", "i": t.id.to_string(), "BT": false}]}).to_string());
+                let trade = Trade {
+                    time_ms: ts,
+                    s: raw,
+                    side,
+                    v: t.quantity,
+                    p: t.price,
+                    tick_direction: "PlusTick",
+                    i: t.id,
+                    block_trade: false,
+                };
+                let topic = format!("publicTrade.{raw}");
+                out.push(wire::frame(&TradePush {
+                    topic,
+                    kind: "snapshot",
+                    ts,
+                    data: [trade],
+                }));
             }
         }
         for (_, raw) in self
@@ -159,12 +223,21 @@ impl Protocol for BybitProtocol {
             .range((step.symbol.clone(), String::new())..)
             .take_while(|(s, _)| *s == step.symbol)
         {
-            out.push(
-                json!({"topic": format!("orderbook.1.{raw}"), "type": "snapshot", "ts": ts,
-                "data": {"s": raw, "b": pairs(&[step.best_bid]), "a": pairs(&[step.best_ask]),
-                "u": step.last_update_id, "seq": step.last_update_id}, "cts": ts})
-                .to_string(),
-            );
+            let data = Book {
+                s: raw,
+                b: &[step.best_bid],
+                a: &[step.best_ask],
+                u: step.last_update_id,
+                seq: step.last_update_id,
+            };
+            let topic = format!("orderbook.1.{raw}");
+            out.push(wire::frame(&BookPush {
+                topic: &topic,
+                kind: "snapshot",
+                ts,
+                data,
+                cts: ts,
+            }));
         }
         let mut skipped = false;
         if let Some(book) = self.books.get_mut(&step.symbol)
@@ -177,18 +250,37 @@ impl Protocol for BybitProtocol {
                 book.u = 1;
                 let bids: Vec<Level> = book.book.bids().collect();
                 let asks: Vec<Level> = book.book.asks().collect();
-                out.push(
-                    json!({"topic": book.topic, "type": "delta", "ts": ts, "data": {"s": book.raw,
-                    "b": pairs(&bids), "a": pairs(&asks), "u": 1, "seq": step.last_update_id},
-                    "cts": ts})
-                    .to_string(),
-                );
+                let data = Book {
+                    s: &book.raw,
+                    b: &bids,
+                    a: &asks,
+                    u: 1,
+                    seq: step.last_update_id,
+                };
+                out.push(wire::frame(&BookPush {
+                    topic: &book.topic,
+                    kind: "delta",
+                    ts,
+                    data,
+                    cts: ts,
+                }));
             } else if skip_book {
                 skipped = true;
             } else {
-                out.push(json!({"topic": book.topic, "type": "delta", "ts": ts, "data": {"s": book.raw,
-                    "b": pairs(&step.bids), "a": pairs(&step.asks), "u": book.u, "seq": step.last_update_id},
-                    "cts": ts}).to_string());
+                let data = Book {
+                    s: &book.raw,
+                    b: &step.bids,
+                    a: &step.asks,
+                    u: book.u,
+                    seq: step.last_update_id,
+                };
+                out.push(wire::frame(&BookPush {
+                    topic: &book.topic,
+                    kind: "delta",
+                    ts,
+                    data,
+                    cts: ts,
+                }));
             }
         }
         skipped

@@ -7,12 +7,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
-use tickstream_model::{Level, UnixNanos};
+use tickstream_model::{Decimal, Level, UnixNanos};
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 
 use super::market::Step;
-use super::{Protocol, Shared, going_away};
+use super::{Protocol, Shared, going_away, wire};
 
 fn rfc3339(time_ms: i64) -> String {
     UnixNanos::from_millis(time_ms)
@@ -75,11 +76,16 @@ pub struct AdvancedProtocol {
 }
 
 impl AdvancedProtocol {
-    fn envelope(&mut self, channel: &str, time_ms: i64, events: Value) -> String {
-        let sequence = self.next_sequence;
+    fn envelope<T: Serialize>(&mut self, channel: &str, timestamp: &str, events: T) -> String {
+        let sequence_num = self.next_sequence;
         self.next_sequence += 1;
-        json!({"channel": channel, "client_id": "", "timestamp": rfc3339(time_ms), "sequence_num": sequence, "events": events})
-            .to_string()
+        wire::frame(&Envelope {
+            channel,
+            client_id: "",
+            timestamp,
+            sequence_num,
+            events,
+        })
     }
 
     fn subscribed(&self, channel: &str, product: &str) -> bool {
@@ -89,16 +95,93 @@ impl AdvancedProtocol {
     }
 }
 
-fn l2_updates(bids: &[Level], asks: &[Level], time_ms: i64) -> Vec<Value> {
-    let side = |name: &'static str, levels: &[Level]| -> Vec<Value> {
-        levels
-            .iter()
-            .map(|l| json!({"side": name, "event_time": rfc3339(time_ms), "price_level": l.price().to_string(), "new_quantity": l.quantity().to_string()}))
-            .collect()
-    };
-    let mut all = side("bid", bids);
-    all.extend(side("offer", asks));
-    all
+/// An Advanced Trade message: its channel, sequence number and events.
+#[derive(Serialize)]
+struct Envelope<'a, T> {
+    channel: &'a str,
+    client_id: &'static str,
+    timestamp: &'a str,
+    sequence_num: u64,
+    events: T,
+}
+
+/// An `update` event of `market_trades` (one trade), `ticker` (one ticker) or `l2_data`.
+#[derive(Serialize)]
+struct Update<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    product_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trades: Option<[AdvancedTrade<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tickers: Option<[AdvancedTicker<'a>; 1]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    updates: Option<L2Updates<'a>>,
+}
+
+impl<'a> Update<'a> {
+    fn new(kind: &'static str) -> Update<'a> {
+        Update {
+            kind,
+            product_id: None,
+            trades: None,
+            tickers: None,
+            updates: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct AdvancedTrade<'a> {
+    #[serde(serialize_with = "wire::as_text")]
+    trade_id: u64,
+    product_id: &'a str,
+    price: Decimal,
+    size: Decimal,
+    side: &'static str,
+    time: &'a str,
+}
+
+#[derive(Serialize)]
+struct AdvancedTicker<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    product_id: &'a str,
+    price: Decimal,
+    best_bid: Decimal,
+    best_bid_quantity: Decimal,
+    best_ask: Decimal,
+    best_ask_quantity: Decimal,
+}
+
+/// An `l2_data` event's `updates`: the bids, then the offers, each stamped `event_time`.
+struct L2Updates<'a> {
+    bids: &'a [Level],
+    asks: &'a [Level],
+    event_time: &'a str,
+}
+
+#[derive(Serialize)]
+struct L2Update<'a> {
+    side: &'static str,
+    event_time: &'a str,
+    price_level: Decimal,
+    new_quantity: Decimal,
+}
+
+impl<'a> Serialize for L2Updates<'a> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let side = |side: &'static str, levels: &'a [Level]| {
+            levels.iter().map(move |l| L2Update {
+                side,
+                event_time: self.event_time,
+                price_level: l.price(),
+                new_quantity: l.quantity(),
+            })
+        };
+        serializer.collect_seq(side("bid", self.bids).chain(side("offer", self.asks)))
+    }
 }
 
 impl Protocol for AdvancedProtocol {
@@ -135,19 +218,25 @@ impl Protocol for AdvancedProtocol {
             .iter()
             .map(|(c, p)| (c, p.iter().collect()))
             .collect();
-        let ack = self.envelope(
-            "subscriptions",
-            time_ms,
-            json!([{"subscriptions": listing}]),
-        );
+        let now = rfc3339(time_ms);
+        let ack = self.envelope("subscriptions", &now, json!([{"subscriptions": listing}]));
         out.push(ack);
         if channel == "level2" {
             for product in products {
                 let (update_id, (bids, asks)) =
                     shared.with_market(&product, |m| (m.update_id(), m.book()));
                 self.snapshot_at.insert(product.clone(), update_id);
-                let events = json!([{"type": "snapshot", "product_id": product, "updates": l2_updates(&bids, &asks, time_ms)}]);
-                let frame = self.envelope("l2_data", time_ms, events);
+                let updates = L2Updates {
+                    bids: &bids,
+                    asks: &asks,
+                    event_time: &now,
+                };
+                let snapshot = Update {
+                    product_id: Some(&product),
+                    updates: Some(updates),
+                    ..Update::new("snapshot")
+                };
+                let frame = self.envelope("l2_data", &now, [snapshot]);
                 out.push(frame);
             }
         } else {
@@ -159,19 +248,34 @@ impl Protocol for AdvancedProtocol {
 
     fn on_step(&mut self, step: &Step, skip_book: bool, out: &mut Vec<String>) -> bool {
         let product = step.symbol.as_str();
+        if !self
+            .channels
+            .values()
+            .any(|products| products.contains(product))
+        {
+            return false;
+        }
         let mut skipped = false;
+        let time = rfc3339(step.time_ms);
         if let Some(t) = step
             .trade
             .as_ref()
             .filter(|_| self.subscribed("market_trades", product))
         {
-            let trade = json!({"trade_id": t.id.to_string(), "product_id": product, "price": t.price.to_string(),
-                "size": t.quantity.to_string(), "side": maker_side(t.taker_buys).to_ascii_uppercase(), "time": rfc3339(step.time_ms)});
-            let frame = self.envelope(
-                "market_trades",
-                step.time_ms,
-                json!([{"type": "update", "trades": [trade]}]),
-            );
+            let side = if t.taker_buys { "SELL" } else { "BUY" };
+            let trade = AdvancedTrade {
+                trade_id: t.id,
+                product_id: product,
+                price: t.price,
+                size: t.quantity,
+                side,
+                time: &time,
+            };
+            let update = Update {
+                trades: Some([trade]),
+                ..Update::new("update")
+            };
+            let frame = self.envelope("market_trades", &time, [update]);
             out.push(frame);
         }
         if let Some(t) = step
@@ -179,14 +283,21 @@ impl Protocol for AdvancedProtocol {
             .as_ref()
             .filter(|_| self.subscribed("ticker", product))
         {
-            let ticker = json!({"type": "ticker", "product_id": product, "price": t.price.to_string(),
-                "best_bid": step.best_bid.price().to_string(), "best_bid_quantity": step.best_bid.quantity().to_string(),
-                "best_ask": step.best_ask.price().to_string(), "best_ask_quantity": step.best_ask.quantity().to_string()});
-            let frame = self.envelope(
-                "ticker",
-                step.time_ms,
-                json!([{"type": "update", "tickers": [ticker]}]),
-            );
+            let (b, a) = (step.best_bid, step.best_ask);
+            let ticker = AdvancedTicker {
+                kind: "ticker",
+                product_id: product,
+                price: t.price,
+                best_bid: b.price(),
+                best_bid_quantity: b.quantity(),
+                best_ask: a.price(),
+                best_ask_quantity: a.quantity(),
+            };
+            let update = Update {
+                tickers: Some([ticker]),
+                ..Update::new("update")
+            };
+            let frame = self.envelope("ticker", &time, [update]);
             out.push(frame);
         }
         let after_snapshot = self
@@ -199,8 +310,17 @@ impl Protocol for AdvancedProtocol {
                 self.next_sequence += 1;
                 skipped = true;
             } else {
-                let events = json!([{"type": "update", "product_id": product, "updates": l2_updates(&step.bids, &step.asks, step.time_ms)}]);
-                let frame = self.envelope("l2_data", step.time_ms, events);
+                let updates = L2Updates {
+                    bids: &step.bids,
+                    asks: &step.asks,
+                    event_time: &time,
+                };
+                let update = Update {
+                    product_id: Some(product),
+                    updates: Some(updates),
+                    ..Update::new("update")
+                };
+                let frame = self.envelope("l2_data", &time, [update]);
                 out.push(frame);
             }
         }
@@ -210,9 +330,9 @@ impl Protocol for AdvancedProtocol {
     fn on_second(&mut self, out: &mut Vec<String>) {
         if self.heartbeats {
             self.heartbeat_counter += 1;
-            let time_ms = now_ms();
-            let events = json!([{"current_time": rfc3339(time_ms), "heartbeat_counter": self.heartbeat_counter.to_string()}]);
-            let frame = self.envelope("heartbeats", time_ms, events);
+            let now = rfc3339(now_ms());
+            let events = json!([{"current_time": now, "heartbeat_counter": self.heartbeat_counter.to_string()}]);
+            let frame = self.envelope("heartbeats", &now, events);
             out.push(frame);
         }
     }
@@ -242,25 +362,63 @@ impl ExchangeProtocol {
     }
 }
 
-fn changes(bids: &[Level], asks: &[Level]) -> Vec<[String; 3]> {
-    let side = |name: &str, l: &Level| {
-        [
-            name.to_owned(),
-            l.price().to_string(),
-            l.quantity().to_string(),
-        ]
-    };
-    bids.iter()
-        .map(|l| side("buy", l))
-        .chain(asks.iter().map(|l| side("sell", l)))
-        .collect()
+/// An `l2update`'s `changes`: `["buy", price, size]` for the bids, then `["sell", ...]` for the asks.
+struct Changes<'a> {
+    bids: &'a [Level],
+    asks: &'a [Level],
 }
 
-fn pairs(levels: &[Level]) -> Vec<[String; 2]> {
-    levels
-        .iter()
-        .map(|l| [l.price().to_string(), l.quantity().to_string()])
-        .collect()
+impl<'a> Serialize for Changes<'a> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let side = |name: &'static str, levels: &'a [Level]| {
+            levels.iter().map(move |l| (name, l.price(), l.quantity()))
+        };
+        serializer.collect_seq(side("buy", self.bids).chain(side("sell", self.asks)))
+    }
+}
+
+/// A `match` message.
+#[derive(Serialize)]
+struct Match<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    trade_id: u64,
+    sequence: u64,
+    maker_order_id: String,
+    taker_order_id: String,
+    time: &'a str,
+    product_id: &'a str,
+    size: Decimal,
+    price: Decimal,
+    side: &'static str,
+}
+
+/// A `ticker` message.
+#[derive(Serialize)]
+struct ExchangeTicker<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    sequence: u64,
+    product_id: &'a str,
+    price: Decimal,
+    best_bid: Decimal,
+    best_bid_size: Decimal,
+    best_ask: Decimal,
+    best_ask_size: Decimal,
+    side: &'static str,
+    time: &'a str,
+    trade_id: u64,
+    last_size: Decimal,
+}
+
+/// An `l2update` message.
+#[derive(Serialize)]
+struct ExchangeL2Update<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    product_id: &'a str,
+    time: &'a str,
+    changes: Changes<'a>,
 }
 
 impl Protocol for ExchangeProtocol {
@@ -298,7 +456,10 @@ impl Protocol for ExchangeProtocol {
                 shared.with_market(&product, |m| (m.update_id(), m.book()));
             if wants_book {
                 self.snapshot_at.insert(product.clone(), update_id);
-                out.push(json!({"type": "snapshot", "product_id": product, "bids": pairs(&bids), "asks": pairs(&asks)}).to_string());
+                out.push(
+                    json!({"type": "snapshot", "product_id": product, "bids": bids, "asks": asks})
+                        .to_string(),
+                );
             }
         }
     }
@@ -313,18 +474,35 @@ impl Protocol for ExchangeProtocol {
             self.sequence += 1;
             self.last_trade_id.insert(product.to_owned(), t.id);
             if self.wants("matches", product) {
-                out.push(json!({"type": "match", "trade_id": t.id, "sequence": self.sequence,
-                    "maker_order_id": format!("00000000-0000-4000-8000-{:012x}", t.id * 2),
-                    "taker_order_id": format!("00000000-0000-4000-8000-{:012x}", t.id * 2 + 1),
-                    "time": time, "product_id": product, "size": t.quantity.to_string(), "price": t.price.to_string(),
-                    "side": maker_side(t.taker_buys)}).to_string());
+                out.push(wire::frame(&Match {
+                    kind: "match",
+                    trade_id: t.id,
+                    sequence: self.sequence,
+                    maker_order_id: format!("00000000-0000-4000-8000-{:012x}", t.id * 2),
+                    taker_order_id: format!("00000000-0000-4000-8000-{:012x}", t.id * 2 + 1),
+                    time: &time,
+                    product_id: product,
+                    size: t.quantity,
+                    price: t.price,
+                    side: maker_side(t.taker_buys),
+                }));
             }
             if self.wants("ticker", product) {
-                out.push(json!({"type": "ticker", "sequence": self.sequence, "product_id": product, "price": t.price.to_string(),
-                    "best_bid": step.best_bid.price().to_string(), "best_bid_size": step.best_bid.quantity().to_string(),
-                    "best_ask": step.best_ask.price().to_string(), "best_ask_size": step.best_ask.quantity().to_string(),
-                    "side": if t.taker_buys { "buy" } else { "sell" }, "time": time, "trade_id": t.id,
-                    "last_size": t.quantity.to_string()}).to_string());
+                let (b, a) = (step.best_bid, step.best_ask);
+                out.push(wire::frame(&ExchangeTicker {
+                    kind: "ticker",
+                    sequence: self.sequence,
+                    product_id: product,
+                    price: t.price,
+                    best_bid: b.price(),
+                    best_bid_size: b.quantity(),
+                    best_ask: a.price(),
+                    best_ask_size: a.quantity(),
+                    side: if t.taker_buys { "buy" } else { "sell" },
+                    time: &time,
+                    trade_id: t.id,
+                    last_size: t.quantity,
+                }));
             }
         }
         let after_snapshot = self
@@ -335,7 +513,16 @@ impl Protocol for ExchangeProtocol {
             if skip_book {
                 return true;
             }
-            out.push(json!({"type": "l2update", "product_id": product, "time": time, "changes": changes(&step.bids, &step.asks)}).to_string());
+            let changes = Changes {
+                bids: &step.bids,
+                asks: &step.asks,
+            };
+            out.push(wire::frame(&ExchangeL2Update {
+                kind: "l2update",
+                product_id: product,
+                time: &time,
+                changes,
+            }));
         }
         false
     }

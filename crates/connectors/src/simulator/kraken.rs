@@ -5,6 +5,7 @@
 //! subscription comes first).
 
 use std::collections::BTreeMap;
+use std::fmt::{self, Write};
 use std::time::Duration;
 
 use serde_json::json;
@@ -51,12 +52,23 @@ pub struct KrakenProtocol {
     scratch: Vec<u8>,
 }
 
-fn levels_json(levels: &[Level]) -> String {
-    let items: Vec<String> = levels
-        .iter()
-        .map(|l| format!("{{\"price\":{},\"qty\":{}}}", l.price(), l.quantity()))
-        .collect();
-    format!("[{}]", items.join(","))
+/// Kraken's levels, `[{"price":1.5,"qty":2}]`, with the numbers as JSON numbers.
+struct LevelsJson<'a>(&'a [Level]);
+
+impl fmt::Display for LevelsJson<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('[')?;
+        for (i, l) in self.0.iter().enumerate() {
+            let comma = if i == 0 { "" } else { "," };
+            write!(
+                f,
+                "{comma}{{\"price\":{},\"qty\":{}}}",
+                l.price(),
+                l.quantity()
+            )?;
+        }
+        f.write_char(']')
+    }
 }
 
 fn book_frame(
@@ -68,8 +80,8 @@ fn book_frame(
 ) -> String {
     format!(
         "{{\"channel\":\"book\",\"type\":\"{kind}\",\"data\":[{{\"symbol\":\"{pair}\",\"bids\":{},\"asks\":{},\"checksum\":{checksum},\"timestamp\":\"{ts}\"}}]}}",
-        levels_json(levels.0),
-        levels_json(levels.1)
+        LevelsJson(levels.0),
+        LevelsJson(levels.1)
     )
 }
 

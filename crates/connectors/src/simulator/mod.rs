@@ -13,6 +13,7 @@ pub mod coinbase;
 pub mod kraken;
 pub mod market;
 pub mod okx;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

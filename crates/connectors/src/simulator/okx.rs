@@ -7,12 +7,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use serde::{Serialize, Serializer};
 use serde_json::json;
-use tickstream_model::Level;
+use tickstream_model::{Decimal, Level};
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 
 use super::market::Step;
-use super::{Protocol, Shared, going_away};
+use super::{Protocol, Shared, going_away, wire};
 use crate::okx::parse::inst_symbol;
 
 /// An OKX channel the client asked for.
@@ -47,19 +48,84 @@ pub struct OkxProtocol {
     reset_next: bool,
 }
 
-fn levels(levels: &[Level]) -> Vec<[String; 4]> {
-    levels
-        .iter()
-        .map(|l| {
+/// OKX's book levels: `[price, size, "0", orders]`, with one order on a level that is not empty.
+struct Levels<'a>(&'a [Level]);
+
+impl Serialize for Levels<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|l| {
             let orders = if l.quantity().is_zero() { "0" } else { "1" };
-            [
-                l.price().to_string(),
-                l.quantity().to_string(),
-                "0".into(),
-                orders.into(),
-            ]
-        })
-        .collect()
+            (l.price(), l.quantity(), "0", orders)
+        }))
+    }
+}
+
+/// A push's `arg`.
+#[derive(Serialize)]
+struct Arg<'a> {
+    channel: &'static str,
+    #[serde(rename = "instId")]
+    inst_id: &'a str,
+}
+
+/// A push: `arg`, the `action` of a `books` push, and one `data` item.
+#[derive(Serialize)]
+struct Push<'a, T> {
+    arg: Arg<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'static str>,
+    data: [T; 1],
+}
+
+/// A `trades` item.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Trade<'a> {
+    inst_id: &'a str,
+    #[serde(serialize_with = "wire::as_text")]
+    trade_id: u64,
+    px: Decimal,
+    sz: Decimal,
+    side: &'static str,
+    ts: &'a str,
+    count: &'static str,
+    source: &'static str,
+    seq_id: u64,
+}
+
+/// A `bbo-tbt` item.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Bbo<'a> {
+    asks: Levels<'a>,
+    bids: Levels<'a>,
+    ts: &'a str,
+    seq_id: u64,
+}
+
+/// A `books` item.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Book<'a> {
+    asks: Levels<'a>,
+    bids: Levels<'a>,
+    ts: &'a str,
+    checksum: i64,
+    prev_seq_id: i64,
+    seq_id: u64,
+}
+
+fn push<'a, T>(
+    channel: &'static str,
+    inst_id: &'a str,
+    action: Option<&'static str>,
+    item: T,
+) -> Push<'a, T> {
+    Push {
+        arg: Arg { channel, inst_id },
+        action,
+        data: [item],
+    }
 }
 
 impl OkxProtocol {
@@ -111,12 +177,15 @@ impl OkxProtocol {
                     (m.update_id(), bids, asks)
                 });
                 let ts = (crate::runner::now().0 / 1_000_000).to_string();
-                out.push(
-                    json!({"arg": {"channel": "books", "instId": inst}, "action": "snapshot",
-                    "data": [{"asks": levels(&asks), "bids": levels(&bids), "ts": ts, "checksum": 0,
-                    "prevSeqId": -1, "seqId": at}]})
-                    .to_string(),
-                );
+                let item = Book {
+                    asks: Levels(&asks),
+                    bids: Levels(&bids),
+                    ts: &ts,
+                    checksum: 0,
+                    prev_seq_id: -1,
+                    seq_id: at,
+                };
+                out.push(wire::frame(&push("books", inst, Some("snapshot"), item)));
                 let book = OkxBook {
                     inst: inst.to_owned(),
                     at,
@@ -165,14 +234,27 @@ impl Protocol for OkxProtocol {
                 Kind::Trades => {
                     let Some(t) = &step.trade else { continue };
                     let side = if t.taker_buys { "buy" } else { "sell" };
-                    out.push(json!({"arg": {"channel": "trades", "instId": inst}, "data": [{"instId": inst,
-                        "tradeId": t.id.to_string(), "px": t.price.to_string(), "sz": t.quantity.to_string(),
-                        "side": side, "ts": ts, "count": "1", "source": "0", "seqId": step.last_update_id}]}).to_string());
+                    let item = Trade {
+                        inst_id: inst,
+                        trade_id: t.id,
+                        px: t.price,
+                        sz: t.quantity,
+                        side,
+                        ts: &ts,
+                        count: "1",
+                        source: "0",
+                        seq_id: step.last_update_id,
+                    };
+                    out.push(wire::frame(&push("trades", inst, None, item)));
                 }
                 Kind::Bbo => {
-                    out.push(json!({"arg": {"channel": "bbo-tbt", "instId": inst}, "data": [{
-                        "asks": levels(&[step.best_ask]), "bids": levels(&[step.best_bid]), "ts": ts,
-                        "seqId": step.last_update_id}]}).to_string());
+                    let item = Bbo {
+                        asks: Levels(&[step.best_ask]),
+                        bids: Levels(&[step.best_bid]),
+                        ts: &ts,
+                        seq_id: step.last_update_id,
+                    };
+                    out.push(wire::frame(&push("bbo-tbt", inst, None, item)));
                 }
             }
         }
@@ -190,9 +272,20 @@ impl Protocol for OkxProtocol {
             if skip_book {
                 skipped = true;
             } else {
-                out.push(json!({"arg": {"channel": "books", "instId": book.inst}, "action": "update",
-                    "data": [{"asks": levels(&step.asks), "bids": levels(&step.bids), "ts": ts, "checksum": 0,
-                    "prevSeqId": prev, "seqId": book.seq_id()}]}).to_string());
+                let item = Book {
+                    asks: Levels(&step.asks),
+                    bids: Levels(&step.bids),
+                    ts: &ts,
+                    checksum: 0,
+                    prev_seq_id: i64::try_from(prev).unwrap_or(i64::MAX),
+                    seq_id: book.seq_id(),
+                };
+                out.push(wire::frame(&push(
+                    "books",
+                    &book.inst,
+                    Some("update"),
+                    item,
+                )));
             }
         }
         skipped
@@ -203,9 +296,20 @@ impl Protocol for OkxProtocol {
         for book in self.books.values_mut() {
             if !std::mem::take(&mut book.active) {
                 let seq = book.seq_id();
-                out.push(json!({"arg": {"channel": "books", "instId": book.inst}, "action": "update",
-                    "data": [{"asks": [], "bids": [], "ts": ts, "checksum": 0, "prevSeqId": seq, "seqId": seq}]})
-                .to_string());
+                let item = Book {
+                    asks: Levels(&[]),
+                    bids: Levels(&[]),
+                    ts: &ts,
+                    checksum: 0,
+                    prev_seq_id: i64::try_from(seq).unwrap_or(i64::MAX),
+                    seq_id: seq,
+                };
+                out.push(wire::frame(&push(
+                    "books",
+                    &book.inst,
+                    Some("update"),
+                    item,
+                )));
             }
         }
     }
