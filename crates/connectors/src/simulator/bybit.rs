@@ -246,31 +246,23 @@ impl Protocol for BybitProtocol {
             book.at = step.last_update_id;
             book.u += 1;
             book.book.apply_delta(&step.bids, &step.asks);
-            if std::mem::take(&mut self.reset_next) {
+            // After a sequence reset the delta carries the whole book, with `u` back at 1.
+            let reset = std::mem::take(&mut self.reset_next);
+            let whole: (Vec<Level>, Vec<Level>);
+            let (b, a) = if reset {
                 book.u = 1;
-                let bids: Vec<Level> = book.book.bids().collect();
-                let asks: Vec<Level> = book.book.asks().collect();
-                let data = Book {
-                    s: &book.raw,
-                    b: &bids,
-                    a: &asks,
-                    u: 1,
-                    seq: step.last_update_id,
-                };
-                out.push(wire::frame(&BookPush {
-                    topic: &book.topic,
-                    kind: "delta",
-                    ts,
-                    data,
-                    cts: ts,
-                }));
-            } else if skip_book {
+                whole = (book.book.bids().collect(), book.book.asks().collect());
+                (&whole.0[..], &whole.1[..])
+            } else {
+                (&step.bids[..], &step.asks[..])
+            };
+            if skip_book && !reset {
                 skipped = true;
             } else {
                 let data = Book {
                     s: &book.raw,
-                    b: &step.bids,
-                    a: &step.asks,
+                    b,
+                    a,
                     u: book.u,
                     seq: step.last_update_id,
                 };
