@@ -1,5 +1,5 @@
-//! What the simulator's venue frames share: numbers that venues send as JSON strings, written straight
-//! from their value. Levels need nothing of their own: `Level` already serializes as `["price","size"]`.
+//! What the simulator's venue frames share: numbers that venues send as JSON strings, and a frame's text
+//! from its struct. Levels need nothing of their own: `Level` already serializes as `["price","size"]`.
 
 use std::fmt::Display;
 
