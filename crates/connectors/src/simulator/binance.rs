@@ -36,35 +36,23 @@ struct Combined<T> {
     data: T,
 }
 
-/// A `<symbol>@trade` event.
+/// A `<symbol>@trade` event (with `t`) or a `<symbol>@aggTrade` one (with `a`, `f` and `l`).
 #[derive(Serialize)]
 struct Trade<'a> {
     e: &'static str,
     #[serde(rename = "E")]
     event_ms: i64,
     s: &'a str,
-    t: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    t: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    a: Option<u64>,
     p: Decimal,
     q: Decimal,
-    #[serde(rename = "T")]
-    trade_ms: i64,
-    m: bool,
-    #[serde(rename = "M")]
-    best_match: bool,
-}
-
-/// A `<symbol>@aggTrade` event.
-#[derive(Serialize)]
-struct AggTrade<'a> {
-    e: &'static str,
-    #[serde(rename = "E")]
-    event_ms: i64,
-    s: &'a str,
-    a: u64,
-    p: Decimal,
-    q: Decimal,
-    f: u64,
-    l: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    f: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    l: Option<u64>,
     #[serde(rename = "T")]
     trade_ms: i64,
     m: bool,
@@ -187,41 +175,27 @@ impl Protocol for BinanceProtocol {
         {
             let stream = |name: &str| format!("{lower}@{name}");
             let frame = match kind {
-                Kind::Trade => {
+                Kind::Trade | Kind::AggTrade => {
                     let Some(t) = &step.trade else { continue };
+                    let agg = *kind == Kind::AggTrade;
+                    let (one, agg_id) = (Some(t.id).filter(|_| !agg), Some(t.id).filter(|_| agg));
+                    let name = if agg { "aggTrade" } else { "trade" };
                     let data = Trade {
-                        e: "trade",
+                        e: name,
                         event_ms: step.time_ms,
                         s,
-                        t: t.id,
+                        t: one,
+                        a: agg_id,
                         p: t.price,
                         q: t.quantity,
+                        f: agg_id,
+                        l: agg_id,
                         trade_ms: step.time_ms,
                         m: !t.taker_buys,
                         best_match: true,
                     };
                     wire::frame(&Combined {
-                        stream: stream("trade"),
-                        data,
-                    })
-                }
-                Kind::AggTrade => {
-                    let Some(t) = &step.trade else { continue };
-                    let data = AggTrade {
-                        e: "aggTrade",
-                        event_ms: step.time_ms,
-                        s,
-                        a: t.id,
-                        p: t.price,
-                        q: t.quantity,
-                        f: t.id,
-                        l: t.id,
-                        trade_ms: step.time_ms,
-                        m: !t.taker_buys,
-                        best_match: true,
-                    };
-                    wire::frame(&Combined {
-                        stream: stream("aggTrade"),
+                        stream: stream(name),
                         data,
                     })
                 }

@@ -93,25 +93,17 @@ struct Trade<'a> {
     seq_id: u64,
 }
 
-/// A `bbo-tbt` item.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Bbo<'a> {
-    asks: Levels<'a>,
-    bids: Levels<'a>,
-    ts: &'a str,
-    seq_id: u64,
-}
-
-/// A `books` item.
+/// A `bbo-tbt` item, or a `books` one (with `checksum` and `prevSeqId`).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Book<'a> {
     asks: Levels<'a>,
     bids: Levels<'a>,
     ts: &'a str,
-    checksum: i64,
-    prev_seq_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prev_seq_id: Option<i64>,
     seq_id: u64,
 }
 
@@ -181,8 +173,8 @@ impl OkxProtocol {
                     asks: Levels(&asks),
                     bids: Levels(&bids),
                     ts: &ts,
-                    checksum: 0,
-                    prev_seq_id: -1,
+                    checksum: Some(0),
+                    prev_seq_id: Some(-1),
                     seq_id: at,
                 };
                 out.push(wire::frame(&push("books", inst, Some("snapshot"), item)));
@@ -248,10 +240,12 @@ impl Protocol for OkxProtocol {
                     out.push(wire::frame(&push("trades", inst, None, item)));
                 }
                 Kind::Bbo => {
-                    let item = Bbo {
+                    let item = Book {
                         asks: Levels(&[step.best_ask]),
                         bids: Levels(&[step.best_bid]),
                         ts: &ts,
+                        checksum: None,
+                        prev_seq_id: None,
                         seq_id: step.last_update_id,
                     };
                     out.push(wire::frame(&push("bbo-tbt", inst, None, item)));
@@ -276,8 +270,8 @@ impl Protocol for OkxProtocol {
                     asks: Levels(&step.asks),
                     bids: Levels(&step.bids),
                     ts: &ts,
-                    checksum: 0,
-                    prev_seq_id: i64::try_from(prev).unwrap_or(i64::MAX),
+                    checksum: Some(0),
+                    prev_seq_id: i64::try_from(prev).ok(),
                     seq_id: book.seq_id(),
                 };
                 out.push(wire::frame(&push(
@@ -300,8 +294,8 @@ impl Protocol for OkxProtocol {
                     asks: Levels(&[]),
                     bids: Levels(&[]),
                     ts: &ts,
-                    checksum: 0,
-                    prev_seq_id: i64::try_from(seq).unwrap_or(i64::MAX),
+                    checksum: Some(0),
+                    prev_seq_id: i64::try_from(seq).ok(),
                     seq_id: seq,
                 };
                 out.push(wire::frame(&push(
