@@ -100,7 +100,7 @@ pub fn normalize(
     reader: impl BufRead,
     out: impl Write,
 ) -> Result<NormalizeSummary, Error> {
-    normalize_with_clock(exchange, market, reader, out, crate::runner::now)
+    normalize_with_clock(exchange, market, reader, out, UnixNanos::now)
 }
 
 /// [`normalize`] with the receive time of raw lines taken from `clock`.

@@ -115,7 +115,7 @@ async fn a_capture_writer_that_cannot_keep_up_never_blocks_the_live_path() {
     }
     let sim = simulator().await;
     let dir = tempfile::tempdir().unwrap();
-    let hour = &tickstream_connectors::runner::now().to_rfc3339()[..13];
+    let hour = &tickstream_model::UnixNanos::now().to_rfc3339()[..13];
     let fifo = dir.path().join(format!("binance-{hour}.jsonl.zst"));
     let made = std::process::Command::new("mkfifo")
         .arg(&fifo)

@@ -30,6 +30,15 @@ const NANOS_PER_SEC: i64 = 1_000_000_000;
 const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SEC;
 
 impl UnixNanos {
+    /// The wall clock: the one place tickstream reads it. Parsers, books and operators never call this;
+    /// the connectors' runner and the dataflow runtime read it and pass times in.
+    pub fn now() -> UnixNanos {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        UnixNanos(i64::try_from(nanos).unwrap_or(i64::MAX))
+    }
+
     pub const fn as_i64(self) -> i64 {
         self.0
     }

@@ -79,7 +79,7 @@ impl CacheSinkConfig {
 /// Revokes the earlier demo keys and issues a new one; returns its text.
 pub async fn issue_demo_key(api: &ApiConfig) -> anyhow::Result<String> {
     let store = KeyStore::open(&api.keys)?;
-    let now = tickstream_connectors::runner::now();
+    let now = tickstream_model::UnixNanos::now();
     for key in store.list().await? {
         if key.name == DEMO_KEY_NAME && key.revoked_at.is_none() {
             store.revoke(&key.id, now).await?;

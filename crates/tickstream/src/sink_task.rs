@@ -119,7 +119,7 @@ impl SinkTask {
             SinkTask::Kafka(sink) => Ok(sink.write(&batch.events).await?),
             SinkTask::Cache { cache, .. } => {
                 cache.write(&batch.events).await;
-                let written = tickstream_connectors::runner::now();
+                let written = tickstream_model::UnixNanos::now();
                 for t in batch.events.iter().filter_map(ts_recv) {
                     latency.record((written.0 - t.0).max(0) as f64 / 1e9);
                 }

@@ -15,7 +15,6 @@ mod shard;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::SystemTime;
 
 use tickstream_model::{Event, Exchange, UnixNanos};
 use tokio::sync::mpsc;
@@ -28,14 +27,6 @@ pub use instruments::{InstrumentCatalog, InstrumentOrigin, load_instruments};
 
 use crate::{BookMode, Error, Subscription};
 use shard::Shard;
-
-/// The wall clock, read by the runner only.
-pub fn now() -> UnixNanos {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    UnixNanos(i64::try_from(nanos).unwrap_or(i64::MAX))
-}
 
 /// A running exchange source: its subscriptions in shards of at most the venue's streams per
 /// connection, each served by its own connection loop.
@@ -77,7 +68,7 @@ impl ExchangeSource {
     ) -> Result<ExchangeSource, Error> {
         config.validate()?;
         let subs = config.subscriptions()?;
-        let seed = u64::try_from(now().0).unwrap_or_default();
+        let seed = u64::try_from(UnixNanos::now().0).unwrap_or_default();
         let capture = match &config.capture {
             Some(capture) => Some(Arc::new(Capture::start(config.exchange, capture)?)),
             None => None,

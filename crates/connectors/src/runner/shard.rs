@@ -23,7 +23,7 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::counters::ShardCounters;
 use super::handover::{Successor, TradeDedup, rotate_after, successor_frame};
-use super::{Backoff, Capture, ExchangeSourceConfig, http, now};
+use super::{Backoff, Capture, ExchangeSourceConfig, http};
 use crate::fields::status;
 use crate::{Channel, Error, ParseError, RejectReason, Subscription, Venue, VenueSignal};
 
@@ -271,7 +271,7 @@ impl Shard {
                         last_frame = received;
                         match message {
                             Message::Text(text) => {
-                                let ts_recv = now();
+                                let ts_recv = UnixNanos::now();
                                 self.counters.frames.increment(1);
                                 self.capture_frame(ts_recv, self.connection_id, &text).await?;
                                 if let Err(e) = self.venue.parse(text.as_str(), ts_recv, &mut out) {
@@ -292,7 +292,7 @@ impl Shard {
                         let Some(next) = successor.as_mut() else { continue };
                         match message {
                             Some(Ok(Message::Text(text))) => {
-                                let ts_recv = now();
+                                let ts_recv = UnixNanos::now();
                                 self.counters.frames.increment(1);
                                 self.capture_frame(ts_recv, next.connection_id, &text).await?;
                                 if let Err(e) = next.venue.parse(text.as_str(), ts_recv, &mut next.pending) {
@@ -349,7 +349,7 @@ impl Shard {
                         match result {
                             Ok(body) => {
                                 in_flight.remove(&(id, raw_symbol.clone()));
-                                if let Err(e) = venue.apply_snapshot(&raw_symbol, &body, now(), produced) {
+                                if let Err(e) = venue.apply_snapshot(&raw_symbol, &body, UnixNanos::now(), produced) {
                                     self.reject(e).await?;
                                 }
                             }
@@ -481,7 +481,13 @@ impl Shard {
                 waited_from.elapsed().as_millis()
             );
             tracing::warn!(exchange = %self.exchange, %detail, "backpressure");
-            let mut s = status(self.exchange, None, FeedState::Backpressure, detail, now());
+            let mut s = status(
+                self.exchange,
+                None,
+                FeedState::Backpressure,
+                detail,
+                UnixNanos::now(),
+            );
             s.connection_id = Some(self.connection_id);
             self.tx
                 .send(Event::Status(s))
@@ -508,7 +514,7 @@ impl Shard {
         symbol: Option<(&Symbol, &Arc<str>)>,
         detail: String,
     ) -> Result<(), DownstreamClosed> {
-        let mut s: FeedStatus = status(self.exchange, symbol, state, detail, now());
+        let mut s: FeedStatus = status(self.exchange, symbol, state, detail, UnixNanos::now());
         s.connection_id = Some(connection_id);
         self.emit(Event::Status(s)).await
     }
@@ -578,7 +584,7 @@ impl Shard {
             None,
             FeedState::Rejected,
             error.detail,
-            now(),
+            UnixNanos::now(),
         );
         s.reason = Some(error.reason.as_str().to_owned());
         s.connection_id = Some(self.connection_id);

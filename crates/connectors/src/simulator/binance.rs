@@ -242,7 +242,7 @@ impl Protocol for BinanceProtocol {
     fn on_second(&mut self, _out: &mut Vec<String>) {}
 
     fn reconnect_request(&mut self, out: &mut Vec<String>) -> Option<CloseFrame> {
-        let time_ms = crate::runner::now().0 / 1_000_000;
+        let time_ms = tickstream_model::UnixNanos::now().0 / 1_000_000;
         out.push(
             json!({"stream": "!serverShutdown", "data": {"e": "serverShutdown", "E": time_ms}})
                 .to_string(),

@@ -56,7 +56,7 @@ pub fn rest_response(target: &str, shared: &Shared) -> Option<String> {
         .rsplit_once("/api/v2/order_book/")?
         .1;
     let canonical = symbol_from_suffix(pair)?;
-    let now_ms = crate::runner::now().0 / 1_000_000;
+    let now_ms = tickstream_model::UnixNanos::now().0 / 1_000_000;
     Some(order_book_body(
         shared,
         canonical.as_str(),

@@ -84,7 +84,7 @@ impl BybitProtocol {
                     let (bids, asks) = m.book();
                     (m.update_id(), bids, asks)
                 });
-                let ts = crate::runner::now().0 / 1_000_000;
+                let ts = tickstream_model::UnixNanos::now().0 / 1_000_000;
                 let data = Book {
                     s: raw,
                     b: &bids,

@@ -22,7 +22,7 @@ fn rfc3339(time_ms: i64) -> String {
 }
 
 fn now_ms() -> i64 {
-    crate::runner::now().0 / 1_000_000
+    UnixNanos::now().0 / 1_000_000
 }
 
 /// The body of `GET <base>/api/v3/brokerage/market/products?product_ids=BTC-USD&...`: each product

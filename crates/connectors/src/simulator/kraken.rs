@@ -157,7 +157,7 @@ impl KrakenProtocol {
                 if std::mem::take(&mut self.corrupt_next) {
                     checksum = checksum.wrapping_add(1);
                 }
-                let ts = rfc3339(crate::runner::now().0 / 1_000_000);
+                let ts = rfc3339(UnixNanos::now().0 / 1_000_000);
                 out.push(book_frame(
                     "snapshot",
                     pair,
@@ -205,7 +205,7 @@ impl Protocol for KrakenProtocol {
         let params = request.get("params").cloned().unwrap_or_default();
         match request.get("method").and_then(|m| m.as_str()) {
             Some("ping") => {
-                let now = rfc3339(crate::runner::now().0 / 1_000_000);
+                let now = rfc3339(UnixNanos::now().0 / 1_000_000);
                 out.push(json!({"method": "pong", "time_in": now, "time_out": now}).to_string());
             }
             Some("subscribe") => self.subscribe(&params, shared, out),

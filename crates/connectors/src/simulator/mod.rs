@@ -140,7 +140,7 @@ impl Shared {
     /// Steps slice `slice` of a round of `slices` (the markets in order, in nearly equal shares) and
     /// moves on to the next; counts a step of every market when the round completes.
     fn step_slice(&self, slices: usize, slice: &mut usize) {
-        let time_ms = crate::runner::now().0 / 1_000_000;
+        let time_ms = tickstream_model::UnixNanos::now().0 / 1_000_000;
         let mut markets = self.markets.lock().unwrap_or_else(PoisonError::into_inner);
         let slices = slices.max(1);
         if *slice >= slices {

@@ -168,7 +168,7 @@ impl OkxProtocol {
                     let (bids, asks) = m.book();
                     (m.update_id(), bids, asks)
                 });
-                let ts = (crate::runner::now().0 / 1_000_000).to_string();
+                let ts = (tickstream_model::UnixNanos::now().0 / 1_000_000).to_string();
                 let item = Book {
                     asks: Levels(&asks),
                     bids: Levels(&bids),
@@ -286,7 +286,7 @@ impl Protocol for OkxProtocol {
     }
 
     fn on_second(&mut self, out: &mut Vec<String>) {
-        let ts = (crate::runner::now().0 / 1_000_000).to_string();
+        let ts = (tickstream_model::UnixNanos::now().0 / 1_000_000).to_string();
         for book in self.books.values_mut() {
             if !std::mem::take(&mut book.active) {
                 let seq = book.seq_id();
