@@ -9,7 +9,7 @@ pub mod keys;
 pub mod rate_limit;
 mod serve;
 
-pub use cache::{Cache, CacheConfig};
+pub use cache::{Cache, CacheConfig, CacheSinkConfig};
 pub use config::ApiConfig;
 pub use error::Error;
 pub use http::{AppState, router};

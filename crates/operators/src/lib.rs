@@ -1,5 +1,5 @@
 //! tickstream's stream processors: time bars from trades, TA-Lib-exact indicators on closed bars, and
-//! declarative signals. Operators are synchronous and read no clock: time comes from the events' own
+//! declarative signals, and a filter by kind, exchange and symbol. Operators are synchronous and read no clock: time comes from the events' own
 //! timestamps and from watermarks, so the same input gives the same output live and in replay.
 //!
 //! The runtime feeds each operator its input events in arrival order with [`Operator::on_event`], may
@@ -10,11 +10,13 @@
 
 mod bars;
 mod error;
+mod filter;
 mod indicators;
 mod signals;
 
 pub use bars::{TimeBars, TimeBarsConfig, time_bars_io};
 pub use error::Error;
+pub use filter::{Filter, FilterConfig};
 pub use indicators::{IndicatorSpec, Indicators, IndicatorsConfig, indicators_io};
 pub use signals::{
     BandBreakRule, CrossoverRule, FeedHealthRule, SignalConfig, SignalRule, Signals, SpreadRule,
@@ -32,6 +34,12 @@ pub trait Operator: Send {
     /// Tells the operator that event time has reached `watermark`: nothing older is expected any more.
     /// Watermarks never move an operator's event time backwards.
     fn on_watermark(&mut self, watermark: UnixNanos, out: &mut Vec<Event>);
+
+    /// True for operators whose output depends on what they saw before (bars, indicators, signals): the
+    /// runtime checkpoints their state. A stateless operator (filter) has nothing to keep.
+    fn is_stateful(&self) -> bool {
+        true
+    }
 
     /// Everything the operator needs to continue exactly where it is, as JSON text.
     fn save_state(&self) -> Result<StateJson, Error>;

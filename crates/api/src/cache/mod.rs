@@ -7,6 +7,7 @@ mod embedded;
 mod entry;
 mod redis;
 mod redis_writer;
+mod sink_config;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use self::entry::{Channel, Update};
 pub use self::redis::RedisCache;
 pub(crate) use self::redis::RedisLink;
 pub use self::redis_writer::WriterStats;
+pub use self::sink_config::{CacheSinkConfig, issue_demo_key};
 use crate::Error;
 
 /// Where the cache lives and how much it keeps.

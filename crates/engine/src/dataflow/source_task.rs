@@ -1,0 +1,201 @@
+//! The task behind each source node: how it produces batches, answers checkpoint requests and stops.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+
+use tickstream_connectors::runner::{ExchangeSource, ExchangeSourceConfig};
+use tickstream_io::kafka::{CommittedOffset, KafkaSource};
+use tickstream_io::ndjson::EventFileReader;
+use tickstream_model::Event;
+use tickstream_operators::FilterConfig;
+use tokio::sync::{mpsc, watch};
+
+use super::kafka_source_task;
+use super::{BATCH, Batch, Message, Outputs, SourceControl, stop_requested};
+use crate::Error;
+use crate::pipeline::SourceSpec;
+
+/// How long a Kafka source may take at start to join its group and get partitions; a member the group
+/// still gives none by then (more members than partitions) starts idle.
+const ASSIGNMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A running source.
+#[derive(Debug)]
+pub enum SourceTask {
+    /// Topics of a Kafka cluster, read in a consumer group (connected and subscribed).
+    Kafka(Box<KafkaSource>),
+    /// A venue's websocket feed through the shared runner.
+    Exchange(Box<ExchangeSourceConfig>),
+    /// Normalized events from files, in order, passing `filter`.
+    Files {
+        paths: Vec<PathBuf>,
+        filter: FilterConfig,
+    },
+}
+
+impl SourceTask {
+    /// The task for a source node; with `replay` inputs, every source instead replays the events from
+    /// those files that it would have produced itself.
+    pub async fn build(spec: &SourceSpec, replay: Option<&[PathBuf]>) -> Result<SourceTask, Error> {
+        if let Some(paths) = replay {
+            return Ok(SourceTask::Files {
+                paths: paths.to_vec(),
+                filter: spec.replay_filter(),
+            });
+        }
+        match spec {
+            SourceSpec::Exchange(config) => Ok(SourceTask::Exchange(Box::new(config.clone()))),
+            SourceSpec::Kafka(config) => {
+                Ok(SourceTask::Kafka(Box::new(KafkaSource::new(config).await?)))
+            }
+            SourceSpec::File(config) => Ok(SourceTask::Files {
+                paths: config.paths.clone(),
+                filter: FilterConfig {
+                    kinds: config.kinds.clone(),
+                    ..FilterConfig::default()
+                },
+            }),
+        }
+    }
+
+    /// For a Kafka source: joins the group, waits for the first assignment and returns the committed
+    /// offsets there (with the checkpoint each commit named). Other sources have none.
+    pub async fn committed_offsets(&mut self) -> Result<Vec<CommittedOffset>, Error> {
+        match self {
+            SourceTask::Kafka(source) => Ok(source.wait_for_assignment(ASSIGNMENT_WAIT).await?),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Produces until the input ends or `shutdown` turns true, then sends `End`. Returns the events sent.
+    pub async fn run(
+        self,
+        outputs: Outputs,
+        mut control: mpsc::Receiver<SourceControl>,
+        shutdown: watch::Receiver<bool>,
+        progress: Arc<AtomicU64>,
+        reports: kafka_source_task::Reports,
+    ) -> Result<u64, Error> {
+        let mut batches = match self {
+            SourceTask::Kafka(source) => {
+                return kafka_source_task::run(
+                    *source, outputs, control, shutdown, progress, reports,
+                )
+                .await;
+            }
+            SourceTask::Exchange(config) => exchange_feed(*config).await?,
+            SourceTask::Files { paths, filter } => read_files(paths, filter),
+        };
+        let mut sent = 0u64;
+        let stopped = stop_requested(shutdown);
+        tokio::pin!(stopped);
+        loop {
+            tokio::select! {
+                biased;
+                _ = &mut stopped => break,
+                Some(request) = control.recv() => match request {
+                    SourceControl::Inject(n) => outputs.send(Message::Barrier(n)).await?,
+                    // Files have no position to commit: a replay starts from the beginning.
+                    SourceControl::Abandon(_) => {}
+                    SourceControl::Commit(n, _) => tracing::trace!(checkpoint = n, "checkpoint durable"),
+                },
+                batch = batches.recv() => match batch {
+                    Some(Ok(events)) => {
+                        sent += events.len() as u64;
+                        progress.fetch_add(events.len() as u64, Ordering::Relaxed);
+                        outputs.send(Message::Batch(Batch::new(events))).await?;
+                    }
+                    Some(Err(e)) => return Err(e),
+                    None => break,
+                },
+            }
+        }
+        outputs.send(Message::End).await?;
+        Ok(sent)
+    }
+}
+
+/// Loads the venue's instrument metadata, starts its runner and groups what it sends into batches:
+/// whatever is waiting, up to a batch, without waiting for more. Dropping the receiver stops the runner.
+async fn exchange_feed(
+    config: ExchangeSourceConfig,
+) -> Result<mpsc::Receiver<Result<Vec<Event>, Error>>, Error> {
+    let (event_tx, mut event_rx) = mpsc::channel(BATCH * 4);
+    let exchange = config.exchange;
+    let (source, catalog) = ExchangeSource::with_instruments(config, event_tx).await?;
+    tracing::info!(%exchange, origin = ?catalog.origin, instruments = catalog.instruments.len(), "instrument metadata");
+    let (tx, rx) = mpsc::channel(4);
+    tokio::spawn(async move {
+        let runner = tokio::spawn(source.run());
+        while let Some(first) = event_rx.recv().await {
+            let mut batch = Vec::with_capacity(BATCH);
+            batch.push(first);
+            while batch.len() < BATCH {
+                match event_rx.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(_) => break,
+                }
+            }
+            if tx.send(Ok(batch)).await.is_err() {
+                break;
+            }
+        }
+        drop(event_rx);
+        match runner.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = tx.send(Err(e.into())).await;
+            }
+            Err(e) => tracing::error!("the exchange runner failed: {e}"),
+        }
+    });
+    Ok(rx)
+}
+
+/// Reads the files on a thread of their own, in order, into batches. Lines that are not events are counted
+/// and logged (the first ten, then every thousandth) and skipped.
+fn read_files(
+    paths: Vec<PathBuf>,
+    filter: FilterConfig,
+) -> mpsc::Receiver<Result<Vec<Event>, Error>> {
+    let (tx, rx) = mpsc::channel(4);
+    thread::spawn(move || {
+        let mut bad = 0u64;
+        for path in &paths {
+            let mut reader = match EventFileReader::open(path) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e.into()));
+                    return;
+                }
+            };
+            let mut batch = Vec::with_capacity(BATCH);
+            while let Some(item) = reader.next_event() {
+                match item {
+                    Ok(Ok(event)) if filter.matches(&event) => batch.push(event),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(line)) => {
+                        bad += 1;
+                        if bad <= 10 || bad.is_multiple_of(1000) {
+                            tracing::warn!(file = %path.display(), line = line.line, rejected = bad, "skipping a line that is not an event: {}", line.message);
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(e.into()));
+                        return;
+                    }
+                }
+                if batch.len() == BATCH && tx.blocking_send(Ok(std::mem::take(&mut batch))).is_err()
+                {
+                    return;
+                }
+            }
+            if !batch.is_empty() && tx.blocking_send(Ok(batch)).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}

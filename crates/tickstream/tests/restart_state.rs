@@ -1,0 +1,480 @@
+//! Restarting a processor does not change its output: trades go into a real Kafka-protocol broker in four
+//! chunks; a processor (kafka source -> time bars -> indicators -> signals -> kafka sink) is stopped after
+//! each chunk, by SIGTERM or SIGKILL, and restarted from its checkpointed operator state. Its output,
+//! deduplicated by key (the Kafka sink is at least once), must equal that of one uninterrupted run over
+//! the same input, row for row. Run by `tests/run`, which starts the broker.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+
+const MINUTE: i64 = 60_000_000_000;
+const SYMBOLS: [&str; 2] = ["BTC-USD", "ETH-USD"];
+/// Trades per symbol, one every 5 s: four hours.
+const TRADES: i64 = 2880;
+
+fn needs(var: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run this test through tests/run"))
+}
+
+fn start_time() -> i64 {
+    1_700_000_000_000_000_000 - 1_700_000_000_000_000_000 % MINUTE
+}
+
+fn trade_time(i: i64, symbol: usize) -> i64 {
+    start_time() + i * 5_000_000_000 + symbol as i64
+}
+
+/// Trade `i` of every symbol as JSON lines, on a price that wanders in waves (so crossovers and RSI
+/// extremes happen), and quotes of BTC-USD on two venues whose mid prices drift apart and back (so the
+/// spread rule fires on the quotes, which the signal operator reads straight from the source).
+fn trade_lines(range: std::ops::Range<i64>) -> String {
+    let template: serde_json::Value =
+        serde_json::from_str(include_str!("../../../schemas/examples/trade.v1.json")).unwrap();
+    let quote: serde_json::Value =
+        serde_json::from_str(include_str!("../../../schemas/examples/quote.v1.json")).unwrap();
+    let mut lines = String::new();
+    for i in range {
+        let wave = ((i / 150) % 2) * 2 - 1;
+        let price = 3_700_000 + (i * 7919 % 23) * 3 + wave * ((i % 150) * 40) + i;
+        for (n, symbol) in SYMBOLS.iter().enumerate() {
+            let mut t = template.clone();
+            let ts = trade_time(i, n);
+            t["symbol"] = (*symbol).into();
+            t["raw_symbol"] = (*symbol).into();
+            t["ts_event"] = ts.into();
+            t["ts_recv"] = (ts + 1_000_000).into();
+            t["trade_id"] = format!("{i}-{n}").into();
+            let p = price / (n as i64 + 1);
+            t["price"] = format!("{}.{:02}", p / 100, p % 100).into();
+            t["side"] = if (i + n as i64) % 3 == 0 {
+                "sell"
+            } else {
+                "buy"
+            }
+            .into();
+            lines.push_str(&t.to_string());
+            lines.push('\n');
+        }
+        let spread_bps = ((i / 37) % 3) * 4;
+        for (n, exchange) in ["coinbase", "kraken"].iter().enumerate() {
+            let mut q = quote.clone();
+            let ts = trade_time(i, 0) + 2_000_000 + n as i64;
+            let mid = price * 100 * (10_000 + spread_bps * n as i64) / 10_000;
+            q["exchange"] = (*exchange).into();
+            q["symbol"] = "BTC-USD".into();
+            q["raw_symbol"] = "BTC-USD".into();
+            q["ts_event"] = ts.into();
+            q["ts_recv"] = (ts + 1_000_000).into();
+            q["bid_price"] = format!("{}.{:04}", (mid - 50) / 10_000, (mid - 50) % 10_000).into();
+            q["ask_price"] = format!("{}.{:04}", (mid + 50) / 10_000, (mid + 50) % 10_000).into();
+            lines.push_str(&q.to_string());
+            lines.push('\n');
+        }
+    }
+    lines
+}
+
+/// The pipeline under test; the consumer group and the output prefix come from the environment, so the
+/// restarted processor and the uninterrupted one run the same file.
+fn processor(brokers: &str, input: &str) -> String {
+    format!(
+        r#"
+[sources.ticks]
+kind = "kafka"
+brokers = "{brokers}"
+topic_prefix = "{input}"
+partitions = 1
+group_id = "${{GROUP}}"
+kinds = ["trade", "quote"]
+session_timeout = "6s"
+
+[operators.bars]
+kind = "time_bars"
+inputs = ["ticks"]
+intervals = ["1m", "5m"]
+
+[operators.indicators]
+kind = "indicators"
+inputs = ["bars"]
+
+[operators.signals]
+kind = "signal"
+inputs = ["bars", "indicators", "ticks"]
+[[operators.signals.rules]]
+name = "ema_12_cross_26"
+kind = "crossover"
+fast = "ema_12"
+slow = "ema_26"
+[[operators.signals.rules]]
+name = "rsi_extreme"
+kind = "threshold"
+value = "rsi_14"
+above = 70
+below = 30
+[[operators.signals.rules]]
+name = "venue_spread"
+kind = "spread"
+bps = 6
+freshness = "10s"
+
+[sinks.out]
+kind = "kafka"
+inputs = ["bars", "indicators", "signals"]
+brokers = "{brokers}"
+topic_prefix = "${{OUT}}"
+partitions = 1
+"#
+    )
+}
+
+/// A `tickstream run` process, its standard error in a log file.
+struct Run {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Run {
+    fn start(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+        let log = dir.join(format!("run-{}.log", env.first().map_or("x", |e| e.1)));
+        let log = unique_path(log);
+        let child = Command::new(env!("CARGO_BIN_EXE_tickstream"))
+            .arg("run")
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Run { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait(&mut self, deadline: Duration) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                start.elapsed() < deadline,
+                "did not exit within {deadline:?}:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM: drain, flush, write the last checkpoint, commit, exit 0.
+    fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.wait(Duration::from_secs(30));
+        assert!(status.success(), "{status}:\n{}", self.log());
+    }
+
+    /// SIGKILL: nothing after the last completed checkpoint is committed.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unique_path(path: PathBuf) -> PathBuf {
+    let mut n = 0;
+    loop {
+        let candidate = path.with_extension(format!("{n}.log"));
+        if !candidate.exists() {
+            return candidate;
+        }
+        n += 1;
+    }
+}
+
+/// Puts trades `range` into the input topic with tickstream's own file source and kafka sink.
+fn produce(dir: &Path, brokers: &str, input: &str, name: &str, lines: &str) {
+    std::fs::write(dir.join(format!("{name}.ndjson")), lines).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.toml")),
+        format!(
+            "[sources.file]\nkind = \"file\"\npaths = [\"{name}.ndjson\"]\nkinds = [\"trade\", \"quote\"]\n\
+             [sinks.bus]\nkind = \"kafka\"\ninputs = [\"file\"]\nbrokers = \"{brokers}\"\n\
+             topic_prefix = \"{input}\"\npartitions = 1\n"
+        ),
+    )
+    .unwrap();
+    let mut run = Run::start(dir, &[("GROUP", name)], &[&format!("{name}.toml")]);
+    let status = run.wait(Duration::from_secs(60));
+    assert!(status.success(), "producing {name}: {}", run.log());
+}
+
+/// Everything on the output topics of `prefix`, read from the beginning to the end.
+fn output(brokers: &str, prefix: &str) -> Vec<serde_json::Value> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("{prefix}-reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    let mut ends = BTreeMap::new();
+    for kind in ["bars", "indicators", "signals"] {
+        let topic = format!("{prefix}.{kind}.v1");
+        if let Ok((_, high)) = consumer.fetch_watermarks(&topic, 0, Duration::from_secs(5))
+            && high > 0
+        {
+            list.add_partition_offset(&topic, 0, Offset::Beginning)
+                .unwrap();
+            ends.insert(topic, high);
+        }
+    }
+    let mut rows = Vec::new();
+    if ends.is_empty() {
+        return rows;
+    }
+    consumer.assign(&list).unwrap();
+    let start = Instant::now();
+    while !ends.is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "reading {prefix}: {ends:?} left"
+        );
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = message.unwrap();
+        let topic = message.topic().to_owned();
+        rows.push(serde_json::from_slice(message.payload().unwrap()).unwrap());
+        if ends
+            .get(&topic)
+            .is_some_and(|end| message.offset() + 1 >= *end)
+        {
+            ends.remove(&topic);
+        }
+    }
+    rows
+}
+
+/// What identifies a row: a signal's id, or the bar (kind, exchange, symbol, interval, open time).
+fn key(row: &serde_json::Value) -> String {
+    match row["type"].as_str() {
+        Some("signal") => format!("signal {}", row["id"]),
+        kind => format!(
+            "{kind:?} {} {} {} {}",
+            row["exchange"], row["symbol"], row["interval"], row["open_time"]
+        ),
+    }
+}
+
+/// Rows by key; a key seen twice must carry the same row. Returns the rows and how many repeats.
+fn by_key(rows: Vec<serde_json::Value>) -> (BTreeMap<String, serde_json::Value>, usize) {
+    let mut map = BTreeMap::new();
+    let mut repeats = 0;
+    for row in rows {
+        if let Some(earlier) = map.insert(key(&row), row.clone()) {
+            assert_eq!(
+                earlier, row,
+                "a repeated row differs from its first delivery"
+            );
+            repeats += 1;
+        }
+    }
+    (map, repeats)
+}
+
+/// True once the output holds the 1m bar of every symbol that opens at `open_time`.
+fn has_bars(brokers: &str, prefix: &str, open_time: i64) -> bool {
+    let rows = output(brokers, prefix);
+    SYMBOLS.iter().all(|symbol| {
+        rows.iter().any(|r| {
+            r["type"] == "bar"
+                && r["symbol"] == *symbol
+                && r["interval"] == "1m"
+                && r["open_time"].as_i64() == Some(open_time)
+        })
+    })
+}
+
+/// Waits until the 1m bars opening at `open_time` are out.
+fn wait_for_bars(brokers: &str, prefix: &str, open_time: i64, run: &Run) {
+    let start = Instant::now();
+    while !has_bars(brokers, prefix, open_time) {
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "the bars opening at {open_time} never came out:\n{}",
+            run.log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The 1m bar two minutes before the one trade `i` falls in: closed once trade `i` is processed.
+fn closed_by(i: i64) -> i64 {
+    let t = trade_time(i, 0);
+    t - t % MINUTE - 2 * MINUTE
+}
+
+fn state_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+#[ignore = "needs Kafka: run by tests/run"]
+fn a_processor_stopped_and_restarted_mid_stream_gives_the_output_of_an_uninterrupted_run() {
+    let brokers = needs("KAFKA_BROKERS");
+    let tag = format!(
+        "restart{}x{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            % 1_000_000
+    );
+    let dir = std::env::temp_dir().join(format!("tickstream-{tag}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = format!("{tag}-in");
+    let restarted = format!("{tag}-restarted");
+    let whole = format!("{tag}-whole");
+    std::fs::write(dir.join("processor.toml"), processor(&brokers, &input)).unwrap();
+    let group = format!("{tag}-group");
+    let state = dir.join("state").join(&group);
+    let env = [("GROUP", group.as_str()), ("OUT", restarted.as_str())];
+    let cuts = [0, TRADES * 2 / 5, TRADES * 3 / 5, TRADES * 4 / 5, TRADES];
+
+    // Puts `lines` into the input topic, starts the processor with checkpoints every `interval` and
+    // waits until the 1m bars opening at `open_time` are out.
+    let part = |name: &str, lines: &str, interval: &str, open_time: i64| {
+        produce(&dir, &brokers, &input, name, lines);
+        let args = ["--checkpoint-interval", interval, "processor.toml"];
+        let run = Run::start(&dir, &env, &args);
+        wait_for_bars(&brokers, &restarted, open_time, &run);
+        run
+    };
+    let restored = |run: &Run| {
+        let log = run.log();
+        assert!(log.contains("operator state restored"), "{log}");
+    };
+
+    // First part; stopped by SIGTERM: it drains, writes its last checkpoint and commits.
+    let chunk = trade_lines(cuts[0]..cuts[1]);
+    let mut first = part("chunk0", &chunk, "500ms", closed_by(cuts[1] - 1));
+    first.terminate();
+    let after_first = state_files(&state);
+    assert!(!after_first.is_empty(), "no checkpoint:\n{}", first.log());
+
+    // Second part, with no checkpoint at all before SIGKILL: everything it read and wrote is read and
+    // written again by the next run, from the first run's last checkpoint.
+    let chunk = trade_lines(cuts[1]..cuts[2]);
+    let mut second = part("chunk1", &chunk, "1h", closed_by(cuts[2] - 1));
+    second.kill();
+    restored(&second);
+    assert_eq!(
+        state_files(&state),
+        after_first,
+        "no checkpoint in the second run"
+    );
+
+    // Third part; SIGKILL after several barrier checkpoints.
+    let chunk = trade_lines(cuts[2]..cuts[3]);
+    let mut third = part("chunk2", &chunk, "300ms", closed_by(cuts[3] - 1));
+    std::thread::sleep(Duration::from_millis(1500));
+    third.kill();
+    restored(&third);
+    let after_third = state_files(&state);
+    assert!(after_third.last() > after_first.last(), "{after_third:?}");
+    assert!(
+        after_third.len() <= 3,
+        "old checkpoints removed: {after_third:?}"
+    );
+
+    // The rest, and a trade two hours later on each symbol that closes every bar; then SIGTERM.
+    let mut chunk = trade_lines(cuts[3]..cuts[4]);
+    chunk.push_str(&trade_lines(TRADES + 1440..TRADES + 1441));
+    let final_bar = closed_by(TRADES - 1) + 2 * MINUTE;
+    let mut fourth = part("chunk3", &chunk, "500ms", final_bar);
+    fourth.terminate();
+    restored(&fourth);
+
+    // One uninterrupted run over the same input, in a group of its own.
+    let whole_group = format!("{tag}-whole");
+    let whole_env = [("GROUP", whole_group.as_str()), ("OUT", whole.as_str())];
+    let mut uninterrupted = Run::start(&dir, &whole_env, &["processor.toml"]);
+    wait_for_bars(&brokers, &whole, final_bar, &uninterrupted);
+    uninterrupted.terminate();
+
+    let (expected, whole_repeats) = by_key(output(&brokers, &whole));
+    let (got, repeats) = by_key(output(&brokers, &restarted));
+    assert_eq!(
+        whole_repeats, 0,
+        "an uninterrupted run writes each row once"
+    );
+    assert!(
+        repeats > 0,
+        "the killed run's output was written again after the restart"
+    );
+    let count = |rows: &BTreeMap<String, serde_json::Value>, kind: &str| {
+        rows.values().filter(|r| r["type"] == kind).count()
+    };
+    eprintln!(
+        "uninterrupted: {} bars, {} indicator rows, {} signals; restarted: {} rows, {repeats} written twice",
+        count(&expected, "bar"),
+        count(&expected, "indicator"),
+        count(&expected, "signal"),
+        got.len()
+    );
+    // Four hours of two symbols: 480 one-minute and 96 five-minute bars, less the last open ones.
+    assert!(
+        count(&expected, "bar") >= 570,
+        "bars of four hours, two symbols, 1m and 5m"
+    );
+    assert!(count(&expected, "indicator") >= 570);
+    for rule in ["ema_12_cross_26", "rsi_extreme", "venue_spread"] {
+        assert!(
+            expected.values().any(|r| r["rule"] == rule),
+            "{rule} never fired"
+        );
+    }
+    let missing: Vec<&String> = expected
+        .keys()
+        .filter(|k| !got.contains_key(*k))
+        .take(5)
+        .collect();
+    let extra: Vec<&String> = got
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    for (k, row) in &expected {
+        assert_eq!(&got[k], row, "{k} differs after the restarts");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
