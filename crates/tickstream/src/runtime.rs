@@ -1,6 +1,7 @@
 //! Runs a pipeline: one task per node joined by bounded channels, checkpoint barriers that flow from the
 //! sources through every operator to the sinks (sinks flush, then operator state is written, then sources
-//! commit), and orderly shutdown in which sources stop, channels drain and sinks flush.
+//! commit), and orderly shutdown in which sources stop, channels drain and sinks flush. The whole
+//! checkpoint protocol, from barrier to commit, is described once in docs/architecture.md.
 //!
 //! Operator state is kept when the pipeline reads Kafka and has stateful operators (not in replay): at
 //! start each Kafka source joins its group, the committed offsets pick the checkpoint file to restore
