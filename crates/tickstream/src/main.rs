@@ -15,10 +15,8 @@ use cli::{bench, compact, keys, normalize, replay, run, serve, simulate, validat
 /// mimalloc instead of the system allocator: events are small values allocated on one thread and freed on
 /// another, where glibc's malloc spends much of its time and keeps memory in per-thread arenas. With
 /// `libmimalloc-sys`'s `override` feature it also serves the C code linked in (librdkafka, the embedded
-/// cluster), which glibc's malloc kept in five arenas of its own: measured with the benchmark (6 venues x
-/// 100 symbols), 68-95 MiB of RSS there, released only in part; with one allocator for all, the p99 at
-/// 50,000 events/s was 7.4-7.7 ms against 7.8-8.0 and sustained 142,000-162,000 events/s against
-/// 138,000-147,000, at the same peak RSS.
+/// cluster), which glibc's malloc kept in arenas of its own, released only in part; see
+/// docs/benchmarks.md.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -88,8 +86,8 @@ fn main() -> ExitCode {
 
 /// Turns transparent huge pages off for this process. mimalloc asks for them on its memory (`madvise`), and
 /// where the kernel grants them (THP `madvise` or `always`, common defaults), each 2 MiB page is resident
-/// as soon as one byte of it is used: measured with the benchmark, that added 30-50 MiB of RSS at
-/// 6 venues x 100 symbols, and nothing to throughput.
+/// as soon as one byte of it is used, which adds resident memory and nothing to throughput; see
+/// docs/benchmarks.md.
 fn without_huge_pages() {
     #[cfg(target_os = "linux")]
     if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
@@ -104,9 +102,8 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 const PURGE_DELAY_MS: std::ffi::c_long = 100;
 
 /// Returns freed memory to the system after 100 ms instead of mimalloc v3's default of 1 s. The lake's
-/// checkpoint flushes allocate and free tens of MiB within a second: measured with the benchmark
-/// (6 venues x 100 symbols, 20 s phases), peak RSS was 242-257 MiB with the default and about 217 MiB at
-/// 100 ms (0 ms: 232 MiB and a lower throughput), at the same throughput and latency.
+/// checkpoint flushes allocate and free tens of MiB within a second, which the default keeps resident
+/// across the next flush; see docs/benchmarks.md.
 #[allow(unsafe_code)]
 fn purge_freed_memory_sooner() {
     // SAFETY: called first thing in `main`, before any other thread exists (mimalloc's option setters are

@@ -1,6 +1,7 @@
 //! Runs a pipeline: one task per node joined by bounded channels, checkpoint barriers that flow from the
 //! sources through every operator to the sinks (sinks flush, then operator state is written, then sources
-//! commit), and orderly shutdown in which sources stop, channels drain and sinks flush.
+//! commit), and orderly shutdown in which sources stop, channels drain and sinks flush. The whole
+//! checkpoint protocol, from barrier to commit, is described once in docs/architecture.md.
 //!
 //! Operator state is kept when the pipeline reads Kafka and has stateful operators (not in replay): at
 //! start each Kafka source joins its group, the committed offsets pick the checkpoint file to restore
@@ -47,8 +48,8 @@ pub struct RunOptions {
     /// flow of small batches (a quiet feed, or a source that sends every millisecond) room for a sink's
     /// checkpoint flush (the lake's goes a group of partitions at a time, taking in rows between the
     /// groups), so that one slow flush does not stall the other sinks, while full batches still hold no
-    /// more than this many events. 16,384 measured best with the benchmark: about 50 MiB less peak RSS
-    /// than 65,536 at the same latency and throughput; 8,192 lost throughput.
+    /// more than this many events. Larger edges cost memory, smaller ones throughput; the default's
+    /// measurements are in docs/benchmarks.md.
     pub channel_events: usize,
     /// How often a checkpoint barrier is injected at the sources.
     pub checkpoint_interval: Duration,

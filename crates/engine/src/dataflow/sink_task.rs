@@ -304,10 +304,8 @@ struct Checkpoints {
     /// [`COMMIT_SPACING`] times the step's duration (taking in what arrives), so that a flush uses at most
     /// a third of a core and the CPU it leaves goes to the flow to the cache. A flush still under way at
     /// the next barrier, or at the end of the inputs, or with more rows waiting than the lake's
-    /// `max_buffered_rows`, goes on without pauses. Measured with the
-    /// benchmark (6 x 100, 5 s checkpoints): p99 8.4-10.7 ms (median 9.0) over six runs against 10.2-10.4
-    /// ms over three without pauses, with flushes of 2-3.6 s instead of about 1 s, at about the same RSS
-    /// and throughput.
+    /// `max_buffered_rows`, goes on without pauses. A flush takes longer this way and weighs less on
+    /// the latency of the rest; see docs/benchmarks.md.
     next_step: Option<Instant>,
 }
 

@@ -20,7 +20,7 @@ const RESERVED_PROPERTIES: [&str; 8] = [
     "transactional.id",
 ];
 
-/// Compression of produced batches. lz4 is the default: cheap on the CPU and about 4× on tick JSON.
+/// Compression of produced batches. lz4 is the default: cheap on the CPU, and tick JSON compresses well.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Compression {
@@ -80,10 +80,8 @@ pub struct KafkaSinkConfig {
     pub replication: i32,
     pub compression: Compression,
     /// How long the producer waits to fill a batch (`linger.ms`), a floor of the end-to-end latency.
-    /// Default 3 ms: in `tickstream bench` (6 x 100 instruments, embedded cluster) it gave a p50 / p99 of
-    /// about 5.2 / 10-11 ms at 50,000 events/s against 6.1 / 11.6-11.9 ms with 5 ms, at the same
-    /// throughput; 2 ms was no better at p99 and 1 ms lost a fifth of the throughput. Raw produce
-    /// throughput alone (`benches/kafka.rs`) was best or level at 5 ms against 0, 10 and 50 ms.
+    /// Default 3 ms: longer adds latency, shorter sends smaller batches and costs throughput; see
+    /// docs/benchmarks.md.
     #[serde(with = "duration_text")]
     pub linger: Duration,
     /// Maximum bytes per partition batch (`batch.size`).
@@ -186,14 +184,13 @@ pub struct KafkaSourceConfig {
     /// How long the broker may hold a fetch open while it has nothing new (`fetch.wait.max.ms`). A Kafka
     /// broker answers as soon as records arrive, so this costs no latency there; the embedded cluster
     /// holds an empty fetch for the whole wait, so there it is the floor of the end-to-end latency.
-    /// Default: 500 ms on a broker (librdkafka's), 1 ms on the embedded cluster (with the benchmark, 2 ms
-    /// gave a median about 0.75 ms higher at the same throughput).
+    /// Default: 500 ms on a broker (librdkafka's), 1 ms on the embedded cluster (see
+    /// docs/benchmarks.md).
     #[serde(with = "duration_text::optional")]
     pub fetch_wait: Option<Duration>,
     /// Bound in KiB of the records fetched ahead and not yet handed to the pipeline
-    /// (`queued.max.messages.kbytes`; librdkafka's default is 64 MiB). Default 8 MiB: with the benchmark
-    /// (6 x 100 instruments), 16 MiB cost about 25 MiB more peak RSS at the same throughput, and 4 MiB lost
-    /// about a sixth of the throughput.
+    /// (`queued.max.messages.kbytes`; librdkafka's default is 64 MiB). Default 8 MiB: more costs memory,
+    /// less leaves the consumer short of records; see docs/benchmarks.md.
     pub prefetch_kbytes: u32,
     /// Passed to librdkafka as is, for SASL/TLS and tuning.
     pub properties: BTreeMap<String, String>,

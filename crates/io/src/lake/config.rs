@@ -83,9 +83,9 @@ fn default_datasets() -> Vec<String> {
 /// The default file size limit, also the default target of `compact`.
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// Rows an early commit takes at most in one write call, beyond its first partition. With the benchmark
-/// (60 s checkpoints), groups of 256 of the largest partitions held about 255,000 rows and took 0.4-0.6 s,
-/// during which the sink took nothing in and its inputs waited: p99 181 ms; at 16,384, 37 ms and 7.9 ms.
+/// Rows an early commit takes at most in one write call, beyond its first partition. The sink takes
+/// nothing in while it commits, so a bounded group keeps each early commit short and its inputs moving;
+/// see docs/benchmarks.md.
 pub(super) const EARLY_GROUP_ROWS: usize = 16_384;
 
 /// After committing a group outside a checkpoint's own pace, wait this many times what it took before the
@@ -109,9 +109,9 @@ fn default_row_group_rows() -> usize {
     1_000_000
 }
 
-/// About 70 MB of rows at 6 venues x 100 symbols. Measured with the benchmark at full rate (about 140,000
-/// events/s) with 30 s checkpoints: peak RSS 342-347 MiB at 1,000,000, 277-283 MiB at 500,000, 254 MiB at
-/// 400,000 (which lost about 5% of throughput with 5 s checkpoints, early commits coming before each).
+/// Rows waiting in memory for a commit, past which the largest partitions are committed early: the
+/// bound on the lake sink's memory between checkpoints. Lower bounds commit early more often; see
+/// docs/benchmarks.md.
 fn default_max_buffered_rows() -> usize {
     500_000
 }

@@ -95,7 +95,7 @@ def check_duckdb(root, expected):
     check(len(result) == analyst["rows"], f"analyst query returned {len(result)} rows")
     check(list(result[0]) == analyst["first"], f"analyst first row {result[0]} != {analyst['first']}")
     check(list(result[-1]) == analyst["last"], f"analyst last row {result[-1]} != {analyst['last']}")
-    # The same query as the README shows it, relative to the clock: it must bind and run.
+    # The same query as docs/lake.md shows it, relative to the clock: it must bind and run.
     con.execute(
         f"""
         WITH bars AS (

@@ -58,9 +58,8 @@ const VENUES: [(&str, &str, bool); 6] = [
 
 /// How long the pipeline may take to have every venue flowing to the sinks.
 const WARM_UP_LIMIT: Duration = Duration::from_secs(60);
-/// How often the highest-rate phase checks the Kafka backlog. The consumer takes the lag cap in about
-/// 150 ms; checked every 250 ms, a paused simulator left it idle for the rest (about 100k events/s
-/// sustained instead of 120-127k).
+/// How often the highest-rate phase checks the Kafka backlog. Checked too rarely, a paused simulator
+/// leaves the consumer idle once it has taken the backlog in; see docs/benchmarks.md.
 const LAG_CHECK: Duration = Duration::from_millis(50);
 /// How long the latency phase's pace settles before it is measured (twice: before and after its one
 /// correction).
