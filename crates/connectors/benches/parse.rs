@@ -16,9 +16,9 @@ use tickstream_connectors::coinbase_exchange::CoinbaseExchange;
 use tickstream_connectors::kraken::Kraken;
 use tickstream_connectors::kraken::parse::book_checksum;
 use tickstream_connectors::okx::Okx;
-use tickstream_connectors::simulator::market::Market;
 use tickstream_connectors::{BookMode, Channel, L2Book, Subscription, Venue};
 use tickstream_model::{Event, Level, Symbol, UnixNanos};
+use tickstream_simulator::market::Market;
 
 const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);
 

@@ -1,6 +1,6 @@
 //! tickstream's venue connectors: the venue interface and its pure parsers (Binance spot, Coinbase
 //! Advanced Trade, the Coinbase Exchange feed), exact L2 books with integrity tracking, the shared
-//! websocket runner, the exchange simulator and offline normalization.
+//! websocket runner and offline normalization.
 
 pub mod binance;
 pub mod bitstamp;
@@ -14,7 +14,6 @@ pub mod kraken;
 pub mod normalize;
 pub mod okx;
 pub mod runner;
-pub mod simulator;
 pub mod symbols;
 pub mod tracked_book;
 mod venue;

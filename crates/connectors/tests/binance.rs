@@ -4,9 +4,9 @@ mod common;
 
 use common::sim_feed::{SimFeed, simulated_trades, with_marker};
 use tickstream_connectors::binance::Binance;
-use tickstream_connectors::simulator::{self, binance::BinanceProtocol};
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
+use tickstream_simulator::binance::BinanceProtocol;
 
 use common::sim_feed::TS;
 
@@ -127,8 +127,11 @@ fn simulated(mode: BookMode) -> (SimFeed<BinanceProtocol>, Binance) {
 
 /// The simulator's REST depth snapshot at this moment of its market.
 fn rest_snapshot(feed: &SimFeed<BinanceProtocol>) -> String {
-    simulator::binance::rest_response("/api/v3/depth?symbol=BTCUSDT&limit=1000", &feed.shared)
-        .unwrap()
+    tickstream_simulator::binance::rest_response(
+        "/api/v3/depth?symbol=BTCUSDT&limit=1000",
+        &feed.shared,
+    )
+    .unwrap()
 }
 
 fn depth_frames(frames: Vec<String>) -> Vec<String> {

@@ -6,9 +6,9 @@ mod common;
 use common::sim_feed::{SimFeed, TS, parse_all, simulated_trades, with_marker};
 use serde_json::{Value, json};
 use tickstream_connectors::bitstamp::Bitstamp;
-use tickstream_connectors::simulator::bitstamp::{BitstampProtocol, order_book_body};
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
+use tickstream_simulator::bitstamp::{BitstampProtocol, order_book_body};
 
 const SNAPSHOT_MICROS: i64 = 1_580_336_834_607_546;
 

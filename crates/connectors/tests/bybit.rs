@@ -6,10 +6,10 @@ mod common;
 use common::sim_feed::{SimFeed, parse_all, simulated_trades};
 use serde_json::{Value, json};
 use tickstream_connectors::bybit::{Bybit, BybitMarket};
-use tickstream_connectors::simulator::Protocol;
-use tickstream_connectors::simulator::bybit::BybitProtocol;
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
+use tickstream_simulator::Protocol;
+use tickstream_simulator::bybit::{BybitProtocol, Category};
 
 const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);
 
@@ -389,7 +389,7 @@ fn bad_values_are_rejected() {
 fn simulated_public_trades_keep_the_taker_side() {
     let subs = [sub(Channel::Trades, "ETH-USDT", "ETHUSDT")];
     let mut v = Bybit::new(&subs, BybitMarket::Spot, 50, BookMode::Snapshots).unwrap();
-    let mut feed = SimFeed::new(BybitProtocol::new(BybitMarket::Spot), "ETH-USDT");
+    let mut feed = SimFeed::new(BybitProtocol::new(Category::Spot), "ETH-USDT");
     let answers = feed.answer(&v.subscribe_frames(&subs));
     parse_all(&mut v, &answers);
     for (step, _, t) in simulated_trades(&mut feed, &mut v, "publicTrade.ETHUSDT", 20) {
@@ -401,7 +401,7 @@ fn simulated_public_trades_keep_the_taker_side() {
 fn simulated_update_id_one_replaces_the_book() {
     let subs = [sub(Channel::Book, "ETH-USDT", "ETHUSDT")];
     let mut v = Bybit::new(&subs, BybitMarket::Spot, 50, BookMode::Snapshots).unwrap();
-    let mut feed = SimFeed::new(BybitProtocol::new(BybitMarket::Spot), "ETH-USDT");
+    let mut feed = SimFeed::new(BybitProtocol::new(Category::Spot), "ETH-USDT");
     let answers = feed.answer(&v.subscribe_frames(&subs));
     parse_all(&mut v, &answers);
     parse_all(&mut v, &feed.frames());

@@ -7,9 +7,9 @@ use common::sim_feed::{SimFeed, TS, parse_all};
 use serde_json::{Value, json};
 use tickstream_connectors::coinbase::CoinbaseAdvanced;
 use tickstream_connectors::coinbase_exchange::CoinbaseExchange;
-use tickstream_connectors::simulator::coinbase::{AdvancedProtocol, ExchangeProtocol};
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
+use tickstream_simulator::coinbase::{AdvancedProtocol, ExchangeProtocol};
 
 fn fixture(dir: &str, name: &str) -> Value {
     let path = format!("{}/tests/fixtures/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));

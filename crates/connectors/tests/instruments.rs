@@ -208,3 +208,33 @@ async fn the_simulator_serves_its_own_coinbase_products() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_simulator_serves_its_own_binance_exchange_info() {
+    let sim = simulator().await;
+    let mut config = ExchangeSourceConfig::new(Exchange::Binance, &["BTCUSDT", "ETHBTC"]);
+    config.rest_url = Some(sim.rest_url("binance"));
+    let catalog = load_instruments(&config).await;
+    assert_eq!(catalog.origin, InstrumentOrigin::Venue);
+    let instruments: Vec<(&str, &str, &str, String, String)> = catalog
+        .instruments
+        .iter()
+        .map(|i| {
+            (
+                i.symbol.as_str(),
+                i.base.as_str(),
+                i.quote.as_str(),
+                i.price_increment.unwrap().to_string(),
+                i.size_increment.unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        instruments,
+        [
+            ("BTC-USDT", "BTC", "USDT", "0.01".into(), "0.0001".into()),
+            ("ETH-BTC", "ETH", "BTC", "0.01".into(), "0.0001".into())
+        ]
+    );
+    assert_eq!(catalog.find("btcusdt").unwrap().raw_symbol, "BTCUSDT");
+}

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::sim_feed::SimFeed;
-use tickstream_connectors::simulator::coinbase::AdvancedProtocol;
+use tickstream_simulator::coinbase::AdvancedProtocol;
 
 use tickstream_connectors::normalize::normalize_with_clock;
 use tickstream_connectors::{Market, RejectReason};

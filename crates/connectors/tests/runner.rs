@@ -10,8 +10,8 @@ use common::{
 };
 use tickstream_connectors::Channel;
 use tickstream_connectors::runner::ExchangeSourceConfig;
-use tickstream_connectors::simulator::Fault;
 use tickstream_model::{BookAction, Event, Exchange, FeedState};
+use tickstream_simulator::Fault;
 
 #[tokio::test]
 async fn binance_end_to_end_with_snapshot_join() {

@@ -8,8 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{WAIT, config, is_state, is_synced_delta, simulator, start, synced, until};
-use tickstream_connectors::simulator::{Fault, Simulator};
 use tickstream_model::{BookAction, Event, Exchange, FeedState};
+use tickstream_simulator::{Fault, Simulator};
 use tokio::sync::mpsc::Receiver;
 
 /// One symbol per venue, its feed subscribed to trades, BBO and book.

@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::{WAIT, config, is_state, is_synced_delta, simulator, start, synced, until};
-use tickstream_connectors::simulator::Fault;
 use tickstream_model::{BookAction, Event, Exchange, FeedState};
+use tickstream_simulator::Fault;
 
 /// The gap status at the end of `events`.
 fn gap_of(events: &[Event]) -> (Option<u64>, Option<u64>, String) {

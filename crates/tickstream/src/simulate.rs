@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tickstream_connectors::simulator::{Fault, Simulator, SimulatorConfig};
+use tickstream_simulator::{Fault, Simulator, SimulatorConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tickstream_connectors::Channel;
 use tickstream_connectors::runner::{ExchangeSource, ExchangeSourceConfig};
-use tickstream_connectors::simulator::{Simulator, SimulatorConfig};
 use tickstream_model::{BookAction, Event, Exchange, FeedState};
+use tickstream_simulator::{Simulator, SimulatorConfig};
 use tokio::sync::mpsc;
 
 pub async fn simulator() -> Simulator {
