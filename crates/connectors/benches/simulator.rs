@@ -8,13 +8,13 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tickstream_connectors::binance::Binance;
-use tickstream_connectors::bitstamp::Bitstamp;
-use tickstream_connectors::bybit::{Bybit, BybitMarket};
-use tickstream_connectors::coinbase::CoinbaseAdvanced;
-use tickstream_connectors::coinbase_exchange::CoinbaseExchange;
-use tickstream_connectors::kraken::Kraken;
-use tickstream_connectors::okx::Okx;
+use tickstream_connectors::venues::binance::Binance;
+use tickstream_connectors::venues::bitstamp::Bitstamp;
+use tickstream_connectors::venues::bybit::{Bybit, BybitMarket};
+use tickstream_connectors::venues::coinbase::CoinbaseAdvanced;
+use tickstream_connectors::venues::coinbase_exchange::CoinbaseExchange;
+use tickstream_connectors::venues::kraken::Kraken;
+use tickstream_connectors::venues::okx::Okx;
 use tickstream_connectors::{BookMode, Channel, Subscription, Venue};
 use tickstream_model::Symbol;
 use tickstream_simulator::market::{Market, Step};

@@ -3,7 +3,7 @@
 mod common;
 
 use common::sim_feed::{SimFeed, simulated_trades, with_marker};
-use tickstream_connectors::binance::Binance;
+use tickstream_connectors::venues::binance::Binance;
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
 use tickstream_simulator::binance::BinanceProtocol;

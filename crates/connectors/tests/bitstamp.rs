@@ -5,7 +5,7 @@ mod common;
 
 use common::sim_feed::{SimFeed, TS, parse_all, simulated_trades, with_marker};
 use serde_json::{Value, json};
-use tickstream_connectors::bitstamp::Bitstamp;
+use tickstream_connectors::venues::bitstamp::Bitstamp;
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
 use tickstream_simulator::bitstamp::{BitstampProtocol, order_book_body};

@@ -5,8 +5,8 @@ mod common;
 
 use common::sim_feed::{SimFeed, TS, parse_all};
 use serde_json::{Value, json};
-use tickstream_connectors::coinbase::CoinbaseAdvanced;
-use tickstream_connectors::coinbase_exchange::CoinbaseExchange;
+use tickstream_connectors::venues::coinbase::CoinbaseAdvanced;
+use tickstream_connectors::venues::coinbase_exchange::CoinbaseExchange;
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
 use tickstream_simulator::coinbase::{AdvancedProtocol, ExchangeProtocol};

@@ -5,7 +5,7 @@ mod common;
 
 use common::sim_feed::{SimFeed, parse_all, with_marker};
 use serde_json::{Value, json};
-use tickstream_connectors::kraken::Kraken;
+use tickstream_connectors::venues::kraken::Kraken;
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
 use tickstream_simulator::Protocol;

@@ -4,7 +4,7 @@ mod common;
 
 use common::sim_feed::{SimFeed, parse_all, simulated_trades, with_marker};
 use serde_json::{Value, json};
-use tickstream_connectors::okx::Okx;
+use tickstream_connectors::venues::okx::Okx;
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
 use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
 use tickstream_simulator::Protocol;

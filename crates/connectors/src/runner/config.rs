@@ -7,13 +7,13 @@ use std::time::Duration;
 use tickstream_model::{Exchange, Symbol, duration_text};
 
 use super::capture::CaptureConfig;
-use crate::binance::{self, Binance};
-use crate::bitstamp::{self, Bitstamp};
-use crate::bybit::{self, Bybit, BybitMarket};
-use crate::coinbase::{self, CoinbaseAdvanced};
-use crate::coinbase_exchange::{self, CoinbaseExchange};
-use crate::kraken::{self, Kraken};
-use crate::okx::{self, Okx};
+use crate::venues::binance::{self, Binance};
+use crate::venues::bitstamp::{self, Bitstamp};
+use crate::venues::bybit::{self, Bybit, BybitMarket};
+use crate::venues::coinbase::{self, CoinbaseAdvanced};
+use crate::venues::coinbase_exchange::{self, CoinbaseExchange};
+use crate::venues::kraken::{self, Kraken};
+use crate::venues::okx::{self, Okx};
 use crate::{BookMode, Channel, Error, Subscription, Venue};
 
 /// An exchange source:

@@ -11,7 +11,8 @@ use std::time::Duration;
 use tickstream_model::{Decimal, Exchange, Instrument, Symbol};
 
 use super::{ExchangeSourceConfig, http};
-use crate::{Error, ParseError, RejectReason, binance};
+use crate::venues::binance;
+use crate::{Error, ParseError, RejectReason};
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -21,8 +21,8 @@ use tickstream_model::{Event, Exchange, Symbol, UnixNanos};
 use diff_book::{DiffBook, DiffNeed, unsynced_diff};
 use messages::{BookMsg, Envelope, TradeMsg};
 
-use crate::binance::parse::symbol_from_suffix;
 use crate::symbols::SymbolMap;
+use crate::venues::binance::parse::symbol_from_suffix;
 use crate::{
     BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
     VenueLimits, VenueSignal,

@@ -19,12 +19,12 @@ use tickstream_model::{
 use messages::{ErrorMsg, L2UpdateMsg, MatchMsg, SnapshotMsg, TickerMsg};
 
 use crate::book::{L2Book, Side};
-use crate::coinbase::parse::{aggressor_from_maker, book_side, product_symbol};
 use crate::fields::{
     book_event, level, levels, peek_string_field, price, quantity, rfc3339, snapshot_event, status,
     top_quote, trade_quantity,
 };
 use crate::symbols::SymbolMap;
+use crate::venues::coinbase::parse::{aggressor_from_maker, book_side, product_symbol};
 use crate::{
     BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
     VenueLimits, VenueSignal,
