@@ -17,5 +17,5 @@ pub use error::Error;
 pub use normalize::{Market, NormalizeSummary, normalize};
 pub use venue::{
     BookMode, Channel, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits,
-    VenueSignal,
+    VenueProfile, VenueSignal,
 };

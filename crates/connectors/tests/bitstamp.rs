@@ -67,10 +67,7 @@ fn subscription_frames() {
             r#"{"data":{"channel":"diff_order_book_btcusd"},"event":"bts:subscribe"}"#,
         ]
     );
-    assert_eq!(
-        v.ping_frame().as_deref(),
-        Some(r#"{"event":"bts:heartbeat"}"#)
-    );
+    assert_eq!(v.profile().ping_frame, Some(r#"{"event":"bts:heartbeat"}"#));
 }
 
 #[test]

@@ -93,7 +93,7 @@ fn urls_and_subscription_frames() {
     assert!(frames[0].starts_with(
         r#"{"args":["publicTrade.COIN0USDT","orderbook.1.COIN0USDT","orderbook.200.COIN0USDT","#
     ));
-    assert_eq!(v.ping_frame().as_deref(), Some(r#"{"op":"ping"}"#));
+    assert_eq!(v.profile().ping_frame, Some(r#"{"op":"ping"}"#));
     assert!(Bybit::new(&subs, BybitMarket::Spot, 25, BookMode::Snapshots).is_err());
 }
 

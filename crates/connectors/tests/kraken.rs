@@ -195,7 +195,7 @@ fn subscription_frames() {
             r#"{"method":"subscribe","params":{"channel":"book","depth":25,"symbol":["BTC/USD","ETH/USD"]}}"#,
         ]
     );
-    assert_eq!(v.ping_frame().as_deref(), Some(r#"{"method":"ping"}"#));
+    assert_eq!(v.profile().ping_frame, Some(r#"{"method":"ping"}"#));
     let err = Kraken::new(&subs, 50, BookMode::Snapshots).unwrap_err();
     assert!(err.to_string().starts_with("book_depth:"), "{err}");
 }

@@ -85,7 +85,7 @@ fn subscription_frames() {
             .unwrap();
     assert_eq!(ours["op"], documented["op"]);
     assert_eq!(ours["args"], documented["args"]);
-    assert_eq!(v.ping_frame().as_deref(), Some("ping"));
+    assert_eq!(v.profile().ping_frame, Some("ping"));
 }
 
 #[test]

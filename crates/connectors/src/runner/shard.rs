@@ -163,7 +163,7 @@ impl Shard {
         venue: &dyn Venue,
         sink: &mut SplitSink<WsStream, Message>,
     ) -> Result<(), String> {
-        let pace = venue.limits().subscribe_frame_interval;
+        let pace = venue.profile().limits.subscribe_frame_interval;
         for (i, frame) in venue.subscribe_frames(&self.subs).into_iter().enumerate() {
             if i > 0 {
                 tokio::time::sleep(pace).await;
@@ -215,7 +215,7 @@ impl Shard {
         let mut rotate_at = rotate_every.map(|every| Instant::now() + every);
         let mut successor: Option<Successor> = None;
         let mut dedup: Option<TradeDedup> = None;
-        let keepalive = self.venue.keepalive();
+        let keepalive = self.venue.profile().keepalive.clone();
         let start = Instant::now();
         let watches: Vec<Watch> = self
             .subs
@@ -385,7 +385,7 @@ impl Shard {
                             && at.duration_since(last_ping) >= every
                         {
                             last_ping = at;
-                            let ping = match self.venue.ping_frame() {
+                            let ping = match self.venue.profile().ping_frame {
                                 Some(text) => Message::text(text),
                                 None => Message::Ping(Vec::new().into()),
                             };
