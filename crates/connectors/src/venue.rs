@@ -186,8 +186,10 @@ pub trait Venue: Send + Sync {
     fn profile(&self) -> &'static VenueProfile;
 
     /// The websocket URL to connect to for these subscriptions (`base` is the venue default or the
-    /// configured override).
-    fn url(&self, base: &str, subs: &[Subscription]) -> Result<String, Error>;
+    /// configured override); `base` itself unless the venue adds a path.
+    fn url(&self, base: &str, _subs: &[Subscription]) -> Result<String, Error> {
+        Ok(base.to_owned())
+    }
 
     /// The text frames that subscribe to `subs`, sent in order after connecting.
     fn subscribe_frames(&self, subs: &[Subscription]) -> Vec<String>;

@@ -21,8 +21,8 @@ use crate::fields::{
 };
 use crate::venues::connection_state::ConnectionState;
 use crate::{
-    BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
-    VenueLimits, VenueProfile, VenueSignal,
+    BookMode, Channel, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits,
+    VenueProfile, VenueSignal,
 };
 
 /// What the venue declares: endpoint, keepalive and limits.
@@ -249,10 +249,6 @@ fn typed<'a, T: serde::Deserialize<'a>>(text: &'a str) -> Result<T, ParseError> 
 impl Venue for CoinbaseAdvanced {
     fn profile(&self) -> &'static VenueProfile {
         &PROFILE
-    }
-
-    fn url(&self, base: &str, _subs: &[Subscription]) -> Result<String, Error> {
-        Ok(base.to_owned())
     }
 
     /// One `subscribe` per channel (the venue takes one channel per message), then `heartbeats`.

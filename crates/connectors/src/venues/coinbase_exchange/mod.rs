@@ -26,8 +26,8 @@ use crate::venues::coinbase::ProductBook;
 use crate::venues::coinbase::parse::{aggressor_from_maker, book_side, product_symbol};
 use crate::venues::connection_state::ConnectionState;
 use crate::{
-    BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
-    VenueLimits, VenueProfile, VenueSignal,
+    BookMode, Channel, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits,
+    VenueProfile, VenueSignal,
 };
 
 /// What the venue declares: endpoint, keepalive and limits.
@@ -235,10 +235,6 @@ impl CoinbaseExchange {
 impl Venue for CoinbaseExchange {
     fn profile(&self) -> &'static VenueProfile {
         &PROFILE
-    }
-
-    fn url(&self, base: &str, _subs: &[Subscription]) -> Result<String, Error> {
-        Ok(base.to_owned())
     }
 
     /// One `subscribe` listing every product and channel, with `heartbeat` for each product.

@@ -216,10 +216,6 @@ impl Venue for Kraken {
         &PROFILE
     }
 
-    fn url(&self, base: &str, _subs: &[Subscription]) -> Result<String, Error> {
-        Ok(base.to_owned())
-    }
-
     /// One `subscribe` request per channel, listing its pairs.
     fn subscribe_frames(&self, subs: &[Subscription]) -> Vec<String> {
         [Channel::Trades, Channel::Bbo, Channel::Book]

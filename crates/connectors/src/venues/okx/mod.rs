@@ -26,8 +26,8 @@ use crate::fields::{millis_value, raw_items};
 use crate::tracked_book::{TrackedBook, unsynced_delta};
 use crate::venues::connection_state::ConnectionState;
 use crate::{
-    BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
-    VenueLimits, VenueProfile, VenueSignal,
+    BookMode, Channel, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits,
+    VenueProfile, VenueSignal,
 };
 
 /// What the venue declares: endpoint, keepalive and limits.
@@ -161,10 +161,6 @@ impl Okx {
 impl Venue for Okx {
     fn profile(&self) -> &'static VenueProfile {
         &PROFILE
-    }
-
-    fn url(&self, base: &str, _subs: &[Subscription]) -> Result<String, Error> {
-        Ok(base.to_owned())
     }
 
     fn subscribe_frames(&self, subs: &[Subscription]) -> Vec<String> {
