@@ -9,9 +9,10 @@ pub mod capture;
 mod config;
 mod counters;
 mod handover;
-pub mod http;
 pub mod instruments;
+pub mod rest;
 mod shard;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -26,6 +27,7 @@ pub use config::{BackoffConfig, ExchangeSourceConfig, Window, resolve_symbol};
 pub use instruments::{InstrumentCatalog, InstrumentOrigin, load_instruments};
 
 use crate::{BookMode, Error, Subscription};
+use rest::RestClient;
 use shard::Shard;
 
 /// A running exchange source: its subscriptions in shards of at most the venue's streams per
@@ -73,7 +75,8 @@ impl ExchangeSource {
             Some(capture) => Some(Arc::new(Capture::start(config.exchange, capture)?)),
             None => None,
         };
-        let tls = http::tls_config()?;
+        let tls = tls::tls_config()?;
+        let rest = RestClient::new(shard::SNAPSHOT_TIMEOUT, rest::DEFAULT_MAX_BODY_BYTES)?;
         let exchange = config.exchange;
         let cap = config.streams_per_connection();
         let config = Arc::new(config);
@@ -93,6 +96,7 @@ impl ExchangeSource {
                 venue,
                 tx: tx.clone(),
                 tls: tls.clone(),
+                rest: rest.clone(),
                 connection_ids: connection_ids.clone(),
                 connection_id: 0,
                 rejected: std::collections::HashMap::new(),

@@ -23,7 +23,8 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::counters::ShardCounters;
 use super::handover::{Successor, TradeDedup, rotate_after, successor_frame};
-use super::{Backoff, Capture, ExchangeSourceConfig, http};
+use super::rest::RestClient;
+use super::{Backoff, Capture, ExchangeSourceConfig};
 use crate::fields::status;
 use crate::{Channel, Error, ParseError, RejectReason, Subscription, Venue, VenueSignal};
 
@@ -35,7 +36,7 @@ const TICK: Duration = Duration::from_millis(250);
 const BACKPRESSURE_REPORT_EVERY: Duration = Duration::from_secs(1);
 /// Delay before fetching a snapshot again after a failed fetch, and how long a fetch may take.
 const SNAPSHOT_RETRY: Duration = Duration::from_secs(1);
-const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Delay before opening a successor connection again after one failed.
 const SUCCESSOR_RETRY: Duration = Duration::from_secs(5);
 /// The most one socket read takes: tungstenite zeroes that much before each read, even an empty one.
@@ -71,6 +72,8 @@ pub(super) struct Shard {
     pub(super) venue: Box<dyn Venue>,
     pub(super) tx: mpsc::Sender<Event>,
     pub(super) tls: Arc<ClientConfig>,
+    /// The REST client for book snapshots.
+    pub(super) rest: RestClient,
     pub(super) backoff: Backoff,
     /// Connection ids of the whole source, so each connection of each shard has its own.
     pub(super) connection_ids: Arc<AtomicU64>,
@@ -319,7 +322,7 @@ impl Shard {
                                 }
                                 VenueSignal::FetchSnapshot { raw_symbol, url } => {
                                     if in_flight.insert((id, raw_symbol.clone())) {
-                                        fetches.spawn(fetch_snapshot(id, raw_symbol, url, self.tls.clone(), Duration::ZERO));
+                                        fetches.spawn(fetch_snapshot(id, raw_symbol, url, self.rest.clone(), Duration::ZERO));
                                     }
                                 }
                                 VenueSignal::Reconnect { reason } => {
@@ -356,7 +359,7 @@ impl Shard {
                             Err(e) => {
                                 tracing::warn!(exchange = %self.exchange, %raw_symbol, error = %e, "book snapshot fetch failed; retrying");
                                 let url = match &e { Error::Http { url, .. } => url.clone(), _ => String::new() };
-                                fetches.spawn(fetch_snapshot(id, raw_symbol, url, self.tls.clone(), SNAPSHOT_RETRY));
+                                fetches.spawn(fetch_snapshot(id, raw_symbol, url, self.rest.clone(), SNAPSHOT_RETRY));
                             }
                         }
                     }
@@ -441,7 +444,7 @@ impl Shard {
                                 self.connection_id,
                                 raw_symbol,
                                 url,
-                                self.tls.clone(),
+                                self.rest.clone(),
                                 Duration::ZERO,
                             ));
                         }
@@ -597,10 +600,10 @@ async fn fetch_snapshot(
     connection_id: u64,
     raw_symbol: String,
     url: String,
-    tls: Arc<ClientConfig>,
+    rest: RestClient,
     delay: Duration,
 ) -> (u64, String, Result<String, Error>) {
     tokio::time::sleep(delay).await;
-    let result = http::get(&url, &tls, SNAPSHOT_TIMEOUT).await;
+    let result = rest.get_text(&url).await;
     (connection_id, raw_symbol, result)
 }
