@@ -7,10 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{WAIT, config, is_state, is_synced_delta, simulator, start, synced, until};
+use common::{Events, WAIT, config, is_state, is_synced_delta, simulator, start, synced, until};
 use tickstream_model::{BookAction, Event, Exchange, FeedState};
 use tickstream_simulator::{Fault, Simulator};
-use tokio::sync::mpsc::Receiver;
 
 /// One symbol per venue, its feed subscribed to trades, BBO and book.
 const VENUES: [(Exchange, &str); 7] = [
@@ -26,7 +25,7 @@ const VENUES: [(Exchange, &str); 7] = [
 struct Feed {
     exchange: Exchange,
     symbol: &'static str,
-    rx: Receiver<Event>,
+    rx: Events,
 }
 
 /// Every venue's source started against `sim`, each with a whole book.

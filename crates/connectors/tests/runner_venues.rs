@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{WAIT, config, is_state, is_synced_delta, simulator, start, synced, until};
+use common::{Events, WAIT, config, is_state, is_synced_delta, simulator, start, synced, until};
 use tickstream_model::{BookAction, Event, Exchange, FeedState};
 use tickstream_simulator::Fault;
 
@@ -26,7 +26,7 @@ fn gap_of(events: &[Event]) -> (Option<u64>, Option<u64>, String) {
 }
 
 /// After a break: nothing published as whole until the resync, which follows a new snapshot.
-async fn resynced(rx: &mut tokio::sync::mpsc::Receiver<Event>) {
+async fn resynced(rx: &mut Events) {
     let events = until(rx, WAIT, "resync", |e| is_state(e, FeedState::Resync)).await;
     assert!(!events.iter().any(is_synced_delta), "{events:?}");
     assert!(

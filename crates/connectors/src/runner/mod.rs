@@ -40,8 +40,11 @@ use shard::Shard;
 /// symbols = ["BTC-USDT"]"#).unwrap();
 /// let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
 /// let task = tokio::spawn(ExchangeSource::new(config, tx)?.run());
-/// while let Some(event) = rx.recv().await {
-///     println!("{}", serde_json::to_string(&event).unwrap());
+/// // One batch per websocket frame (or status).
+/// while let Some(batch) = rx.recv().await {
+///     for event in batch {
+///         println!("{}", serde_json::to_string(&event).unwrap());
+///     }
 /// }
 /// # task.await.unwrap()
 /// # }
@@ -62,11 +65,12 @@ impl std::fmt::Debug for ExchangeSource {
 }
 
 impl ExchangeSource {
-    /// Validates `config` and prepares the source; events go to `tx` (bounded: a full channel is
-    /// backpressure, reported as a `backpressure` status).
+    /// Validates `config` and prepares the source; events go to `tx`, one batch per websocket frame
+    /// and one per status (bounded: a full channel is backpressure, reported as a `backpressure`
+    /// status).
     pub fn new(
         config: ExchangeSourceConfig,
-        tx: mpsc::Sender<Event>,
+        tx: mpsc::Sender<Vec<Event>>,
     ) -> Result<ExchangeSource, Error> {
         config.validate()?;
         let subs = config.subscriptions()?;
@@ -116,7 +120,7 @@ impl ExchangeSource {
     /// `config`, and prepares the source.
     pub async fn with_instruments(
         mut config: ExchangeSourceConfig,
-        tx: mpsc::Sender<Event>,
+        tx: mpsc::Sender<Vec<Event>>,
     ) -> Result<(ExchangeSource, InstrumentCatalog), Error> {
         let catalog = load_instruments(&config).await;
         config.apply_instruments(&catalog);

@@ -70,7 +70,7 @@ pub(super) struct Shard {
     pub(super) exchange: Exchange,
     pub(super) subs: Vec<Subscription>,
     pub(super) venue: Box<dyn Venue>,
-    pub(super) tx: mpsc::Sender<Event>,
+    pub(super) tx: mpsc::Sender<Vec<Event>>,
     pub(super) tls: Arc<ClientConfig>,
     /// The REST client for book snapshots.
     pub(super) rest: RestClient,
@@ -400,8 +400,9 @@ impl Shard {
                     }
                 }
             }
-            // Publish what the frame or snapshot produced, then act on the parser's signals.
+            // Publish what the frame or snapshot produced as one batch, then act on the parser's signals.
             let seen = Instant::now();
+            let mut batch = Vec::with_capacity(out.len());
             for event in out.drain(..) {
                 if let Some(symbol) = event.symbol()
                     && matches!(
@@ -430,7 +431,10 @@ impl Shard {
                     }
                     other => other,
                 };
-                self.emit(event).await?;
+                batch.push(event);
+            }
+            if !batch.is_empty() {
+                self.emit(batch).await?;
             }
             self.venue.drain_signals(&mut signals);
             for signal in signals.drain(..) {
@@ -463,17 +467,20 @@ impl Shard {
         }
     }
 
-    /// Sends downstream; when the channel is full, waits for room (backpressure) and reports it.
-    async fn emit(&mut self, event: Event) -> Result<(), DownstreamClosed> {
-        self.counters.event(self.exchange, &event);
-        let event = match self.tx.try_send(event) {
+    /// Sends one batch downstream (a frame's events, or a status); when the channel is full, waits for
+    /// room (backpressure) and reports it.
+    async fn emit(&mut self, batch: Vec<Event>) -> Result<(), DownstreamClosed> {
+        for event in &batch {
+            self.counters.event(self.exchange, event);
+        }
+        let batch = match self.tx.try_send(batch) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Closed(_)) => return Err(DownstreamClosed),
-            Err(TrySendError::Full(event)) => event,
+            Err(TrySendError::Full(batch)) => batch,
         };
         let waited_from = Instant::now();
         metrics::counter!("tickstream_connector_backpressure_total", "exchange" => self.exchange.as_str()).increment(1);
-        self.tx.send(event).await.map_err(|_| DownstreamClosed)?;
+        self.tx.send(batch).await.map_err(|_| DownstreamClosed)?;
         let due = self
             .last_backpressure_report
             .is_none_or(|t| t.elapsed() >= BACKPRESSURE_REPORT_EVERY);
@@ -493,7 +500,7 @@ impl Shard {
             );
             s.connection_id = Some(self.connection_id);
             self.tx
-                .send(Event::Status(s))
+                .send(vec![Event::Status(s)])
                 .await
                 .map_err(|_| DownstreamClosed)?;
         }
@@ -519,7 +526,7 @@ impl Shard {
     ) -> Result<(), DownstreamClosed> {
         let mut s: FeedStatus = status(self.exchange, symbol, state, detail, UnixNanos::now());
         s.connection_id = Some(connection_id);
-        self.emit(Event::Status(s)).await
+        self.emit(vec![Event::Status(s)]).await
     }
 
     /// The successor becomes the current connection: its parser, its socket and its connection id. The
@@ -591,7 +598,7 @@ impl Shard {
         );
         s.reason = Some(error.reason.as_str().to_owned());
         s.connection_id = Some(self.connection_id);
-        self.emit(Event::Status(s)).await
+        self.emit(vec![Event::Status(s)]).await
     }
 }
 

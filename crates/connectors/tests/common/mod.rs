@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use tickstream_connectors::Channel;
@@ -10,6 +11,35 @@ use tickstream_connectors::runner::{ExchangeSource, ExchangeSourceConfig};
 use tickstream_model::{BookAction, Event, Exchange, FeedState};
 use tickstream_simulator::{Simulator, SimulatorConfig};
 use tokio::sync::mpsc;
+
+/// A running source's events one at a time, from the batches it sends (one per websocket frame or
+/// status).
+#[derive(Debug)]
+pub struct Events {
+    rx: mpsc::Receiver<Vec<Event>>,
+    pending: VecDeque<Event>,
+}
+
+impl Events {
+    pub fn new(rx: mpsc::Receiver<Vec<Event>>) -> Events {
+        Events {
+            rx,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// The next event; `None` once the source stopped and every batch was read. Cancel safe: a batch
+    /// is taken whole from the channel or not at all.
+    pub async fn recv(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            let batch = self.rx.recv().await?;
+            self.pending.extend(batch);
+        }
+    }
+}
 
 pub async fn simulator() -> Simulator {
     let config = SimulatorConfig {
@@ -31,7 +61,7 @@ pub fn config(sim: &Simulator, exchange: Exchange, symbol: &str) -> ExchangeSour
 
 /// Events until one matches, within `within` (of tokio time).
 pub async fn until(
-    rx: &mut mpsc::Receiver<Event>,
+    rx: &mut Events,
     within: Duration,
     what: &str,
     pred: impl Fn(&Event) -> bool,
@@ -77,16 +107,17 @@ pub fn is_synced_delta(event: &Event) -> bool {
     matches!(event, Event::Book(b) if b.action == BookAction::Delta && b.synced)
 }
 
-pub fn start(config: ExchangeSourceConfig, capacity: usize) -> mpsc::Receiver<Event> {
+/// Starts a source on a channel of `capacity` batches.
+pub fn start(config: ExchangeSourceConfig, capacity: usize) -> Events {
     let (tx, rx) = mpsc::channel(capacity);
     tokio::spawn(ExchangeSource::new(config, tx).unwrap().run());
-    rx
+    Events::new(rx)
 }
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// Waits for the first whole book and its deltas; asserts the sequence continuity of what was published.
-pub async fn synced(rx: &mut mpsc::Receiver<Event>) -> Vec<Event> {
+pub async fn synced(rx: &mut Events) -> Vec<Event> {
     let mut events = until(
         rx,
         WAIT,
