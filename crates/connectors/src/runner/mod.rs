@@ -10,6 +10,7 @@ mod config;
 mod counters;
 mod handover;
 pub mod instruments;
+mod publish;
 pub mod rest;
 mod shard;
 pub mod tls;

@@ -12,28 +12,26 @@ use std::time::Duration;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use rustls::ClientConfig;
-use tickstream_model::{Event, EventKind, Exchange, FeedState, FeedStatus, Symbol, UnixNanos};
+use tickstream_model::{Event, EventKind, Exchange, FeedState, Symbol, UnixNanos};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::counters::ShardCounters;
 use super::handover::{Successor, TradeDedup, rotate_after, successor_frame};
+use super::publish::DownstreamClosed;
 use super::rest::RestClient;
 use super::{Backoff, Capture, ExchangeSourceConfig};
-use crate::fields::status;
 use crate::{Channel, Error, ParseError, RejectReason, Subscription, Venue, VenueSignal};
 
 pub(super) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How often timers (staleness, idle, pings) are checked.
 const TICK: Duration = Duration::from_millis(250);
-/// At most one `backpressure` status per this long.
-const BACKPRESSURE_REPORT_EVERY: Duration = Duration::from_secs(1);
 /// Delay before fetching a snapshot again after a failed fetch, and how long a fetch may take.
 const SNAPSHOT_RETRY: Duration = Duration::from_secs(1);
 pub(super) const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,10 +39,6 @@ pub(super) const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
 const SUCCESSOR_RETRY: Duration = Duration::from_secs(5);
 /// The most one socket read takes: tungstenite zeroes that much before each read, even an empty one.
 const READ_CHUNK: usize = 16 * 1024;
-
-/// The receiver of the events channel was dropped: the source stops.
-#[derive(Debug)]
-struct DownstreamClosed;
 
 /// One subscription watched for staleness: the event kind and symbol its data arrives as.
 #[derive(Debug)]
@@ -467,68 +461,6 @@ impl Shard {
         }
     }
 
-    /// Sends one batch downstream (a frame's events, or a status); when the channel is full, waits for
-    /// room (backpressure) and reports it.
-    async fn emit(&mut self, batch: Vec<Event>) -> Result<(), DownstreamClosed> {
-        for event in &batch {
-            self.counters.event(self.exchange, event);
-        }
-        let batch = match self.tx.try_send(batch) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Closed(_)) => return Err(DownstreamClosed),
-            Err(TrySendError::Full(batch)) => batch,
-        };
-        let waited_from = Instant::now();
-        metrics::counter!("tickstream_connector_backpressure_total", "exchange" => self.exchange.as_str()).increment(1);
-        self.tx.send(batch).await.map_err(|_| DownstreamClosed)?;
-        let due = self
-            .last_backpressure_report
-            .is_none_or(|t| t.elapsed() >= BACKPRESSURE_REPORT_EVERY);
-        if due {
-            self.last_backpressure_report = Some(Instant::now());
-            let detail = format!(
-                "downstream full: waited {} ms for room",
-                waited_from.elapsed().as_millis()
-            );
-            tracing::warn!(exchange = %self.exchange, %detail, "backpressure");
-            let mut s = status(
-                self.exchange,
-                None,
-                FeedState::Backpressure,
-                detail,
-                UnixNanos::now(),
-            );
-            s.connection_id = Some(self.connection_id);
-            self.tx
-                .send(vec![Event::Status(s)])
-                .await
-                .map_err(|_| DownstreamClosed)?;
-        }
-        Ok(())
-    }
-
-    async fn status(
-        &mut self,
-        state: FeedState,
-        symbol: Option<(&Symbol, &Arc<str>)>,
-        detail: String,
-    ) -> Result<(), DownstreamClosed> {
-        self.status_on(self.connection_id, state, symbol, detail)
-            .await
-    }
-
-    async fn status_on(
-        &mut self,
-        connection_id: u64,
-        state: FeedState,
-        symbol: Option<(&Symbol, &Arc<str>)>,
-        detail: String,
-    ) -> Result<(), DownstreamClosed> {
-        let mut s: FeedStatus = status(self.exchange, symbol, state, detail, UnixNanos::now());
-        s.connection_id = Some(connection_id);
-        self.emit(vec![Event::Status(s)]).await
-    }
-
     /// The successor becomes the current connection: its parser, its socket and its connection id. The
     /// old socket is closed. Returns the successor's held-back events and the duplicate-trade filter.
     fn take_over(
@@ -552,53 +484,6 @@ impl Shard {
             let _ = old_sink.send(Message::Close(None)).await;
         });
         (events, filter)
-    }
-
-    /// Counts, logs (sampled: the 1st, 2nd, 4th, 8th... and every 1000th of a reason) and reports a
-    /// rejected frame.
-    /// Hands a frame to the capture; frames left out of it (its writer is behind) are reported, sampled,
-    /// as a `backpressure` status. The live path never waits for the capture.
-    async fn capture_frame(
-        &mut self,
-        ts_recv: UnixNanos,
-        connection_id: u64,
-        text: &Utf8Bytes,
-    ) -> Result<(), DownstreamClosed> {
-        let dropped = match &self.capture {
-            Some(capture) => capture.record(ts_recv, connection_id, text.clone()),
-            None => None,
-        };
-        let Some(dropped) = dropped else {
-            return Ok(());
-        };
-        let detail = format!("capture writer behind: {dropped} frames left out of the capture");
-        self.status_on(connection_id, FeedState::Backpressure, None, detail)
-            .await
-    }
-
-    async fn reject(&mut self, error: ParseError) -> Result<(), DownstreamClosed> {
-        let count = self.rejected.entry(error.reason).or_default();
-        *count += 1;
-        let n = *count;
-        metrics::counter!(
-            "tickstream_connector_rejected_total",
-            "exchange" => self.exchange.as_str(),
-            "reason" => error.reason.as_str()
-        )
-        .increment(1);
-        if n.is_power_of_two() || n.is_multiple_of(1000) {
-            tracing::warn!(exchange = %self.exchange, reason = %error.reason, count = n, detail = %error.detail, "frame rejected");
-        }
-        let mut s = status(
-            self.exchange,
-            None,
-            FeedState::Rejected,
-            error.detail,
-            UnixNanos::now(),
-        );
-        s.reason = Some(error.reason.as_str().to_owned());
-        s.connection_id = Some(self.connection_id);
-        self.emit(vec![Event::Status(s)]).await
     }
 }
 

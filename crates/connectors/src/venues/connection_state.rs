@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tickstream_model::Symbol;
 
 use crate::symbols::SymbolMap;
-use crate::{BookMode, ParseError, Subscription, VenueSignal};
+use crate::{BookMode, ParseError, RejectReason, Subscription, VenueSignal};
 
 /// A venue's rule for a symbol it was not subscribed to (`BTCUSDT` → `BTC-USDT`).
 pub type SymbolRule = fn(&str) -> Option<Symbol>;
@@ -50,6 +50,28 @@ impl<B> ConnectionState<B> {
     /// The canonical symbol of a venue symbol, or an `invalid_symbol` rejection.
     pub fn resolve(&mut self, raw: &str) -> Result<(Symbol, Arc<str>), ParseError> {
         self.symbols.resolve_or_reject(raw, self.rule, self.what)
+    }
+
+    /// A venue's answer to a request (`subscribe`, `unsubscribe`, `ping`): a refusal is a
+    /// `venue_error` rejection quoting `message`; an accepted `subscribe` is reported as subscribed.
+    pub fn answer(
+        &mut self,
+        request: &str,
+        success: Option<bool>,
+        message: Option<&str>,
+    ) -> Result<(), ParseError> {
+        if success == Some(false) {
+            return Err(ParseError::new(
+                RejectReason::VenueError,
+                format!("{request}: {}", message.unwrap_or_default()),
+            ));
+        }
+        if request == "subscribe" {
+            self.signals.push(VenueSignal::Subscribed {
+                detail: "subscribe acknowledged".into(),
+            });
+        }
+        Ok(())
     }
 
     /// Moves the pending signals into `signals`.

@@ -241,18 +241,7 @@ impl Venue for Bybit {
     ) -> Result<(), ParseError> {
         let env: Envelope<'_> = serde_json::from_str(frame).map_err(ParseError::json)?;
         if let Some(op) = env.op {
-            if env.success == Some(false) {
-                return Err(ParseError::new(
-                    RejectReason::VenueError,
-                    format!("{op}: {}", env.ret_msg.unwrap_or_default()),
-                ));
-            }
-            if op == "subscribe" {
-                self.state.signals.push(VenueSignal::Subscribed {
-                    detail: "subscribe acknowledged".into(),
-                });
-            }
-            return Ok(());
+            return self.state.answer(op, env.success, env.ret_msg.as_deref());
         }
         let Some(topic) = env.topic else {
             return Err(ParseError::new(

@@ -242,18 +242,7 @@ impl Venue for Kraken {
     ) -> Result<(), ParseError> {
         let env: Envelope<'_> = serde_json::from_str(frame).map_err(ParseError::json)?;
         if let Some(method) = env.method {
-            if env.success == Some(false) {
-                return Err(ParseError::new(
-                    RejectReason::VenueError,
-                    format!("{method}: {}", env.error.unwrap_or_default()),
-                ));
-            }
-            if method == "subscribe" {
-                self.state.signals.push(VenueSignal::Subscribed {
-                    detail: "subscribe acknowledged".into(),
-                });
-            }
-            return Ok(());
+            return self.state.answer(method, env.success, env.error.as_deref());
         }
         match env.channel {
             Some("trade") => {
