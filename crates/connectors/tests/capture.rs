@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{BufReader, Read};
 
-use common::{Events, WAIT, config, is_state, simulator, until};
+use common::{Events, WAIT, config, is_state, last_status, simulator, until, until_state};
 use tickstream_connectors::runner::{CaptureConfig, ExchangeSource};
 use tickstream_connectors::{Channel, Market, normalize};
 use tickstream_model::{Event, Exchange, FeedState, Trade, UnixNanos};
@@ -132,13 +132,8 @@ async fn a_capture_writer_that_cannot_keep_up_never_blocks_the_live_path() {
     let task = tokio::spawn(ExchangeSource::new(config, tx).unwrap().run());
     let mut rx = Events::new(rx);
 
-    let events = until(&mut rx, WAIT, "capture backpressure", |e| {
-        is_state(e, FeedState::Backpressure)
-    })
-    .await;
-    let Some(Event::Status(first)) = events.last() else {
-        unreachable!()
-    };
+    let events = until_state(&mut rx, FeedState::Backpressure).await;
+    let first = last_status(&events);
     assert_eq!(
         first.detail,
         "capture writer behind: 1 frames left out of the capture"

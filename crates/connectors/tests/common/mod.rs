@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tickstream_connectors::Channel;
 use tickstream_connectors::runner::{ExchangeSource, ExchangeSourceConfig};
-use tickstream_model::{BookAction, Event, Exchange, FeedState};
+use tickstream_model::{BookAction, Event, Exchange, FeedState, FeedStatus};
 use tickstream_simulator::{Simulator, SimulatorConfig};
 use tokio::sync::mpsc;
 
@@ -103,6 +103,19 @@ pub fn is_state(event: &Event, state: FeedState) -> bool {
     matches!(event, Event::Status(s) if s.state == state)
 }
 
+/// Events until a status of `state`, within [`WAIT`]; the status is the last.
+pub async fn until_state(rx: &mut Events, state: FeedState) -> Vec<Event> {
+    until(rx, WAIT, &format!("{state:?}"), |e| is_state(e, state)).await
+}
+
+/// The status that ends `events` (as [`until`] and [`until_state`] return them).
+pub fn last_status(events: &[Event]) -> &FeedStatus {
+    match events.last() {
+        Some(Event::Status(s)) => s,
+        other => panic!("not a status: {other:?}"),
+    }
+}
+
 pub fn is_synced_delta(event: &Event) -> bool {
     matches!(event, Event::Book(b) if b.action == BookAction::Delta && b.synced)
 }
@@ -128,4 +141,6 @@ pub async fn synced(rx: &mut Events) -> Vec<Event> {
     events.extend(until(rx, WAIT, "a synced delta", is_synced_delta).await);
     events
 }
+pub mod normalize_input;
 pub mod sim_feed;
+pub mod venue_frames;
