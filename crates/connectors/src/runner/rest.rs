@@ -10,9 +10,9 @@ use reqwest::header::{ACCEPT, RETRY_AFTER};
 
 use crate::Error;
 
-/// The largest response body accepted by default (a 5000-level snapshot is well under 1 MiB; an
-/// `exchangeInfo` for every Binance symbol is a few MiB).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The largest response body accepted by default, as before the client was reqwest (a 5000-level
+/// snapshot is well under 1 MiB; an `exchangeInfo` for every Binance symbol is a few MiB).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// Rate-limited requests tried again, at most, after waiting as asked.
 const RATE_LIMIT_RETRIES: u32 = 2;
 /// The longest `Retry-After` waited out; a venue asking for longer (a ban) is an error at once.
