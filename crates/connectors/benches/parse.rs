@@ -8,17 +8,17 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use tickstream_connectors::binance::Binance;
-use tickstream_connectors::bitstamp::Bitstamp;
-use tickstream_connectors::bybit::{Bybit, BybitMarket};
-use tickstream_connectors::coinbase::CoinbaseAdvanced;
-use tickstream_connectors::coinbase_exchange::CoinbaseExchange;
-use tickstream_connectors::kraken::Kraken;
-use tickstream_connectors::kraken::parse::book_checksum;
-use tickstream_connectors::okx::Okx;
-use tickstream_connectors::simulator::market::Market;
+use tickstream_connectors::venues::binance::Binance;
+use tickstream_connectors::venues::bitstamp::Bitstamp;
+use tickstream_connectors::venues::bybit::{Bybit, BybitMarket};
+use tickstream_connectors::venues::coinbase::CoinbaseAdvanced;
+use tickstream_connectors::venues::coinbase_exchange::CoinbaseExchange;
+use tickstream_connectors::venues::kraken::Kraken;
+use tickstream_connectors::venues::kraken::parse::book_checksum;
+use tickstream_connectors::venues::okx::Okx;
 use tickstream_connectors::{BookMode, Channel, L2Book, Subscription, Venue};
 use tickstream_model::{Event, Level, Symbol, UnixNanos};
+use tickstream_simulator::market::Market;
 
 const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);
 

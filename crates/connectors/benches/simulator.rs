@@ -8,19 +8,17 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tickstream_connectors::binance::Binance;
-use tickstream_connectors::bitstamp::Bitstamp;
-use tickstream_connectors::bybit::{Bybit, BybitMarket};
-use tickstream_connectors::coinbase::CoinbaseAdvanced;
-use tickstream_connectors::coinbase_exchange::CoinbaseExchange;
-use tickstream_connectors::kraken::Kraken;
-use tickstream_connectors::okx::Okx;
-use tickstream_connectors::simulator::market::{Market, Step};
-use tickstream_connectors::simulator::{
-    Protocol, Shared, binance, bitstamp, bybit, coinbase, kraken, okx,
-};
+use tickstream_connectors::venues::binance::Binance;
+use tickstream_connectors::venues::bitstamp::Bitstamp;
+use tickstream_connectors::venues::bybit::{Bybit, BybitMarket};
+use tickstream_connectors::venues::coinbase::CoinbaseAdvanced;
+use tickstream_connectors::venues::coinbase_exchange::CoinbaseExchange;
+use tickstream_connectors::venues::kraken::Kraken;
+use tickstream_connectors::venues::okx::Okx;
 use tickstream_connectors::{BookMode, Channel, Subscription, Venue};
 use tickstream_model::Symbol;
+use tickstream_simulator::market::{Market, Step};
+use tickstream_simulator::{Protocol, Shared, binance, bitstamp, bybit, coinbase, kraken, okx};
 
 /// Market steps per measured pass.
 const STEPS: usize = 1_000;
@@ -135,7 +133,7 @@ fn venues(c: &mut Criterion) {
     let s = subs(&all, "BTC-USDT", "BTCUSDT");
     let venue =
         Bybit::new(&s, BybitMarket::Spot, 50, BookMode::Unsynced).unwrap_or_else(|e| panic!("{e}"));
-    let protocol = bybit::BybitProtocol::new(BybitMarket::Spot);
+    let protocol = bybit::BybitProtocol::new(bybit::Category::Spot);
     bench_protocol(c, "bybit", "BTC-USDT", &venue, &s, protocol);
 }
 

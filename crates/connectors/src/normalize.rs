@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use tickstream_model::{Event, EventKind, Exchange, UnixNanos};
 
-use crate::bybit::{Bybit, BybitMarket};
 use crate::runner::ExchangeSourceConfig;
+use crate::venues::bybit::{Bybit, BybitMarket};
 use crate::{BookMode, Error, RejectReason, Venue};
 
 /// Frames longer than this are rejected as `oversized` (the runner's default cap).

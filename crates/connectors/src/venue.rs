@@ -86,6 +86,20 @@ pub struct VenueLimits {
     pub max_connection_age: Option<Duration>,
 }
 
+/// What a venue only declares: its exchange, its websocket endpoint, how a quiet connection is kept
+/// alive and its published limits. One constant per venue, read through [`Venue::profile`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueProfile {
+    pub exchange: Exchange,
+    /// The production websocket base URL, used unless the source configures another.
+    pub default_ws_url: &'static str,
+    pub keepalive: Keepalive,
+    /// The text frame to send every `keepalive.ping_interval` instead of a websocket ping, for venues
+    /// that expect an application-level ping (`ping` for OKX, `{"op":"ping"}` for Bybit).
+    pub ping_frame: Option<&'static str>,
+    pub limits: VenueLimits,
+}
+
 /// Why a frame, or part of one, was rejected. The `as_str` form is the `reason` of the `rejected`
 /// status and the `reason` label of the `tickstream_connector_rejected_total` counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -168,24 +182,17 @@ impl ParseError {
 /// A venue as the runner drives it: pure parsing with the receive time passed in, plus the frames and
 /// rules of its protocol. One value serves one connection's subscriptions; it keeps the books.
 pub trait Venue: Send + Sync {
-    fn exchange(&self) -> Exchange;
+    /// What the venue declares: exchange, endpoint, keepalive and limits.
+    fn profile(&self) -> &'static VenueProfile;
 
     /// The websocket URL to connect to for these subscriptions (`base` is the venue default or the
-    /// configured override).
-    fn url(&self, base: &str, subs: &[Subscription]) -> Result<String, Error>;
+    /// configured override); `base` itself unless the venue adds a path.
+    fn url(&self, base: &str, _subs: &[Subscription]) -> Result<String, Error> {
+        Ok(base.to_owned())
+    }
 
     /// The text frames that subscribe to `subs`, sent in order after connecting.
     fn subscribe_frames(&self, subs: &[Subscription]) -> Vec<String>;
-
-    fn keepalive(&self) -> Keepalive;
-
-    /// The text frame to send every `keepalive().ping_interval` instead of a websocket ping, for venues
-    /// that expect an application-level ping (`ping` for OKX, `{"op":"ping"}` for Bybit).
-    fn ping_frame(&self) -> Option<String> {
-        None
-    }
-
-    fn limits(&self) -> VenueLimits;
 
     /// Parses one text frame, appending normalized events (and `gap` / `resync` statuses) to `out`.
     fn parse(
@@ -208,7 +215,7 @@ pub trait Venue: Send + Sync {
             RejectReason::UnknownMessage,
             format!(
                 "{} sends its book snapshots on the websocket",
-                self.exchange()
+                self.profile().exchange
             ),
         ))
     }

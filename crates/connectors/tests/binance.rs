@@ -3,19 +3,16 @@
 mod common;
 
 use common::sim_feed::{SimFeed, simulated_trades, with_marker};
-use tickstream_connectors::binance::Binance;
-use tickstream_connectors::simulator::{self, binance::BinanceProtocol};
-use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
-use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
+use tickstream_connectors::venues::binance::Binance;
+use tickstream_connectors::{BookMode, Channel, RejectReason, Venue, VenueSignal};
+use tickstream_model::{AggressorSide, BookAction, Event, FeedState, UnixNanos};
+use tickstream_simulator::binance::BinanceProtocol;
 
 use common::sim_feed::TS;
+use common::venue_frames::{fixture_text, parse, signals, sub};
 
 fn fixture(name: &str) -> String {
-    let path = format!(
-        "{}/tests/fixtures/binance/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    fixture_text("binance", name)
 }
 
 /// A deliberately malformed copy of a documented frame (a bad price, symbol or type): input the venue
@@ -28,14 +25,6 @@ fn malformed(name: &str, edits: &[(&str, serde_json::Value)]) -> String {
     value.to_string()
 }
 
-fn sub(channel: Channel, canonical: &str, raw: &str) -> Subscription {
-    Subscription {
-        channel,
-        symbol: Symbol::parse(canonical).unwrap(),
-        raw_symbol: raw.into(),
-    }
-}
-
 fn venue(mode: BookMode) -> Binance {
     Binance::new(
         &[sub(Channel::Book, "BNB-BTC", "BNBBTC")],
@@ -44,21 +33,9 @@ fn venue(mode: BookMode) -> Binance {
     )
 }
 
-fn parse(v: &mut Binance, frame: &str) -> Vec<Event> {
-    let mut out = Vec::new();
-    v.parse(frame, TS, &mut out).unwrap();
-    out
-}
-
-fn signals(v: &mut Binance) -> Vec<VenueSignal> {
-    let mut s = Vec::new();
-    v.drain_signals(&mut s);
-    s
-}
-
 #[test]
 fn trade_stream() {
-    let events = parse(&mut venue(BookMode::Snapshots), &fixture("trade.json"));
+    let events = parse(&mut venue(BookMode::Snapshots), fixture("trade.json"));
     let [Event::Trade(t)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -75,7 +52,7 @@ fn trade_stream() {
 
 #[test]
 fn agg_trade_stream() {
-    let events = parse(&mut venue(BookMode::Snapshots), &fixture("aggTrade.json"));
+    let events = parse(&mut venue(BookMode::Snapshots), fixture("aggTrade.json"));
     let [Event::Trade(t)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -87,7 +64,7 @@ fn agg_trade_stream() {
 
 #[test]
 fn book_ticker_keeps_the_venue_digits() {
-    let events = parse(&mut venue(BookMode::Snapshots), &fixture("bookTicker.json"));
+    let events = parse(&mut venue(BookMode::Snapshots), fixture("bookTicker.json"));
     let [Event::Quote(q)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -101,7 +78,7 @@ fn book_ticker_keeps_the_venue_digits() {
 
 #[test]
 fn depth_without_snapshots_is_emitted_unsynced() {
-    let events = parse(&mut venue(BookMode::Unsynced), &fixture("depthUpdate.json"));
+    let events = parse(&mut venue(BookMode::Unsynced), fixture("depthUpdate.json"));
     let [Event::Book(b)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -127,8 +104,11 @@ fn simulated(mode: BookMode) -> (SimFeed<BinanceProtocol>, Binance) {
 
 /// The simulator's REST depth snapshot at this moment of its market.
 fn rest_snapshot(feed: &SimFeed<BinanceProtocol>) -> String {
-    simulator::binance::rest_response("/api/v3/depth?symbol=BTCUSDT&limit=1000", &feed.shared)
-        .unwrap()
+    tickstream_simulator::binance::rest_response(
+        "/api/v3/depth?symbol=BTCUSDT&limit=1000",
+        &feed.shared,
+    )
+    .unwrap()
 }
 
 fn depth_frames(frames: Vec<String>) -> Vec<String> {
@@ -278,7 +258,7 @@ fn simulated_agg_trades_in_the_combined_wrapper_keep_the_taker_side() {
 #[test]
 fn server_shutdown_asks_for_a_reconnect() {
     let mut v = venue(BookMode::Snapshots);
-    assert!(parse(&mut v, &fixture("serverShutdown.json")).is_empty());
+    assert!(parse(&mut v, fixture("serverShutdown.json")).is_empty());
     assert!(matches!(
         signals(&mut v).as_slice(),
         [VenueSignal::Reconnect { .. }]
@@ -288,7 +268,7 @@ fn server_shutdown_asks_for_a_reconnect() {
 #[test]
 fn responses_acknowledge_or_reject() {
     let mut v = venue(BookMode::Snapshots);
-    assert!(parse(&mut v, &fixture("subscribe-response.json")).is_empty());
+    assert!(parse(&mut v, fixture("subscribe-response.json")).is_empty());
     assert_eq!(
         signals(&mut v),
         vec![VenueSignal::Subscribed {

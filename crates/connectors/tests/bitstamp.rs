@@ -4,48 +4,29 @@
 mod common;
 
 use common::sim_feed::{SimFeed, TS, parse_all, simulated_trades, with_marker};
+use common::venue_frames::{self, fixture_json, fixture_text, parse, signals};
 use serde_json::{Value, json};
-use tickstream_connectors::bitstamp::Bitstamp;
-use tickstream_connectors::simulator::bitstamp::{BitstampProtocol, order_book_body};
+use tickstream_connectors::venues::bitstamp::Bitstamp;
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
-use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
+use tickstream_model::{AggressorSide, BookAction, Event, FeedState, UnixNanos};
+use tickstream_simulator::bitstamp::{BitstampProtocol, order_book_body};
 
 const SNAPSHOT_MICROS: i64 = 1_580_336_834_607_546;
 
 fn text(name: &str) -> String {
-    let path = format!(
-        "{}/tests/fixtures/bitstamp/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    fixture_text("bitstamp", name)
 }
 
 fn fixture(name: &str) -> Value {
-    serde_json::from_str(&text(name)).unwrap()
+    fixture_json("bitstamp", name)
 }
 
 fn sub(channel: Channel) -> Subscription {
-    Subscription {
-        channel,
-        symbol: Symbol::parse("BTC-USD").unwrap(),
-        raw_symbol: "btcusd".into(),
-    }
+    venue_frames::sub(channel, "BTC-USD", "btcusd")
 }
 
 fn venue(mode: BookMode) -> Bitstamp {
     Bitstamp::new(&[sub(Channel::Book)], "http://127.0.0.1:9/", mode)
-}
-
-fn parse(v: &mut Bitstamp, frame: &str) -> Vec<Event> {
-    let mut out = Vec::new();
-    v.parse(frame, TS, &mut out).unwrap();
-    out
-}
-
-fn signals(v: &mut Bitstamp) -> Vec<VenueSignal> {
-    let mut s = Vec::new();
-    v.drain_signals(&mut s);
-    s
 }
 
 fn snapshot(v: &mut Bitstamp) -> Vec<Event> {
@@ -67,16 +48,13 @@ fn subscription_frames() {
             r#"{"data":{"channel":"diff_order_book_btcusd"},"event":"bts:subscribe"}"#,
         ]
     );
-    assert_eq!(
-        v.ping_frame().as_deref(),
-        Some(r#"{"event":"bts:heartbeat"}"#)
-    );
+    assert_eq!(v.profile().ping_frame, Some(r#"{"event":"bts:heartbeat"}"#));
 }
 
 #[test]
 fn trades_keep_ids_microseconds_and_the_documented_type() {
     let mut v = venue(BookMode::Snapshots);
-    let events = parse(&mut v, &text("live_trades.json"));
+    let events = parse(&mut v, text("live_trades.json"));
     let [Event::Trade(t)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -94,7 +72,7 @@ fn trades_keep_ids_microseconds_and_the_documented_type() {
 
 #[test]
 fn order_book_channel_gives_the_top_of_book() {
-    let events = parse(&mut venue(BookMode::Snapshots), &text("order_book.json"));
+    let events = parse(&mut venue(BookMode::Snapshots), text("order_book.json"));
     let [Event::Quote(q)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -113,7 +91,7 @@ fn order_book_channel_gives_the_top_of_book() {
 fn diffs_join_the_rest_snapshot_by_microtimestamp() {
     let mut v = venue(BookMode::Snapshots);
     // Before any snapshot: buffered, and one snapshot is requested.
-    assert!(parse(&mut v, &text("diff_order_book.json")).is_empty());
+    assert!(parse(&mut v, text("diff_order_book.json")).is_empty());
     assert_eq!(
         signals(&mut v),
         vec![VenueSignal::FetchSnapshot {
@@ -121,7 +99,7 @@ fn diffs_join_the_rest_snapshot_by_microtimestamp() {
             url: "http://127.0.0.1:9/api/v2/order_book/btcusd/".into(),
         }]
     );
-    assert!(parse(&mut v, &text("diff_order_book.json")).is_empty());
+    assert!(parse(&mut v, text("diff_order_book.json")).is_empty());
     assert!(signals(&mut v).is_empty(), "one snapshot request at a time");
 
     let out = snapshot(&mut v);
@@ -138,7 +116,7 @@ fn diffs_join_the_rest_snapshot_by_microtimestamp() {
     let book = v.book("btcusd").unwrap();
     assert_eq!(book.depth(), (102, 103));
     // Once synced, a diff no later than the book is dropped.
-    assert!(parse(&mut v, &text("diff_order_book.json")).is_empty());
+    assert!(parse(&mut v, text("diff_order_book.json")).is_empty());
     assert_eq!(v.book("btcusd").unwrap().depth(), (102, 103));
 }
 
@@ -223,10 +201,10 @@ fn simulated_trade_types_are_the_taker_side() {
 #[test]
 fn a_reconnect_request_rebuilds_the_book_and_reports_resync() {
     let mut v = venue(BookMode::Snapshots);
-    parse(&mut v, &text("diff_order_book.json"));
+    parse(&mut v, text("diff_order_book.json"));
     snapshot(&mut v);
     signals(&mut v);
-    assert!(parse(&mut v, &text("request_reconnect.json")).is_empty());
+    assert!(parse(&mut v, text("request_reconnect.json")).is_empty());
     assert_eq!(
         signals(&mut v),
         vec![VenueSignal::Reconnect {
@@ -235,7 +213,7 @@ fn a_reconnect_request_rebuilds_the_book_and_reports_resync() {
     );
     // The runner resets the venue before the new connection: the book waits for a new snapshot.
     v.reset();
-    assert!(parse(&mut v, &text("diff_order_book.json")).is_empty());
+    assert!(parse(&mut v, text("diff_order_book.json")).is_empty());
     assert!(matches!(
         signals(&mut v).as_slice(),
         [VenueSignal::FetchSnapshot { .. }]
@@ -258,7 +236,7 @@ fn a_reconnect_request_rebuilds_the_book_and_reports_resync() {
 #[test]
 fn offline_diffs_are_flagged_unsynced() {
     let mut v = venue(BookMode::Unsynced);
-    let out = parse(&mut v, &text("diff_order_book.json"));
+    let out = parse(&mut v, text("diff_order_book.json"));
     let [Event::Book(d)] = out.as_slice() else {
         panic!("{out:?}")
     };

@@ -5,13 +5,14 @@ mod common;
 
 use common::sim_feed::{SimFeed, parse_all, simulated_trades};
 use serde_json::{Value, json};
-use tickstream_connectors::bybit::{Bybit, BybitMarket};
-use tickstream_connectors::simulator::Protocol;
-use tickstream_connectors::simulator::bybit::BybitProtocol;
+use tickstream_connectors::venues::bybit::{Bybit, BybitMarket};
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
-use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
+use tickstream_model::{AggressorSide, BookAction, Event, FeedState, UnixNanos};
+use tickstream_simulator::Protocol;
+use tickstream_simulator::bybit::{BybitProtocol, Category};
 
-const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);
+use common::sim_feed::TS;
+use common::venue_frames::{self, fixture_json, fixture_text, signals, sub};
 
 /// The recorded spot `orderbook.50.BTCUSDT` snapshot (`u` = 1323396) and the delta after it (1323397).
 const SPOT_SNAPSHOT: &str = "spot-orderbook50-snapshot.json";
@@ -20,20 +21,11 @@ const SPOT_DELTA: &str = "spot-orderbook50-delta.json";
 const DOC_DELTA: &str = "orderbook-delta.json";
 
 fn text(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/bybit/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    fixture_text("bybit", name)
 }
 
 fn fixture(name: &str) -> Value {
-    serde_json::from_str(&text(name)).unwrap()
-}
-
-fn sub(channel: Channel, canonical: &str, raw: &str) -> Subscription {
-    Subscription {
-        channel,
-        symbol: Symbol::parse(canonical).unwrap(),
-        raw_symbol: raw.into(),
-    }
+    fixture_json("bybit", name)
 }
 
 fn spot(mode: BookMode) -> Bybit {
@@ -52,16 +44,7 @@ fn linear(mode: BookMode) -> Bybit {
 
 /// The events of one fixture, parsed from its stored text.
 fn parse(v: &mut Bybit, name: &str) -> Vec<Event> {
-    let mut out = Vec::new();
-    v.parse(&text(name), TS, &mut out)
-        .unwrap_or_else(|e| panic!("{name}: {e:?}"));
-    out
-}
-
-fn signals(v: &mut Bybit) -> Vec<VenueSignal> {
-    let mut s = Vec::new();
-    v.drain_signals(&mut s);
-    s
+    venue_frames::parse(v, text(name))
 }
 
 #[test]
@@ -93,7 +76,7 @@ fn urls_and_subscription_frames() {
     assert!(frames[0].starts_with(
         r#"{"args":["publicTrade.COIN0USDT","orderbook.1.COIN0USDT","orderbook.200.COIN0USDT","#
     ));
-    assert_eq!(v.ping_frame().as_deref(), Some(r#"{"op":"ping"}"#));
+    assert_eq!(v.profile().ping_frame, Some(r#"{"op":"ping"}"#));
     assert!(Bybit::new(&subs, BybitMarket::Spot, 25, BookMode::Snapshots).is_err());
 }
 
@@ -389,7 +372,7 @@ fn bad_values_are_rejected() {
 fn simulated_public_trades_keep_the_taker_side() {
     let subs = [sub(Channel::Trades, "ETH-USDT", "ETHUSDT")];
     let mut v = Bybit::new(&subs, BybitMarket::Spot, 50, BookMode::Snapshots).unwrap();
-    let mut feed = SimFeed::new(BybitProtocol::new(BybitMarket::Spot), "ETH-USDT");
+    let mut feed = SimFeed::new(BybitProtocol::new(Category::Spot), "ETH-USDT");
     let answers = feed.answer(&v.subscribe_frames(&subs));
     parse_all(&mut v, &answers);
     for (step, _, t) in simulated_trades(&mut feed, &mut v, "publicTrade.ETHUSDT", 20) {
@@ -401,7 +384,7 @@ fn simulated_public_trades_keep_the_taker_side() {
 fn simulated_update_id_one_replaces_the_book() {
     let subs = [sub(Channel::Book, "ETH-USDT", "ETHUSDT")];
     let mut v = Bybit::new(&subs, BybitMarket::Spot, 50, BookMode::Snapshots).unwrap();
-    let mut feed = SimFeed::new(BybitProtocol::new(BybitMarket::Spot), "ETH-USDT");
+    let mut feed = SimFeed::new(BybitProtocol::new(Category::Spot), "ETH-USDT");
     let answers = feed.answer(&v.subscribe_frames(&subs));
     parse_all(&mut v, &answers);
     parse_all(&mut v, &feed.frames());

@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{BufReader, Read};
 
-use common::{WAIT, config, is_state, simulator, until};
+use common::{Events, WAIT, config, is_state, last_status, simulator, until, until_state};
 use tickstream_connectors::runner::{CaptureConfig, ExchangeSource};
 use tickstream_connectors::{Channel, Market, normalize};
 use tickstream_model::{Event, Exchange, FeedState, Trade, UnixNanos};
@@ -29,8 +29,9 @@ async fn captured_frames_normalize_to_the_trades_emitted_live() {
     let mut config = config(&sim, Exchange::Binance, "BTC-USDT");
     config.channels = vec![Channel::Trades, Channel::Bbo];
     config.capture = Some(CaptureConfig::new(dir.path().join("capture")));
-    let (tx, mut rx) = mpsc::channel(1024);
+    let (tx, rx) = mpsc::channel(1024);
     let task = tokio::spawn(ExchangeSource::new(config, tx).unwrap().run());
+    let mut rx = Events::new(rx);
 
     let mut live = Vec::new();
     while trades(&live).len() < 30 {
@@ -127,16 +128,12 @@ async fn a_capture_writer_that_cannot_keep_up_never_blocks_the_live_path() {
     let mut capture = CaptureConfig::new(dir.path());
     capture.queue = 4;
     config.capture = Some(capture);
-    let (tx, mut rx) = mpsc::channel(1024);
+    let (tx, rx) = mpsc::channel(1024);
     let task = tokio::spawn(ExchangeSource::new(config, tx).unwrap().run());
+    let mut rx = Events::new(rx);
 
-    let events = until(&mut rx, WAIT, "capture backpressure", |e| {
-        is_state(e, FeedState::Backpressure)
-    })
-    .await;
-    let Some(Event::Status(first)) = events.last() else {
-        unreachable!()
-    };
+    let events = until_state(&mut rx, FeedState::Backpressure).await;
+    let first = last_status(&events);
     assert_eq!(
         first.detail,
         "capture writer behind: 1 frames left out of the capture"

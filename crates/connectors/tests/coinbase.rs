@@ -4,37 +4,16 @@
 mod common;
 
 use common::sim_feed::{SimFeed, TS, parse_all};
-use serde_json::{Value, json};
-use tickstream_connectors::coinbase::CoinbaseAdvanced;
-use tickstream_connectors::coinbase_exchange::CoinbaseExchange;
-use tickstream_connectors::simulator::coinbase::{AdvancedProtocol, ExchangeProtocol};
+use common::venue_frames::{self, fixture_json, parse, signals};
+use serde_json::json;
+use tickstream_connectors::venues::coinbase::CoinbaseAdvanced;
+use tickstream_connectors::venues::coinbase_exchange::CoinbaseExchange;
 use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
-use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
-
-fn fixture(dir: &str, name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
-        .unwrap()
-}
+use tickstream_model::{AggressorSide, BookAction, Event, FeedState, UnixNanos};
+use tickstream_simulator::coinbase::{AdvancedProtocol, ExchangeProtocol};
 
 fn sub(channel: Channel, product: &str) -> Subscription {
-    Subscription {
-        channel,
-        symbol: Symbol::parse(product).unwrap(),
-        raw_symbol: product.into(),
-    }
-}
-
-fn parse(v: &mut dyn Venue, frame: &Value) -> Vec<Event> {
-    let mut out = Vec::new();
-    v.parse(&frame.to_string(), TS, &mut out).unwrap();
-    out
-}
-
-fn signals(v: &mut dyn Venue) -> Vec<VenueSignal> {
-    let mut s = Vec::new();
-    v.drain_signals(&mut s);
-    s
+    venue_frames::sub(channel, product, product)
 }
 
 fn advanced() -> CoinbaseAdvanced {
@@ -43,7 +22,10 @@ fn advanced() -> CoinbaseAdvanced {
 
 #[test]
 fn advanced_market_trades() {
-    let events = parse(&mut advanced(), &fixture("coinbase", "market_trades.json"));
+    let events = parse(
+        &mut advanced(),
+        fixture_json("coinbase", "market_trades.json"),
+    );
     let [Event::Trade(t)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -63,7 +45,7 @@ fn advanced_market_trades() {
 
 #[test]
 fn advanced_ticker_gives_the_bbo() {
-    let events = parse(&mut advanced(), &fixture("coinbase", "ticker.json"));
+    let events = parse(&mut advanced(), fixture_json("coinbase", "ticker.json"));
     let [Event::Quote(q)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -81,7 +63,7 @@ fn advanced_ticker_gives_the_bbo() {
 #[test]
 fn advanced_level2_documented_snapshot() {
     let mut v = advanced();
-    let out = parse(&mut v, &fixture("coinbase", "l2_data.json"));
+    let out = parse(&mut v, fixture_json("coinbase", "l2_data.json"));
     let [Event::Book(snap)] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -189,7 +171,7 @@ fn simulated_level2_snapshot_updates_gap_and_resync() {
 #[test]
 fn advanced_unsynced_mode_and_heartbeats() {
     let mut v = CoinbaseAdvanced::new(&[], BookMode::Unsynced);
-    assert!(parse(&mut v, &fixture("coinbase", "heartbeats.json")).is_empty());
+    assert!(parse(&mut v, fixture_json("coinbase", "heartbeats.json")).is_empty());
     // The simulator's level2 update, without its snapshot.
     let (mut feed, mut v, requests) = simulated_advanced(BookMode::Unsynced);
     feed.answer(&requests);
@@ -229,13 +211,13 @@ fn advanced_subscription_frames_are_exact() {
 #[test]
 fn advanced_rejections() {
     let mut v = advanced();
-    let mut bad_price = fixture("coinbase", "market_trades.json");
+    let mut bad_price = fixture_json("coinbase", "market_trades.json");
     bad_price["events"][0]["trades"][0]["price"] = "-1260.01".into();
-    let mut bad_side = fixture("coinbase", "market_trades.json");
+    let mut bad_side = fixture_json("coinbase", "market_trades.json");
     bad_side["events"][0]["trades"][0]["side"] = "SIDEWAYS".into();
-    let mut nan_bid = fixture("coinbase", "ticker.json");
+    let mut nan_bid = fixture_json("coinbase", "ticker.json");
     nan_bid["events"][0]["tickers"][0]["best_bid"] = "NaN".into();
-    let mut unknown = fixture("coinbase", "heartbeats.json");
+    let mut unknown = fixture_json("coinbase", "heartbeats.json");
     unknown["channel"] = "candles".into();
     let cases = [
         (bad_price, RejectReason::InvalidPrice),
@@ -266,7 +248,7 @@ fn exchange() -> CoinbaseExchange {
 #[test]
 fn exchange_match_and_ticker() {
     let mut v = exchange();
-    let events = parse(&mut v, &fixture("coinbase-exchange", "match.json"));
+    let events = parse(&mut v, fixture_json("coinbase-exchange", "match.json"));
     let [Event::Trade(t)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -283,7 +265,7 @@ fn exchange_match_and_ticker() {
     );
     assert_eq!(t.exchange.as_str(), "coinbase-exchange");
 
-    let events = parse(&mut v, &fixture("coinbase-exchange", "ticker.json"));
+    let events = parse(&mut v, fixture_json("coinbase-exchange", "ticker.json"));
     let [Event::Quote(q)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -296,15 +278,15 @@ fn exchange_match_and_ticker() {
         (q.ask_price.to_string(), q.ask_size.to_string()),
         ("1285.27".into(), "1.56637040".into())
     );
-    assert!(parse(&mut v, &fixture("coinbase-exchange", "heartbeat.json")).is_empty());
+    assert!(parse(&mut v, fixture_json("coinbase-exchange", "heartbeat.json")).is_empty());
 }
 
 #[test]
 fn exchange_level2_snapshot_then_updates() {
     let mut v = exchange();
     // An update before the snapshot has nothing whole to apply to.
-    assert!(parse(&mut v, &fixture("coinbase-exchange", "l2update.json")).is_empty());
-    let out = parse(&mut v, &fixture("coinbase-exchange", "snapshot.json"));
+    assert!(parse(&mut v, fixture_json("coinbase-exchange", "l2update.json")).is_empty());
+    let out = parse(&mut v, fixture_json("coinbase-exchange", "snapshot.json"));
     let [Event::Book(snap), Event::Quote(q)] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -314,7 +296,7 @@ fn exchange_level2_snapshot_then_updates() {
         ("10101.10".into(), "10102.55".into())
     );
 
-    let out = parse(&mut v, &fixture("coinbase-exchange", "l2update.json"));
+    let out = parse(&mut v, fixture_json("coinbase-exchange", "l2update.json"));
     let [Event::Book(delta), Event::Quote(q)] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -325,7 +307,7 @@ fn exchange_level2_snapshot_then_updates() {
     // Both changes are on the bid side; the zero size removes a level the book never had.
     let out = parse(
         &mut v,
-        &fixture("coinbase-exchange", "l2update-multiple.json"),
+        fixture_json("coinbase-exchange", "l2update-multiple.json"),
     );
     let Event::Book(delta) = &out[0] else {
         panic!("{out:?}")
@@ -342,7 +324,7 @@ fn exchange_level2_snapshot_then_updates() {
     );
 
     v.reset();
-    let out = parse(&mut v, &fixture("coinbase-exchange", "snapshot.json"));
+    let out = parse(&mut v, fixture_json("coinbase-exchange", "snapshot.json"));
     assert!(
         out.iter()
             .any(|e| matches!(e, Event::Status(s) if s.state == FeedState::Resync))
@@ -370,9 +352,9 @@ fn exchange_subscription_frame_is_exact() {
 #[test]
 fn exchange_rejections() {
     let mut v = exchange();
-    let mut zero = fixture("coinbase-exchange", "match.json");
+    let mut zero = fixture_json("coinbase-exchange", "match.json");
     zero["price"] = "0".into();
-    let mut neg_size = fixture("coinbase-exchange", "l2update.json");
+    let mut neg_size = fixture_json("coinbase-exchange", "l2update.json");
     neg_size["changes"][0][2] = "-1".into();
     let cases = [
         (zero, RejectReason::InvalidPrice),

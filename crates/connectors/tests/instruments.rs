@@ -11,7 +11,7 @@ use tickstream_connectors::runner::instruments::{
     parse_binance_exchange_info, parse_coinbase_products,
 };
 use tickstream_connectors::runner::{
-    ExchangeSource, ExchangeSourceConfig, InstrumentOrigin, load_instruments,
+    ExchangeSource, ExchangeSourceConfig, InstrumentCatalog, InstrumentOrigin, load_instruments,
 };
 use tickstream_model::{Exchange, Instrument};
 
@@ -34,6 +34,25 @@ fn unreachable_rest_url() -> String {
         .unwrap()
         .port();
     format!("http://127.0.0.1:{port}")
+}
+
+/// Offline, the cache gives the instruments fetched `online`; without the cache, the fallback, asserted
+/// as such and returned, for `symbol` alone.
+async fn offline(
+    config: &mut ExchangeSourceConfig,
+    dir: &Path,
+    online: &InstrumentCatalog,
+    symbol: &str,
+) -> InstrumentCatalog {
+    config.rest_url = Some(unreachable_rest_url());
+    let cached = load_instruments(config).await;
+    assert_eq!(cached.origin, InstrumentOrigin::Cache);
+    assert_eq!(cached.instruments, online.instruments);
+    config.instrument_cache = Some(dir.join("missing.json"));
+    config.symbols = vec![symbol.into()];
+    let fallback = load_instruments(config).await;
+    assert_eq!(fallback.origin, InstrumentOrigin::Fallback);
+    fallback
 }
 
 #[test]
@@ -82,17 +101,8 @@ async fn venue_then_cache_then_suffix_rule() {
     applied.apply_instruments(&catalog);
     assert_eq!(applied.symbols, ["ETH-BTC"]);
 
-    // Offline: the cache.
-    config.rest_url = Some(unreachable_rest_url());
-    let offline = load_instruments(&config).await;
-    assert_eq!(offline.origin, InstrumentOrigin::Cache);
-    assert_eq!(offline.instruments, online.instruments);
-
-    // Offline without a cache: the quote-suffix rule, without steps.
-    config.instrument_cache = Some(dir.path().join("missing.json"));
-    config.symbols = vec!["BTCUSDT".into()];
-    let fallback = load_instruments(&config).await;
-    assert_eq!(fallback.origin, InstrumentOrigin::Fallback);
+    // Offline: the cache; without a cache, the quote-suffix rule, without steps.
+    let fallback = offline(&mut config, dir.path(), &online, "BTCUSDT").await;
     let btc = fallback.find("btcusdt").unwrap();
     assert_eq!(
         (btc.symbol.as_str(), btc.base.as_str(), btc.quote.as_str()),
@@ -166,17 +176,9 @@ async fn coinbase_venue_then_cache_then_product_ids() {
         serde_json::from_str(&std::fs::read_to_string(&cache).unwrap()).unwrap();
     assert_eq!(cached, online.instruments);
 
-    // Offline: the cache, the same instruments.
-    config.rest_url = Some(unreachable_rest_url());
-    let offline = load_instruments(&config).await;
-    assert_eq!(offline.origin, InstrumentOrigin::Cache);
-    assert_eq!(offline.instruments, online.instruments);
-
-    // Offline without a cache: the product id read as BASE-QUOTE, without steps.
-    config.instrument_cache = Some(dir.path().join("missing.json"));
-    config.symbols = vec!["ETH-USD".into()];
-    let fallback = load_instruments(&config).await;
-    assert_eq!(fallback.origin, InstrumentOrigin::Fallback);
+    // Offline: the cache, the same instruments; without a cache, the product id read as BASE-QUOTE,
+    // without steps.
+    let fallback = offline(&mut config, dir.path(), &online, "ETH-USD").await;
     let eth = fallback.find("ETH-USD").unwrap();
     assert_eq!((eth.base.as_str(), eth.quote.as_str()), ("ETH", "USD"));
     assert_eq!(eth.price_increment, None);
@@ -207,4 +209,34 @@ async fn the_simulator_serves_its_own_coinbase_products() {
             ("SOL-USD", "0.01".into(), "0.0001".into())
         ]
     );
+}
+
+#[tokio::test]
+async fn the_simulator_serves_its_own_binance_exchange_info() {
+    let sim = simulator().await;
+    let mut config = ExchangeSourceConfig::new(Exchange::Binance, &["BTCUSDT", "ETHBTC"]);
+    config.rest_url = Some(sim.rest_url("binance"));
+    let catalog = load_instruments(&config).await;
+    assert_eq!(catalog.origin, InstrumentOrigin::Venue);
+    let instruments: Vec<(&str, &str, &str, String, String)> = catalog
+        .instruments
+        .iter()
+        .map(|i| {
+            (
+                i.symbol.as_str(),
+                i.base.as_str(),
+                i.quote.as_str(),
+                i.price_increment.unwrap().to_string(),
+                i.size_increment.unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        instruments,
+        [
+            ("BTC-USDT", "BTC", "USDT", "0.01".into(), "0.0001".into()),
+            ("ETH-BTC", "ETH", "BTC", "0.01".into(), "0.0001".into())
+        ]
+    );
+    assert_eq!(catalog.find("btcusdt").unwrap().raw_symbol, "BTCUSDT");
 }

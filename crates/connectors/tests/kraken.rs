@@ -5,54 +5,26 @@ mod common;
 
 use common::sim_feed::{SimFeed, parse_all, with_marker};
 use serde_json::{Value, json};
-use tickstream_connectors::kraken::Kraken;
-use tickstream_connectors::simulator::Protocol;
-use tickstream_connectors::simulator::kraken::KrakenProtocol;
-use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
-use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
+use tickstream_connectors::venues::kraken::Kraken;
+use tickstream_connectors::{BookMode, Channel, RejectReason, Venue, VenueSignal};
+use tickstream_model::{AggressorSide, BookAction, Event, FeedState, UnixNanos};
+use tickstream_simulator::Protocol;
+use tickstream_simulator::kraken::KrakenProtocol;
 
 use common::sim_feed::TS;
+use common::venue_frames::{fixture_json, fixture_text, parse, signals, sub};
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/kraken/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
-        .unwrap()
+    fixture_json("kraken", name)
 }
 
 /// The raw fixture text: the numbers stay exactly as the documentation prints them.
 fn text(name: &str) -> String {
-    let path = format!(
-        "{}/tests/fixtures/kraken/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path).unwrap()
-}
-
-fn sub(channel: Channel, canonical: &str, raw: &str) -> Subscription {
-    Subscription {
-        channel,
-        symbol: Symbol::parse(canonical).unwrap(),
-        raw_symbol: raw.into(),
-    }
+    fixture_text("kraken", name)
 }
 
 fn venue(mode: BookMode) -> Kraken {
     Kraken::new(&[sub(Channel::Book, "MATIC-USD", "MATIC/USD")], 10, mode).unwrap()
-}
-
-fn parse(v: &mut Kraken, frame: &str) -> Vec<Event> {
-    let mut out = Vec::new();
-    v.parse(frame, TS, &mut out).unwrap();
-    out
-}
-
-fn signals(v: &mut Kraken) -> Vec<VenueSignal> {
-    let mut s = Vec::new();
-    v.drain_signals(&mut s);
-    s
 }
 
 /// The simulator's Kraken venue and a parser subscribed to its BTC/USD book at depth 10.
@@ -195,7 +167,7 @@ fn subscription_frames() {
             r#"{"method":"subscribe","params":{"channel":"book","depth":25,"symbol":["BTC/USD","ETH/USD"]}}"#,
         ]
     );
-    assert_eq!(v.ping_frame().as_deref(), Some(r#"{"method":"ping"}"#));
+    assert_eq!(v.profile().ping_frame, Some(r#"{"method":"ping"}"#));
     let err = Kraken::new(&subs, 50, BookMode::Snapshots).unwrap_err();
     assert!(err.to_string().starts_with("book_depth:"), "{err}");
 }
@@ -203,7 +175,7 @@ fn subscription_frames() {
 #[test]
 fn trades_keep_ids_sides_and_microsecond_times() {
     let mut v = venue(BookMode::Snapshots);
-    let events = parse(&mut v, &text("trade-snapshot.json"));
+    let events = parse(&mut v, text("trade-snapshot.json"));
     assert_eq!(events.len(), 2);
     let Event::Trade(first) = &events[0] else {
         panic!("{events:?}")
@@ -215,7 +187,7 @@ fn trades_keep_ids_sides_and_microsecond_times() {
     assert_eq!(first.side, AggressorSide::Buy);
     assert_eq!(first.ts_event, UnixNanos(1_695_628_116_925_533_000));
 
-    let events = parse(&mut v, &text("trade-update.json"));
+    let events = parse(&mut v, text("trade-update.json"));
     let [Event::Trade(t)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -227,7 +199,7 @@ fn trades_keep_ids_sides_and_microsecond_times() {
 
 #[test]
 fn bbo_ticker_gives_a_quote() {
-    let events = parse(&mut venue(BookMode::Snapshots), &text("ticker.json"));
+    let events = parse(&mut venue(BookMode::Snapshots), text("ticker.json"));
     let [Event::Quote(q)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -246,7 +218,7 @@ fn bbo_ticker_gives_a_quote() {
 #[test]
 fn documented_snapshot_and_update_pass_the_checksum() {
     let mut v = venue(BookMode::Snapshots);
-    let out = parse(&mut v, &text("book-snapshot.json"));
+    let out = parse(&mut v, text("book-snapshot.json"));
     let [Event::Book(snap), Event::Quote(q)] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -259,7 +231,7 @@ fn documented_snapshot_and_update_pass_the_checksum() {
         (q.bid_price.to_string(), q.ask_price.to_string()),
         ("0.5666".into(), "0.5668".into())
     );
-    let out = parse(&mut v, &text("book-update.json"));
+    let out = parse(&mut v, text("book-update.json"));
     let [Event::Book(delta)] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -274,10 +246,10 @@ fn documented_snapshot_and_update_pass_the_checksum() {
 #[test]
 fn reconnect_makes_the_next_snapshot_a_resync() {
     let mut v = venue(BookMode::Snapshots);
-    parse(&mut v, &text("book-snapshot.json"));
+    parse(&mut v, text("book-snapshot.json"));
     v.reset();
-    assert!(parse(&mut v, &text("book-update.json")).is_empty());
-    let out = parse(&mut v, &text("book-snapshot.json"));
+    assert!(parse(&mut v, text("book-update.json")).is_empty());
+    let out = parse(&mut v, text("book-snapshot.json"));
     assert!(
         out.iter()
             .any(|e| matches!(e, Event::Status(s) if s.state == FeedState::Resync)),
@@ -288,7 +260,7 @@ fn reconnect_makes_the_next_snapshot_a_resync() {
 #[test]
 fn offline_updates_without_a_snapshot_are_flagged_unsynced() {
     let mut v = venue(BookMode::Unsynced);
-    let out = parse(&mut v, &text("book-update.json"));
+    let out = parse(&mut v, text("book-update.json"));
     let [Event::Book(delta)] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -302,10 +274,10 @@ fn offline_updates_without_a_snapshot_are_flagged_unsynced() {
 fn control_messages_and_bad_values() {
     let mut v = venue(BookMode::Snapshots);
     for name in ["heartbeat.json", "pong.json"] {
-        assert!(parse(&mut v, &text(name)).is_empty(), "{name}");
+        assert!(parse(&mut v, text(name)).is_empty(), "{name}");
     }
     assert!(signals(&mut v).is_empty());
-    assert!(parse(&mut v, &text("book-subscribe-ack.json")).is_empty());
+    assert!(parse(&mut v, text("book-subscribe-ack.json")).is_empty());
     assert!(matches!(
         signals(&mut v).as_slice(),
         [VenueSignal::Subscribed { .. }]

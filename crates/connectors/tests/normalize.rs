@@ -5,34 +5,13 @@ mod common;
 
 use std::collections::BTreeMap;
 
+use common::normalize_input::{CLOCK, line, run};
 use common::sim_feed::SimFeed;
-use tickstream_connectors::simulator::coinbase::AdvancedProtocol;
+use tickstream_simulator::coinbase::AdvancedProtocol;
 
 use tickstream_connectors::normalize::normalize_with_clock;
 use tickstream_connectors::{Market, RejectReason};
 use tickstream_model::{Event, EventKind, Exchange, UnixNanos};
-
-/// A fixture compacted to one line.
-fn line(dir: &str, name: &str) -> String {
-    let path = format!("{}/tests/fixtures/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
-    let value: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    value.to_string()
-}
-
-fn run(exchange: Exchange, input: &str) -> (Vec<Event>, tickstream_connectors::NormalizeSummary) {
-    let mut out = Vec::new();
-    let summary = normalize_with_clock(exchange, Market::Spot, input.as_bytes(), &mut out, || {
-        UnixNanos(42)
-    })
-    .unwrap();
-    let events = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Event>(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .collect();
-    (events, summary)
-}
 
 #[test]
 fn binance_frames_with_a_bad_line_and_a_capture_record() {
@@ -48,7 +27,7 @@ fn binance_frames_with_a_bad_line_and_a_capture_record() {
         line("binance", "subscribe-response.json"),
     ]
     .join("\n");
-    let (events, summary) = run(Exchange::Binance, &input);
+    let (events, summary) = run(Exchange::Binance, Market::Spot, &input);
     assert_eq!(summary.frames, 7);
     assert_eq!(
         summary.events,
@@ -76,7 +55,7 @@ fn binance_frames_with_a_bad_line_and_a_capture_record() {
     let Event::Trade(trade) = &events[0] else {
         panic!()
     };
-    assert_eq!(trade.ts_recv, UnixNanos(42));
+    assert_eq!(trade.ts_recv, CLOCK);
     assert_eq!(
         summary.to_string(),
         "frames read: 7\nevents: trade=2, quote=1, book=1\nrejected: parse_error=1, venue_error=1"
@@ -91,7 +70,7 @@ fn coinbase_feeds() {
         line("coinbase", "ticker.json"),
     ]
     .join("\n");
-    let (events, summary) = run(Exchange::Coinbase, &input);
+    let (events, summary) = run(Exchange::Coinbase, Market::Spot, &input);
     assert_eq!(
         summary.events,
         BTreeMap::from([
@@ -113,7 +92,7 @@ fn coinbase_feeds() {
         line("coinbase-exchange", "match.json"),
     ]
     .join("\n");
-    let (events, summary) = run(Exchange::CoinbaseExchange, &input);
+    let (events, summary) = run(Exchange::CoinbaseExchange, Market::Spot, &input);
     assert_eq!(summary.frames, 2);
     assert!(matches!(&events[0], Event::Book(b) if !b.synced));
     assert!(matches!(&events[1], Event::Trade(t) if t.exchange == Exchange::CoinbaseExchange));
@@ -193,10 +172,7 @@ fn every_event_from_every_fixture_matches_its_json_schema() {
             input.push_str(&frames.join("\n"));
         }
         let mut out = Vec::new();
-        normalize_with_clock(exchange, Market::Spot, input.as_bytes(), &mut out, || {
-            UnixNanos(42)
-        })
-        .unwrap();
+        normalize_with_clock(exchange, Market::Spot, input.as_bytes(), &mut out, || CLOCK).unwrap();
         for text in String::from_utf8(out).unwrap().lines() {
             let value: serde_json::Value = serde_json::from_str(text).unwrap();
             let event: Event = serde_json::from_value(value.clone()).unwrap();

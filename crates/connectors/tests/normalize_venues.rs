@@ -1,36 +1,15 @@
 //! Offline normalization of the Kraken, OKX, Bitstamp and Bybit fixtures: in-stream snapshots give
 //! synced books, Bitstamp's REST-joined diffs stay unsynced, Bybit perpetuals come from `--market perp`.
 
+mod common;
+
 use std::collections::BTreeMap;
 
+use common::normalize_input::{line, run};
+
 use tickstream_connectors::normalize::normalize_with_clock;
-use tickstream_connectors::{Market, NormalizeSummary, RejectReason};
+use tickstream_connectors::{Market, RejectReason};
 use tickstream_model::{Event, EventKind, Exchange, UnixNanos};
-
-/// A fixture on one line, its text otherwise unchanged (Kraken's numbers keep their digits).
-fn line(dir: &str, name: &str) -> String {
-    let path = format!("{}/tests/fixtures/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(str::trim)
-        .collect()
-}
-
-fn run(exchange: Exchange, market: Market, lines: &[String]) -> (Vec<Event>, NormalizeSummary) {
-    let mut out = Vec::new();
-    let input = lines.join("\n");
-    let summary = normalize_with_clock(exchange, market, input.as_bytes(), &mut out, || {
-        UnixNanos(7)
-    })
-    .unwrap();
-    let events = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<Event>(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .collect();
-    (events, summary)
-}
 
 fn books(events: &[Event]) -> Vec<bool> {
     events
@@ -52,7 +31,7 @@ fn kraken_books_are_checked_and_synced() {
         line("kraken", "ticker.json"),
         "{\"channel\":".into(),
     ];
-    let (events, summary) = run(Exchange::Kraken, Market::Spot, &lines);
+    let (events, summary) = run(Exchange::Kraken, Market::Spot, &lines.join("\n"));
     assert_eq!(summary.frames, 6);
     assert_eq!(
         summary.events,
@@ -77,7 +56,7 @@ fn okx_spot_and_swaps_on_one_input() {
         line("okx", "trades.json"),
         line("okx", "bbo-tbt.json"),
     ];
-    let (events, summary) = run(Exchange::Okx, Market::Perp, &lines);
+    let (events, summary) = run(Exchange::Okx, Market::Perp, &lines.join("\n"));
     assert_eq!(summary.frames, 4);
     assert_eq!(books(&events), [true, true]);
     let symbols: Vec<&str> = events
@@ -98,7 +77,7 @@ fn bitstamp_diffs_without_a_snapshot_stay_unsynced() {
         line("bitstamp", "order_book.json"),
         line("bitstamp", "request_reconnect.json"),
     ];
-    let (events, summary) = run(Exchange::Bitstamp, Market::Spot, &lines);
+    let (events, summary) = run(Exchange::Bitstamp, Market::Spot, &lines.join("\n"));
     assert_eq!(summary.frames, 4);
     assert!(summary.rejected.is_empty(), "{summary}");
     assert_eq!(books(&events), [false]);
@@ -118,14 +97,14 @@ fn bybit_perp_market_labels_perpetuals() {
         line("bybit", "orderbook-snapshot.json"),
         line("bybit", "publicTrade.json"),
     ];
-    let (events, _) = run(Exchange::Bybit, Market::Perp, &lines);
+    let (events, _) = run(Exchange::Bybit, Market::Perp, &lines.join("\n"));
     let symbols: Vec<&str> = events
         .iter()
         .filter_map(|e| e.symbol())
         .map(|s| s.as_str())
         .collect();
     assert_eq!(symbols, ["BTC-USDT-PERP", "BTC-USDT-PERP", "BTC-USDT-PERP"]);
-    let (events, _) = run(Exchange::Bybit, Market::Spot, &lines);
+    let (events, _) = run(Exchange::Bybit, Market::Spot, &lines.join("\n"));
     assert!(
         events
             .iter()

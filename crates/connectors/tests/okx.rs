@@ -4,42 +4,21 @@ mod common;
 
 use common::sim_feed::{SimFeed, parse_all, simulated_trades, with_marker};
 use serde_json::{Value, json};
-use tickstream_connectors::okx::Okx;
-use tickstream_connectors::simulator::Protocol;
-use tickstream_connectors::simulator::okx::OkxProtocol;
-use tickstream_connectors::{BookMode, Channel, RejectReason, Subscription, Venue, VenueSignal};
-use tickstream_model::{AggressorSide, BookAction, Event, FeedState, Symbol, UnixNanos};
+use tickstream_connectors::venues::okx::Okx;
+use tickstream_connectors::{BookMode, Channel, RejectReason, Venue, VenueSignal};
+use tickstream_model::{AggressorSide, BookAction, Event, FeedState, UnixNanos};
+use tickstream_simulator::Protocol;
+use tickstream_simulator::okx::OkxProtocol;
 
 use common::sim_feed::TS;
+use common::venue_frames::{fixture_json, parse, signals, sub};
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/okx/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
-        .unwrap()
-}
-
-fn sub(channel: Channel, canonical: &str, raw: &str) -> Subscription {
-    Subscription {
-        channel,
-        symbol: Symbol::parse(canonical).unwrap(),
-        raw_symbol: raw.into(),
-    }
+    fixture_json("okx", name)
 }
 
 fn venue(mode: BookMode) -> Okx {
     Okx::new(&[sub(Channel::Book, "BTC-USDT", "BTC-USDT")], mode)
-}
-
-fn parse(v: &mut Okx, frame: &Value) -> Vec<Event> {
-    let mut out = Vec::new();
-    v.parse(&frame.to_string(), TS, &mut out).unwrap();
-    out
-}
-
-fn signals(v: &mut Okx) -> Vec<VenueSignal> {
-    let mut s = Vec::new();
-    v.drain_signals(&mut s);
-    s
 }
 
 /// The simulator's OKX venue for `canonical` and a parser subscribed to its books and trades there.
@@ -85,13 +64,13 @@ fn subscription_frames() {
             .unwrap();
     assert_eq!(ours["op"], documented["op"]);
     assert_eq!(ours["args"], documented["args"]);
-    assert_eq!(v.ping_frame().as_deref(), Some("ping"));
+    assert_eq!(v.profile().ping_frame, Some("ping"));
 }
 
 #[test]
 fn trades_keep_ids_taker_side_and_kind() {
     let mut v = venue(BookMode::Snapshots);
-    let events = parse(&mut v, &fixture("trades.json"));
+    let events = parse(&mut v, fixture("trades.json"));
     let [Event::Trade(t)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -107,7 +86,7 @@ fn trades_keep_ids_taker_side_and_kind() {
 
 #[test]
 fn bbo_tbt_of_a_swap_is_a_perpetual_quote() {
-    let events = parse(&mut venue(BookMode::Snapshots), &fixture("bbo-tbt.json"));
+    let events = parse(&mut venue(BookMode::Snapshots), fixture("bbo-tbt.json"));
     let [Event::Quote(q)] = events.as_slice() else {
         panic!("{events:?}")
     };
@@ -124,7 +103,7 @@ fn bbo_tbt_of_a_swap_is_a_perpetual_quote() {
 #[test]
 fn books_snapshot_then_updates_in_sequence() {
     let mut v = venue(BookMode::Snapshots);
-    let out = parse(&mut v, &fixture("books-snapshot.json"));
+    let out = parse(&mut v, fixture("books-snapshot.json"));
     let [Event::Book(snap), Event::Quote(q)] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -138,7 +117,7 @@ fn books_snapshot_then_updates_in_sequence() {
         ("8476.97".into(), "8476.98".into())
     );
     // The documented update follows the snapshot; its checksum of 0 is not a failure.
-    let out = parse(&mut v, &fixture("books-update.json"));
+    let out = parse(&mut v, fixture("books-update.json"));
     let [Event::Book(delta)] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -254,7 +233,7 @@ fn simulated_trades_of_a_dated_future_keep_the_expiry_and_the_taker_side() {
 #[test]
 fn offline_updates_without_a_snapshot_are_flagged_unsynced() {
     let mut v = venue(BookMode::Unsynced);
-    let out = parse(&mut v, &fixture("books-update.json"));
+    let out = parse(&mut v, fixture("books-update.json"));
     let [Event::Book(delta)] = out.as_slice() else {
         panic!("{out:?}")
     };
@@ -262,7 +241,7 @@ fn offline_updates_without_a_snapshot_are_flagged_unsynced() {
     assert!(
         parse(
             &mut venue(BookMode::Snapshots),
-            &fixture("books-update.json")
+            fixture("books-update.json")
         )
         .is_empty()
     );
@@ -276,13 +255,13 @@ fn control_messages_and_bad_values() {
     let mut out = Vec::new();
     v.parse("pong", TS, &mut out).unwrap();
     assert!(out.is_empty());
-    assert!(parse(&mut v, &fixture("subscribe-response.json")).is_empty());
+    assert!(parse(&mut v, fixture("subscribe-response.json")).is_empty());
     assert!(matches!(
         signals(&mut v).as_slice(),
         [VenueSignal::Subscribed { .. }]
     ));
     // The service upgrade notice: reconnect before OKX closes the connection.
-    assert!(parse(&mut v, &fixture("notice.json")).is_empty());
+    assert!(parse(&mut v, fixture("notice.json")).is_empty());
     assert_eq!(
         signals(&mut v),
         vec![VenueSignal::Reconnect {

@@ -6,26 +6,21 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    WAIT, config, is_state, is_synced_delta, simulator, start, status_text, synced, until,
+    WAIT, config, is_state, is_synced_delta, last_status, simulator, start, status_text, synced,
+    until, until_state,
 };
 use tickstream_connectors::Channel;
 use tickstream_connectors::runner::ExchangeSourceConfig;
-use tickstream_connectors::simulator::Fault;
 use tickstream_model::{BookAction, Event, Exchange, FeedState};
+use tickstream_simulator::Fault;
 
 #[tokio::test]
 async fn binance_end_to_end_with_snapshot_join() {
     let sim = simulator().await;
     let mut rx = start(config(&sim, Exchange::Binance, "BTC-USDT"), 1024);
-    let events = until(&mut rx, WAIT, "connected", |e| {
-        is_state(e, FeedState::Connected)
-    })
-    .await;
+    let events = until_state(&mut rx, FeedState::Connected).await;
     assert_eq!(events.len(), 1);
-    until(&mut rx, WAIT, "subscribed", |e| {
-        is_state(e, FeedState::Subscribed)
-    })
-    .await;
+    until_state(&mut rx, FeedState::Subscribed).await;
     let mut events = synced(&mut rx).await;
     events.extend(until(&mut rx, WAIT, "a trade", |e| matches!(e, Event::Trade(_))).await);
     events.extend(until(&mut rx, WAIT, "a quote", |e| matches!(e, Event::Quote(_))).await);
@@ -60,10 +55,8 @@ async fn binance_skipped_sequence_is_a_gap_then_a_resync() {
     let mut rx = start(config(&sim, Exchange::Binance, "ETH-USDT"), 1024);
     synced(&mut rx).await;
     sim.inject(Fault::SkipSequence);
-    let events = until(&mut rx, WAIT, "gap", |e| is_state(e, FeedState::Gap)).await;
-    let Some(Event::Status(gap)) = events.last() else {
-        unreachable!()
-    };
+    let events = until_state(&mut rx, FeedState::Gap).await;
+    let gap = last_status(&events);
     assert_eq!(gap.symbol.as_ref().unwrap().as_str(), "ETH-USDT");
     let (expected, received) = (
         gap.expected_sequence.unwrap(),
@@ -71,7 +64,7 @@ async fn binance_skipped_sequence_is_a_gap_then_a_resync() {
     );
     assert!(received > expected, "{expected} {received}");
     // Nothing is published as whole between the gap and the resync.
-    let events = until(&mut rx, WAIT, "resync", |e| is_state(e, FeedState::Resync)).await;
+    let events = until_state(&mut rx, FeedState::Resync).await;
     assert!(!events.iter().any(is_synced_delta));
     assert!(
         matches!(&events[events.len() - 2], Event::Book(b) if b.action == BookAction::Snapshot)
@@ -91,28 +84,17 @@ async fn binance_dropped_connection_reconnects_and_resyncs() {
     let mut rx = start(config(&sim, Exchange::Binance, "BTC-USDT"), 1024);
     synced(&mut rx).await;
     sim.inject(Fault::Drop);
-    until(&mut rx, WAIT, "disconnected", |e| {
-        is_state(e, FeedState::Disconnected)
-    })
-    .await;
-    let events = until(&mut rx, WAIT, "reconnecting", |e| {
-        is_state(e, FeedState::Reconnecting)
-    })
-    .await;
+    until_state(&mut rx, FeedState::Disconnected).await;
+    let events = until_state(&mut rx, FeedState::Reconnecting).await;
     assert!(
         status_text(events.last().unwrap())
             .unwrap()
             .contains("reconnecting in")
     );
-    let events = until(&mut rx, WAIT, "connected", |e| {
-        is_state(e, FeedState::Connected)
-    })
-    .await;
-    let Some(Event::Status(connected)) = events.last() else {
-        unreachable!()
-    };
+    let events = until_state(&mut rx, FeedState::Connected).await;
+    let connected = last_status(&events);
     assert_eq!(connected.connection_id, Some(2));
-    until(&mut rx, WAIT, "resync", |e| is_state(e, FeedState::Resync)).await;
+    until_state(&mut rx, FeedState::Resync).await;
     until(&mut rx, WAIT, "a synced delta", is_synced_delta).await;
 }
 
@@ -122,20 +104,14 @@ async fn binance_server_shutdown_is_a_reconnect() {
     let mut rx = start(config(&sim, Exchange::Binance, "BTC-USDT"), 1024);
     synced(&mut rx).await;
     sim.inject(Fault::Reconnect);
-    let events = until(&mut rx, WAIT, "disconnected", |e| {
-        is_state(e, FeedState::Disconnected)
-    })
-    .await;
+    let events = until_state(&mut rx, FeedState::Disconnected).await;
     let detail = status_text(events.last().unwrap()).unwrap();
     assert!(
         detail.contains("serverShutdown") || detail.contains("1001"),
         "{detail}"
     );
-    until(&mut rx, WAIT, "connected", |e| {
-        is_state(e, FeedState::Connected)
-    })
-    .await;
-    until(&mut rx, WAIT, "resync", |e| is_state(e, FeedState::Resync)).await;
+    until_state(&mut rx, FeedState::Connected).await;
+    until_state(&mut rx, FeedState::Resync).await;
 }
 
 #[tokio::test]
@@ -144,13 +120,8 @@ async fn garbage_is_rejected_and_the_feed_goes_on() {
     let mut rx = start(config(&sim, Exchange::Binance, "BTC-USDT"), 1024);
     synced(&mut rx).await;
     sim.inject(Fault::Garbage);
-    let events = until(&mut rx, WAIT, "rejected", |e| {
-        is_state(e, FeedState::Rejected)
-    })
-    .await;
-    let Some(Event::Status(rejected)) = events.last() else {
-        unreachable!()
-    };
+    let events = until_state(&mut rx, FeedState::Rejected).await;
+    let rejected = last_status(&events);
     assert_eq!(rejected.reason.as_deref(), Some("parse_error"));
     // Same connection, book still whole.
     let events = until(&mut rx, WAIT, "a synced delta", is_synced_delta).await;
@@ -165,19 +136,11 @@ async fn oversized_frames_are_rejected_and_the_connection_renewed() {
     let mut rx = start(config, 1024);
     synced(&mut rx).await;
     sim.inject(Fault::Oversized(100_000));
-    let events = until(&mut rx, WAIT, "rejected", |e| {
-        is_state(e, FeedState::Rejected)
-    })
-    .await;
-    let Some(Event::Status(rejected)) = events.last() else {
-        unreachable!()
-    };
+    let events = until_state(&mut rx, FeedState::Rejected).await;
+    let rejected = last_status(&events);
     assert_eq!(rejected.reason.as_deref(), Some("oversized"));
-    until(&mut rx, WAIT, "connected", |e| {
-        is_state(e, FeedState::Connected)
-    })
-    .await;
-    until(&mut rx, WAIT, "resync", |e| is_state(e, FeedState::Resync)).await;
+    until_state(&mut rx, FeedState::Connected).await;
+    until_state(&mut rx, FeedState::Resync).await;
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -194,9 +157,7 @@ async fn silence_is_stale_per_subscription_then_a_reconnect() {
         is_state(e, FeedState::Stale)
     })
     .await;
-    let Some(Event::Status(stale)) = events.last() else {
-        unreachable!()
-    };
+    let stale = last_status(&events);
     assert_eq!(stale.symbol.as_ref().unwrap().as_str(), "BTC-USDT");
     assert!(stale.detail.contains("30s"), "{}", stale.detail);
     let waited = started.elapsed();
@@ -256,10 +217,7 @@ async fn a_slow_consumer_gets_backpressure_and_loses_nothing() {
 async fn coinbase_advanced_end_to_end_gap_and_resync() {
     let sim = simulator().await;
     let mut rx = start(config(&sim, Exchange::Coinbase, "BTC-USD"), 1024);
-    until(&mut rx, WAIT, "subscribed", |e| {
-        is_state(e, FeedState::Subscribed)
-    })
-    .await;
+    until_state(&mut rx, FeedState::Subscribed).await;
     synced(&mut rx).await;
     until(
         &mut rx,
@@ -270,15 +228,13 @@ async fn coinbase_advanced_end_to_end_gap_and_resync() {
     .await;
     until(&mut rx, WAIT, "a quote", |e| matches!(e, Event::Quote(_))).await;
     sim.inject(Fault::SkipSequence);
-    let events = until(&mut rx, WAIT, "gap", |e| is_state(e, FeedState::Gap)).await;
-    let Some(Event::Status(gap)) = events.last() else {
-        unreachable!()
-    };
+    let events = until_state(&mut rx, FeedState::Gap).await;
+    let gap = last_status(&events);
     assert_eq!(
         gap.received_sequence.unwrap(),
         gap.expected_sequence.unwrap() + 1
     );
-    let events = until(&mut rx, WAIT, "resync", |e| is_state(e, FeedState::Resync)).await;
+    let events = until_state(&mut rx, FeedState::Resync).await;
     assert!(events.iter().any(|e| is_state(e, FeedState::Reconnecting)));
     assert!(!events.iter().any(is_synced_delta));
     until(&mut rx, WAIT, "a synced delta", is_synced_delta).await;
@@ -288,10 +244,7 @@ async fn coinbase_advanced_end_to_end_gap_and_resync() {
 async fn coinbase_exchange_end_to_end_and_drop() {
     let sim = simulator().await;
     let mut rx = start(config(&sim, Exchange::CoinbaseExchange, "ETH-USD"), 1024);
-    until(&mut rx, WAIT, "subscribed", |e| {
-        is_state(e, FeedState::Subscribed)
-    })
-    .await;
+    until_state(&mut rx, FeedState::Subscribed).await;
     synced(&mut rx).await;
     let events = until(&mut rx, WAIT, "a trade", |e| matches!(e, Event::Trade(_))).await;
     let Some(Event::Trade(t)) = events.last() else {
@@ -299,19 +252,11 @@ async fn coinbase_exchange_end_to_end_and_drop() {
     };
     assert_eq!(t.exchange, Exchange::CoinbaseExchange);
     sim.inject(Fault::Drop);
-    until(&mut rx, WAIT, "reconnecting", |e| {
-        is_state(e, FeedState::Reconnecting)
-    })
-    .await;
-    until(&mut rx, WAIT, "resync", |e| is_state(e, FeedState::Resync)).await;
+    until_state(&mut rx, FeedState::Reconnecting).await;
+    until_state(&mut rx, FeedState::Resync).await;
     sim.inject(Fault::Garbage);
-    let events = until(&mut rx, WAIT, "rejected", |e| {
-        is_state(e, FeedState::Rejected)
-    })
-    .await;
-    let Some(Event::Status(rejected)) = events.last() else {
-        unreachable!()
-    };
+    let events = until_state(&mut rx, FeedState::Rejected).await;
+    let rejected = last_status(&events);
     assert_eq!(rejected.reason.as_deref(), Some("parse_error"));
 }
 
@@ -334,9 +279,7 @@ async fn nothing_listening_backs_off_with_growing_delays() {
         .await;
         assert!(events.iter().any(|e| is_state(e, FeedState::Disconnected)));
         assert!(!events.iter().any(|e| is_state(e, FeedState::Connected)));
-        let Some(Event::Status(s)) = events.last() else {
-            unreachable!()
-        };
+        let s = last_status(&events);
         let ms: u64 = s
             .detail
             .trim_start_matches("reconnecting in ")

@@ -7,10 +7,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{WAIT, config, is_state, is_synced_delta, simulator, start, synced, until};
-use tickstream_connectors::simulator::{Fault, Simulator};
+use common::{
+    Events, WAIT, config, is_state, is_synced_delta, last_status, simulator, start, synced, until,
+};
 use tickstream_model::{BookAction, Event, Exchange, FeedState};
-use tokio::sync::mpsc::Receiver;
+use tickstream_simulator::{Fault, Simulator};
 
 /// One symbol per venue, its feed subscribed to trades, BBO and book.
 const VENUES: [(Exchange, &str); 7] = [
@@ -26,7 +27,7 @@ const VENUES: [(Exchange, &str); 7] = [
 struct Feed {
     exchange: Exchange,
     symbol: &'static str,
-    rx: Receiver<Event>,
+    rx: Events,
 }
 
 /// Every venue's source started against `sim`, each with a whole book.
@@ -53,13 +54,6 @@ async fn all_synced(sim: &Simulator, max_frame_bytes: Option<usize>) -> Vec<Feed
 async fn state(feed: &mut Feed, state: FeedState, within: Duration) -> Vec<Event> {
     let what = format!("{} {state:?}", feed.exchange);
     until(&mut feed.rx, within, &what, |e| is_state(e, state)).await
-}
-
-fn last_status(events: &[Event]) -> &tickstream_model::FeedStatus {
-    match events.last() {
-        Some(Event::Status(s)) => s,
-        other => panic!("{other:?}"),
-    }
 }
 
 /// After a break: no synced delta until the resync, which names the venue and symbol and follows a new

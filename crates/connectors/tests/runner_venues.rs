@@ -6,15 +6,16 @@ mod common;
 
 use std::time::Duration;
 
-use common::{WAIT, config, is_state, is_synced_delta, simulator, start, synced, until};
-use tickstream_connectors::simulator::Fault;
+use common::{
+    Events, WAIT, config, is_state, is_synced_delta, last_status, simulator, start, synced, until,
+    until_state,
+};
 use tickstream_model::{BookAction, Event, Exchange, FeedState};
+use tickstream_simulator::Fault;
 
 /// The gap status at the end of `events`.
 fn gap_of(events: &[Event]) -> (Option<u64>, Option<u64>, String) {
-    let Some(Event::Status(gap)) = events.last() else {
-        unreachable!()
-    };
+    let gap = last_status(events);
     (
         gap.expected_sequence,
         gap.received_sequence,
@@ -26,8 +27,8 @@ fn gap_of(events: &[Event]) -> (Option<u64>, Option<u64>, String) {
 }
 
 /// After a break: nothing published as whole until the resync, which follows a new snapshot.
-async fn resynced(rx: &mut tokio::sync::mpsc::Receiver<Event>) {
-    let events = until(rx, WAIT, "resync", |e| is_state(e, FeedState::Resync)).await;
+async fn resynced(rx: &mut Events) {
+    let events = until_state(rx, FeedState::Resync).await;
     assert!(!events.iter().any(is_synced_delta), "{events:?}");
     assert!(
         matches!(&events[events.len() - 2], Event::Book(b) if b.action == BookAction::Snapshot),
@@ -40,10 +41,7 @@ async fn resynced(rx: &mut tokio::sync::mpsc::Receiver<Event>) {
 async fn kraken_end_to_end_and_a_corrupted_checksum() {
     let sim = simulator().await;
     let mut rx = start(config(&sim, Exchange::Kraken, "BTC-USD"), 1024);
-    until(&mut rx, WAIT, "subscribed", |e| {
-        is_state(e, FeedState::Subscribed)
-    })
-    .await;
+    until_state(&mut rx, FeedState::Subscribed).await;
     let mut events = synced(&mut rx).await;
     events.extend(until(&mut rx, WAIT, "a trade", |e| matches!(e, Event::Trade(_))).await);
     events.extend(until(&mut rx, WAIT, "a quote", |e| matches!(e, Event::Quote(_))).await);
@@ -56,7 +54,7 @@ async fn kraken_end_to_end_and_a_corrupted_checksum() {
         }
     }
     sim.inject(Fault::CorruptChecksum);
-    let events = until(&mut rx, WAIT, "gap", |e| is_state(e, FeedState::Gap)).await;
+    let events = until_state(&mut rx, FeedState::Gap).await;
     let (expected, received, symbol) = gap_of(&events);
     assert_eq!(symbol, "BTC-USD");
     // Kraken's checksum against ours: one apart, as the fault corrupts it.
@@ -78,7 +76,7 @@ async fn okx_skipped_sequence_is_a_gap_then_a_resync() {
             .all(|e| e.symbol().is_none_or(|s| s.as_str() == "BTC-USDT-PERP"))
     );
     sim.inject(Fault::SkipSequence);
-    let events = until(&mut rx, WAIT, "gap", |e| is_state(e, FeedState::Gap)).await;
+    let events = until_state(&mut rx, FeedState::Gap).await;
     let (expected, received, symbol) = gap_of(&events);
     assert_eq!(symbol, "BTC-USDT-PERP");
     assert!(
@@ -95,7 +93,7 @@ async fn bybit_skipped_update_id_is_a_gap_then_a_resync() {
     synced(&mut rx).await;
     until(&mut rx, WAIT, "a trade", |e| matches!(e, Event::Trade(_))).await;
     sim.inject(Fault::SkipSequence);
-    let events = until(&mut rx, WAIT, "gap", |e| is_state(e, FeedState::Gap)).await;
+    let events = until_state(&mut rx, FeedState::Gap).await;
     let (expected, received, symbol) = gap_of(&events);
     assert_eq!(symbol, "ETH-USDT");
     assert_eq!(received.unwrap(), expected.unwrap() + 1);
@@ -123,18 +121,10 @@ async fn bitstamp_reconnect_request_rebuilds_the_book() {
     let mut rx = start(config(&sim, Exchange::Bitstamp, "BTC-USD"), 1024);
     synced(&mut rx).await;
     sim.inject(Fault::Reconnect);
-    let events = until(&mut rx, WAIT, "disconnected", |e| {
-        is_state(e, FeedState::Disconnected)
-    })
-    .await;
-    let Some(Event::Status(s)) = events.last() else {
-        unreachable!()
-    };
+    let events = until_state(&mut rx, FeedState::Disconnected).await;
+    let s = last_status(&events);
     assert!(s.detail.contains("bts:request_reconnect"), "{}", s.detail);
-    until(&mut rx, WAIT, "connected", |e| {
-        is_state(e, FeedState::Connected)
-    })
-    .await;
+    until_state(&mut rx, FeedState::Connected).await;
     resynced(&mut rx).await;
 }
 
@@ -156,9 +146,7 @@ async fn kraken_silence_is_stale_then_a_reconnect_and_resync() {
         waited >= Duration::from_secs(10) && waited < Duration::from_secs(12),
         "{waited:?}"
     );
-    let Some(Event::Status(stale)) = events.last() else {
-        unreachable!()
-    };
+    let stale = last_status(&events);
     assert!(stale.detail.contains("no frames"), "{}", stale.detail);
     until(&mut rx, Duration::from_secs(120), "connected", |e| {
         is_state(e, FeedState::Connected)

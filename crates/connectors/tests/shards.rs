@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{WAIT, config, simulator, until};
+use common::{Events, WAIT, config, simulator, until};
 use tickstream_connectors::Channel;
 use tickstream_connectors::runner::ExchangeSource;
 use tickstream_model::{Event, Exchange, FeedState};
@@ -18,7 +18,8 @@ async fn subscriptions_over_the_cap_are_split_across_connections() {
     config.symbols = vec!["BTC-USDT".into(), "ETH-USDT".into(), "SOL-USDT".into()];
     config.channels = vec![Channel::Trades, Channel::Bbo];
     config.max_streams_per_connection = Some(2);
-    let (tx, mut rx) = mpsc::channel(1024);
+    let (tx, rx) = mpsc::channel(1024);
+    let mut rx = Events::new(rx);
     let source = ExchangeSource::new(config, tx).unwrap();
     assert_eq!(source.shard_sizes(), [2, 2, 2]);
     tokio::spawn(source.run());

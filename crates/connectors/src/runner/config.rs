@@ -7,14 +7,14 @@ use std::time::Duration;
 use tickstream_model::{Exchange, Symbol, duration_text};
 
 use super::capture::CaptureConfig;
-use crate::binance::{self, Binance};
-use crate::bitstamp::{self, Bitstamp};
-use crate::bybit::{self, Bybit, BybitMarket};
-use crate::coinbase::{self, CoinbaseAdvanced};
-use crate::coinbase_exchange::{self, CoinbaseExchange};
-use crate::kraken::{self, Kraken};
-use crate::okx::{self, Okx};
-use crate::{BookMode, Channel, Error, Subscription, Venue};
+use crate::venues::binance::{self, Binance};
+use crate::venues::bitstamp::{self, Bitstamp};
+use crate::venues::bybit::{self, Bybit, BybitMarket};
+use crate::venues::coinbase::{self, CoinbaseAdvanced};
+use crate::venues::coinbase_exchange::{self, CoinbaseExchange};
+use crate::venues::kraken::{self, Kraken};
+use crate::venues::okx::{self, Okx};
+use crate::{BookMode, Channel, Error, Subscription, Venue, VenueProfile};
 
 /// An exchange source:
 ///
@@ -272,10 +272,7 @@ impl ExchangeSourceConfig {
             );
         }
         if let Some(Window(age)) = self.max_connection_age {
-            let limit = self
-                .venue_for(&[], BookMode::Snapshots)
-                .limits()
-                .max_connection_age;
+            let limit = self.profile().limits.max_connection_age;
             if age < Duration::from_secs(1) || limit.is_some_and(|limit| age > limit) {
                 return bad(
                     "max_connection_age",
@@ -291,17 +288,13 @@ impl ExchangeSourceConfig {
 
     /// How long a connection is kept before a new one takes over: the configured age or the venue's.
     pub fn connection_age(&self) -> Option<Duration> {
-        self.max_connection_age.map(|w| w.0).or_else(|| {
-            self.venue_for(&[], BookMode::Snapshots)
-                .limits()
-                .max_connection_age
-        })
+        self.max_connection_age
+            .map(|w| w.0)
+            .or_else(|| self.profile().limits.max_connection_age)
     }
 
     fn venue_limit(&self) -> usize {
-        self.venue_for(&[], BookMode::Snapshots)
-            .limits()
-            .max_streams_per_connection
+        self.profile().limits.max_streams_per_connection
     }
 
     /// Streams one connection carries: the configured cap or the venue's.
@@ -338,15 +331,20 @@ impl ExchangeSourceConfig {
 
     /// The websocket base URL: the override or the venue's.
     pub fn ws_url(&self) -> &str {
-        self.url.as_deref().unwrap_or(match self.exchange {
-            Exchange::Binance => binance::DEFAULT_WS_URL,
-            Exchange::CoinbaseExchange => coinbase_exchange::DEFAULT_WS_URL,
-            Exchange::Kraken => kraken::DEFAULT_WS_URL,
-            Exchange::Okx => okx::DEFAULT_WS_URL,
-            Exchange::Bitstamp => bitstamp::DEFAULT_WS_URL,
-            Exchange::Bybit => bybit::DEFAULT_WS_URL,
-            _ => coinbase::DEFAULT_WS_URL,
-        })
+        self.url.as_deref().unwrap_or(self.profile().default_ws_url)
+    }
+
+    /// What the source's venue declares: endpoint, keepalive and limits.
+    pub fn profile(&self) -> &'static VenueProfile {
+        match self.exchange {
+            Exchange::Binance => &binance::PROFILE,
+            Exchange::CoinbaseExchange => &coinbase_exchange::PROFILE,
+            Exchange::Kraken => &kraken::PROFILE,
+            Exchange::Okx => &okx::PROFILE,
+            Exchange::Bitstamp => &bitstamp::PROFILE,
+            Exchange::Bybit => &bybit::PROFILE,
+            _ => &coinbase::PROFILE,
+        }
     }
 
     /// Bybit's endpoint for this source: linear when its symbols are perpetuals.

@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use tickstream_model::{Decimal, Exchange, Instrument, Symbol};
 
-use super::{ExchangeSourceConfig, http};
-use crate::{Error, ParseError, RejectReason, binance};
+use super::ExchangeSourceConfig;
+use super::rest::{DEFAULT_MAX_BODY_BYTES, RestClient};
+use crate::venues::binance;
+use crate::{Error, ParseError, RejectReason};
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -227,8 +229,8 @@ fn metadata_request(config: &ExchangeSourceConfig) -> Option<(String, MetadataPa
 pub async fn load_instruments(config: &ExchangeSourceConfig) -> InstrumentCatalog {
     let cache = config.instrument_cache.as_deref();
     if let Some((url, parse)) = metadata_request(config) {
-        let fetched = match http::tls_config() {
-            Ok(tls) => http::get(&url, &tls, METADATA_TIMEOUT).await,
+        let fetched = match RestClient::new(METADATA_TIMEOUT, DEFAULT_MAX_BODY_BYTES) {
+            Ok(rest) => rest.get_text(&url).await,
             Err(e) => Err(e),
         };
         let parsed = fetched.and_then(|body| {

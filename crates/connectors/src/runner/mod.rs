@@ -9,9 +9,11 @@ pub mod capture;
 mod config;
 mod counters;
 mod handover;
-pub mod http;
 pub mod instruments;
+mod publish;
+pub mod rest;
 mod shard;
+pub mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -26,6 +28,7 @@ pub use config::{BackoffConfig, ExchangeSourceConfig, Window, resolve_symbol};
 pub use instruments::{InstrumentCatalog, InstrumentOrigin, load_instruments};
 
 use crate::{BookMode, Error, Subscription};
+use rest::RestClient;
 use shard::Shard;
 
 /// A running exchange source: its subscriptions in shards of at most the venue's streams per
@@ -38,8 +41,11 @@ use shard::Shard;
 /// symbols = ["BTC-USDT"]"#).unwrap();
 /// let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
 /// let task = tokio::spawn(ExchangeSource::new(config, tx)?.run());
-/// while let Some(event) = rx.recv().await {
-///     println!("{}", serde_json::to_string(&event).unwrap());
+/// // One batch per websocket frame (or status).
+/// while let Some(batch) = rx.recv().await {
+///     for event in batch {
+///         println!("{}", serde_json::to_string(&event).unwrap());
+///     }
 /// }
 /// # task.await.unwrap()
 /// # }
@@ -60,11 +66,12 @@ impl std::fmt::Debug for ExchangeSource {
 }
 
 impl ExchangeSource {
-    /// Validates `config` and prepares the source; events go to `tx` (bounded: a full channel is
-    /// backpressure, reported as a `backpressure` status).
+    /// Validates `config` and prepares the source; events go to `tx`, one batch per websocket frame
+    /// and one per status (bounded: a full channel is backpressure, reported as a `backpressure`
+    /// status).
     pub fn new(
         config: ExchangeSourceConfig,
-        tx: mpsc::Sender<Event>,
+        tx: mpsc::Sender<Vec<Event>>,
     ) -> Result<ExchangeSource, Error> {
         config.validate()?;
         let subs = config.subscriptions()?;
@@ -73,7 +80,8 @@ impl ExchangeSource {
             Some(capture) => Some(Arc::new(Capture::start(config.exchange, capture)?)),
             None => None,
         };
-        let tls = http::tls_config()?;
+        let tls = tls::tls_config()?;
+        let rest = RestClient::new(shard::SNAPSHOT_TIMEOUT, rest::DEFAULT_MAX_BODY_BYTES)?;
         let exchange = config.exchange;
         let cap = config.streams_per_connection();
         let config = Arc::new(config);
@@ -93,6 +101,7 @@ impl ExchangeSource {
                 venue,
                 tx: tx.clone(),
                 tls: tls.clone(),
+                rest: rest.clone(),
                 connection_ids: connection_ids.clone(),
                 connection_id: 0,
                 rejected: std::collections::HashMap::new(),
@@ -112,7 +121,7 @@ impl ExchangeSource {
     /// `config`, and prepares the source.
     pub async fn with_instruments(
         mut config: ExchangeSourceConfig,
-        tx: mpsc::Sender<Event>,
+        tx: mpsc::Sender<Vec<Event>>,
     ) -> Result<(ExchangeSource, InstrumentCatalog), Error> {
         let catalog = load_instruments(&config).await;
         config.apply_instruments(&catalog);

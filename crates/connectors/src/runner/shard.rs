@@ -12,38 +12,33 @@ use std::time::Duration;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use rustls::ClientConfig;
-use tickstream_model::{Event, EventKind, Exchange, FeedState, FeedStatus, Symbol, UnixNanos};
+use tickstream_model::{Event, EventKind, Exchange, FeedState, Symbol, UnixNanos};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::counters::ShardCounters;
 use super::handover::{Successor, TradeDedup, rotate_after, successor_frame};
-use super::{Backoff, Capture, ExchangeSourceConfig, http};
-use crate::fields::status;
+use super::publish::DownstreamClosed;
+use super::rest::RestClient;
+use super::{Backoff, Capture, ExchangeSourceConfig};
 use crate::{Channel, Error, ParseError, RejectReason, Subscription, Venue, VenueSignal};
 
 pub(super) type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How often timers (staleness, idle, pings) are checked.
 const TICK: Duration = Duration::from_millis(250);
-/// At most one `backpressure` status per this long.
-const BACKPRESSURE_REPORT_EVERY: Duration = Duration::from_secs(1);
 /// Delay before fetching a snapshot again after a failed fetch, and how long a fetch may take.
 const SNAPSHOT_RETRY: Duration = Duration::from_secs(1);
-const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Delay before opening a successor connection again after one failed.
 const SUCCESSOR_RETRY: Duration = Duration::from_secs(5);
 /// The most one socket read takes: tungstenite zeroes that much before each read, even an empty one.
 const READ_CHUNK: usize = 16 * 1024;
-
-/// The receiver of the events channel was dropped: the source stops.
-#[derive(Debug)]
-struct DownstreamClosed;
 
 /// One subscription watched for staleness: the event kind and symbol its data arrives as.
 #[derive(Debug)]
@@ -69,8 +64,10 @@ pub(super) struct Shard {
     pub(super) exchange: Exchange,
     pub(super) subs: Vec<Subscription>,
     pub(super) venue: Box<dyn Venue>,
-    pub(super) tx: mpsc::Sender<Event>,
+    pub(super) tx: mpsc::Sender<Vec<Event>>,
     pub(super) tls: Arc<ClientConfig>,
+    /// The REST client for book snapshots.
+    pub(super) rest: RestClient,
     pub(super) backoff: Backoff,
     /// Connection ids of the whole source, so each connection of each shard has its own.
     pub(super) connection_ids: Arc<AtomicU64>,
@@ -163,7 +160,7 @@ impl Shard {
         venue: &dyn Venue,
         sink: &mut SplitSink<WsStream, Message>,
     ) -> Result<(), String> {
-        let pace = venue.limits().subscribe_frame_interval;
+        let pace = venue.profile().limits.subscribe_frame_interval;
         for (i, frame) in venue.subscribe_frames(&self.subs).into_iter().enumerate() {
             if i > 0 {
                 tokio::time::sleep(pace).await;
@@ -215,7 +212,7 @@ impl Shard {
         let mut rotate_at = rotate_every.map(|every| Instant::now() + every);
         let mut successor: Option<Successor> = None;
         let mut dedup: Option<TradeDedup> = None;
-        let keepalive = self.venue.keepalive();
+        let keepalive = self.venue.profile().keepalive.clone();
         let start = Instant::now();
         let watches: Vec<Watch> = self
             .subs
@@ -319,7 +316,7 @@ impl Shard {
                                 }
                                 VenueSignal::FetchSnapshot { raw_symbol, url } => {
                                     if in_flight.insert((id, raw_symbol.clone())) {
-                                        fetches.spawn(fetch_snapshot(id, raw_symbol, url, self.tls.clone(), Duration::ZERO));
+                                        fetches.spawn(fetch_snapshot(id, raw_symbol, url, self.rest.clone(), Duration::ZERO));
                                     }
                                 }
                                 VenueSignal::Reconnect { reason } => {
@@ -356,7 +353,7 @@ impl Shard {
                             Err(e) => {
                                 tracing::warn!(exchange = %self.exchange, %raw_symbol, error = %e, "book snapshot fetch failed; retrying");
                                 let url = match &e { Error::Http { url, .. } => url.clone(), _ => String::new() };
-                                fetches.spawn(fetch_snapshot(id, raw_symbol, url, self.tls.clone(), SNAPSHOT_RETRY));
+                                fetches.spawn(fetch_snapshot(id, raw_symbol, url, self.rest.clone(), SNAPSHOT_RETRY));
                             }
                         }
                     }
@@ -385,7 +382,7 @@ impl Shard {
                             && at.duration_since(last_ping) >= every
                         {
                             last_ping = at;
-                            let ping = match self.venue.ping_frame() {
+                            let ping = match self.venue.profile().ping_frame {
                                 Some(text) => Message::text(text),
                                 None => Message::Ping(Vec::new().into()),
                             };
@@ -397,8 +394,9 @@ impl Shard {
                     }
                 }
             }
-            // Publish what the frame or snapshot produced, then act on the parser's signals.
+            // Publish what the frame or snapshot produced as one batch, then act on the parser's signals.
             let seen = Instant::now();
+            let mut batch = Vec::with_capacity(out.len());
             for event in out.drain(..) {
                 if let Some(symbol) = event.symbol()
                     && matches!(
@@ -427,7 +425,10 @@ impl Shard {
                     }
                     other => other,
                 };
-                self.emit(event).await?;
+                batch.push(event);
+            }
+            if !batch.is_empty() {
+                self.emit(batch).await?;
             }
             self.venue.drain_signals(&mut signals);
             for signal in signals.drain(..) {
@@ -441,7 +442,7 @@ impl Shard {
                                 self.connection_id,
                                 raw_symbol,
                                 url,
-                                self.tls.clone(),
+                                self.rest.clone(),
                                 Duration::ZERO,
                             ));
                         }
@@ -458,65 +459,6 @@ impl Shard {
                 }
             }
         }
-    }
-
-    /// Sends downstream; when the channel is full, waits for room (backpressure) and reports it.
-    async fn emit(&mut self, event: Event) -> Result<(), DownstreamClosed> {
-        self.counters.event(self.exchange, &event);
-        let event = match self.tx.try_send(event) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Closed(_)) => return Err(DownstreamClosed),
-            Err(TrySendError::Full(event)) => event,
-        };
-        let waited_from = Instant::now();
-        metrics::counter!("tickstream_connector_backpressure_total", "exchange" => self.exchange.as_str()).increment(1);
-        self.tx.send(event).await.map_err(|_| DownstreamClosed)?;
-        let due = self
-            .last_backpressure_report
-            .is_none_or(|t| t.elapsed() >= BACKPRESSURE_REPORT_EVERY);
-        if due {
-            self.last_backpressure_report = Some(Instant::now());
-            let detail = format!(
-                "downstream full: waited {} ms for room",
-                waited_from.elapsed().as_millis()
-            );
-            tracing::warn!(exchange = %self.exchange, %detail, "backpressure");
-            let mut s = status(
-                self.exchange,
-                None,
-                FeedState::Backpressure,
-                detail,
-                UnixNanos::now(),
-            );
-            s.connection_id = Some(self.connection_id);
-            self.tx
-                .send(Event::Status(s))
-                .await
-                .map_err(|_| DownstreamClosed)?;
-        }
-        Ok(())
-    }
-
-    async fn status(
-        &mut self,
-        state: FeedState,
-        symbol: Option<(&Symbol, &Arc<str>)>,
-        detail: String,
-    ) -> Result<(), DownstreamClosed> {
-        self.status_on(self.connection_id, state, symbol, detail)
-            .await
-    }
-
-    async fn status_on(
-        &mut self,
-        connection_id: u64,
-        state: FeedState,
-        symbol: Option<(&Symbol, &Arc<str>)>,
-        detail: String,
-    ) -> Result<(), DownstreamClosed> {
-        let mut s: FeedStatus = status(self.exchange, symbol, state, detail, UnixNanos::now());
-        s.connection_id = Some(connection_id);
-        self.emit(Event::Status(s)).await
     }
 
     /// The successor becomes the current connection: its parser, its socket and its connection id. The
@@ -543,53 +485,6 @@ impl Shard {
         });
         (events, filter)
     }
-
-    /// Counts, logs (sampled: the 1st, 2nd, 4th, 8th... and every 1000th of a reason) and reports a
-    /// rejected frame.
-    /// Hands a frame to the capture; frames left out of it (its writer is behind) are reported, sampled,
-    /// as a `backpressure` status. The live path never waits for the capture.
-    async fn capture_frame(
-        &mut self,
-        ts_recv: UnixNanos,
-        connection_id: u64,
-        text: &Utf8Bytes,
-    ) -> Result<(), DownstreamClosed> {
-        let dropped = match &self.capture {
-            Some(capture) => capture.record(ts_recv, connection_id, text.clone()),
-            None => None,
-        };
-        let Some(dropped) = dropped else {
-            return Ok(());
-        };
-        let detail = format!("capture writer behind: {dropped} frames left out of the capture");
-        self.status_on(connection_id, FeedState::Backpressure, None, detail)
-            .await
-    }
-
-    async fn reject(&mut self, error: ParseError) -> Result<(), DownstreamClosed> {
-        let count = self.rejected.entry(error.reason).or_default();
-        *count += 1;
-        let n = *count;
-        metrics::counter!(
-            "tickstream_connector_rejected_total",
-            "exchange" => self.exchange.as_str(),
-            "reason" => error.reason.as_str()
-        )
-        .increment(1);
-        if n.is_power_of_two() || n.is_multiple_of(1000) {
-            tracing::warn!(exchange = %self.exchange, reason = %error.reason, count = n, detail = %error.detail, "frame rejected");
-        }
-        let mut s = status(
-            self.exchange,
-            None,
-            FeedState::Rejected,
-            error.detail,
-            UnixNanos::now(),
-        );
-        s.reason = Some(error.reason.as_str().to_owned());
-        s.connection_id = Some(self.connection_id);
-        self.emit(Event::Status(s)).await
-    }
 }
 
 /// Fetches a snapshot for the parser of connection `connection_id`.
@@ -597,10 +492,10 @@ async fn fetch_snapshot(
     connection_id: u64,
     raw_symbol: String,
     url: String,
-    tls: Arc<ClientConfig>,
+    rest: RestClient,
     delay: Duration,
 ) -> (u64, String, Result<String, Error>) {
     tokio::time::sleep(delay).await;
-    let result = http::get(&url, &tls, SNAPSHOT_TIMEOUT).await;
+    let result = rest.get_text(&url).await;
     (connection_id, raw_symbol, result)
 }

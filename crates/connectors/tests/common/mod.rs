@@ -3,13 +3,43 @@
 
 #![allow(dead_code)]
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use tickstream_connectors::Channel;
 use tickstream_connectors::runner::{ExchangeSource, ExchangeSourceConfig};
-use tickstream_connectors::simulator::{Simulator, SimulatorConfig};
-use tickstream_model::{BookAction, Event, Exchange, FeedState};
+use tickstream_model::{BookAction, Event, Exchange, FeedState, FeedStatus};
+use tickstream_simulator::{Simulator, SimulatorConfig};
 use tokio::sync::mpsc;
+
+/// A running source's events one at a time, from the batches it sends (one per websocket frame or
+/// status).
+#[derive(Debug)]
+pub struct Events {
+    rx: mpsc::Receiver<Vec<Event>>,
+    pending: VecDeque<Event>,
+}
+
+impl Events {
+    pub fn new(rx: mpsc::Receiver<Vec<Event>>) -> Events {
+        Events {
+            rx,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// The next event; `None` once the source stopped and every batch was read. Cancel safe: a batch
+    /// is taken whole from the channel or not at all.
+    pub async fn recv(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(event);
+            }
+            let batch = self.rx.recv().await?;
+            self.pending.extend(batch);
+        }
+    }
+}
 
 pub async fn simulator() -> Simulator {
     let config = SimulatorConfig {
@@ -31,7 +61,7 @@ pub fn config(sim: &Simulator, exchange: Exchange, symbol: &str) -> ExchangeSour
 
 /// Events until one matches, within `within` (of tokio time).
 pub async fn until(
-    rx: &mut mpsc::Receiver<Event>,
+    rx: &mut Events,
     within: Duration,
     what: &str,
     pred: impl Fn(&Event) -> bool,
@@ -73,20 +103,34 @@ pub fn is_state(event: &Event, state: FeedState) -> bool {
     matches!(event, Event::Status(s) if s.state == state)
 }
 
+/// Events until a status of `state`, within [`WAIT`]; the status is the last.
+pub async fn until_state(rx: &mut Events, state: FeedState) -> Vec<Event> {
+    until(rx, WAIT, &format!("{state:?}"), |e| is_state(e, state)).await
+}
+
+/// The status that ends `events` (as [`until`] and [`until_state`] return them).
+pub fn last_status(events: &[Event]) -> &FeedStatus {
+    match events.last() {
+        Some(Event::Status(s)) => s,
+        other => panic!("not a status: {other:?}"),
+    }
+}
+
 pub fn is_synced_delta(event: &Event) -> bool {
     matches!(event, Event::Book(b) if b.action == BookAction::Delta && b.synced)
 }
 
-pub fn start(config: ExchangeSourceConfig, capacity: usize) -> mpsc::Receiver<Event> {
+/// Starts a source on a channel of `capacity` batches.
+pub fn start(config: ExchangeSourceConfig, capacity: usize) -> Events {
     let (tx, rx) = mpsc::channel(capacity);
     tokio::spawn(ExchangeSource::new(config, tx).unwrap().run());
-    rx
+    Events::new(rx)
 }
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// Waits for the first whole book and its deltas; asserts the sequence continuity of what was published.
-pub async fn synced(rx: &mut mpsc::Receiver<Event>) -> Vec<Event> {
+pub async fn synced(rx: &mut Events) -> Vec<Event> {
     let mut events = until(
         rx,
         WAIT,
@@ -97,4 +141,6 @@ pub async fn synced(rx: &mut mpsc::Receiver<Event>) -> Vec<Event> {
     events.extend(until(rx, WAIT, "a synced delta", is_synced_delta).await);
     events
 }
+pub mod normalize_input;
 pub mod sim_feed;
+pub mod venue_frames;

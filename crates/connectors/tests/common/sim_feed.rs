@@ -3,9 +3,9 @@
 //! not venue messages; tests use them for sequence chains and breaks that no documented frame shows.
 
 use tickstream_connectors::Venue;
-use tickstream_connectors::simulator::market::Step;
-use tickstream_connectors::simulator::{Protocol, Shared};
 use tickstream_model::{AggressorSide, Event, Trade, UnixNanos};
+use tickstream_simulator::market::Step;
+use tickstream_simulator::{Protocol, Shared};
 
 pub const TS: UnixNanos = UnixNanos(1_700_000_000_000_000_000);
 

@@ -11,6 +11,7 @@ use tickstream_io::ndjson::EventFileReader;
 use tickstream_model::Event;
 use tickstream_operators::FilterConfig;
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 use super::kafka_source_task;
 use super::{BATCH, Batch, Message, Outputs, SourceControl, stop_requested};
@@ -86,7 +87,7 @@ impl SourceTask {
                 .await;
             }
             SourceTask::Exchange(config) => exchange_feed(*config).await?,
-            SourceTask::Files { paths, filter } => read_files(paths, filter),
+            SourceTask::Files { paths, filter } => Batches::Files(read_files(paths, filter)),
         };
         let mut sent = 0u64;
         let stopped = stop_requested(shutdown);
@@ -117,41 +118,62 @@ impl SourceTask {
     }
 }
 
-/// Loads the venue's instrument metadata, starts its runner and groups what it sends into batches:
-/// whatever is waiting, up to a batch, without waiting for more. Dropping the receiver stops the runner.
-async fn exchange_feed(
-    config: ExchangeSourceConfig,
-) -> Result<mpsc::Receiver<Result<Vec<Event>, Error>>, Error> {
-    let (event_tx, mut event_rx) = mpsc::channel(BATCH * 4);
+/// Where a source's batches come from.
+enum Batches {
+    /// A venue runner's batches (one per websocket frame or status) and the runner itself, whose error
+    /// ends the feed.
+    Exchange {
+        events: mpsc::Receiver<Vec<Event>>,
+        runner: Option<JoinHandle<Result<(), tickstream_connectors::Error>>>,
+    },
+    /// Batches read from files on a thread of their own.
+    Files(mpsc::Receiver<Result<Vec<Event>, Error>>),
+}
+
+impl Batches {
+    /// The next batch: from a venue, its runner's next batch with whatever batches are already waiting,
+    /// up to a batch, without waiting for more; after the last, the runner's error if it failed. Cancel
+    /// safe.
+    async fn recv(&mut self) -> Option<Result<Vec<Event>, Error>> {
+        match self {
+            Batches::Files(rx) => rx.recv().await,
+            Batches::Exchange { events, runner } => {
+                if let Some(mut batch) = events.recv().await {
+                    while batch.len() < BATCH {
+                        match events.try_recv() {
+                            Ok(more) => batch.extend(more),
+                            Err(_) => break,
+                        }
+                    }
+                    return Some(Ok(batch));
+                }
+                let result = runner.as_mut()?.await;
+                *runner = None;
+                match result {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(Err(e.into())),
+                    Err(e) => {
+                        tracing::error!("the exchange runner failed: {e}");
+                        None
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Loads the venue's instrument metadata and starts its runner, which sends a batch per websocket frame.
+/// Dropping the batches stops the runner.
+async fn exchange_feed(config: ExchangeSourceConfig) -> Result<Batches, Error> {
+    // Bounded in frames: each is a few events, a book snapshot at most a few thousand.
+    let (event_tx, events) = mpsc::channel(BATCH);
     let exchange = config.exchange;
     let (source, catalog) = ExchangeSource::with_instruments(config, event_tx).await?;
     tracing::info!(%exchange, origin = ?catalog.origin, instruments = catalog.instruments.len(), "instrument metadata");
-    let (tx, rx) = mpsc::channel(4);
-    tokio::spawn(async move {
-        let runner = tokio::spawn(source.run());
-        while let Some(first) = event_rx.recv().await {
-            let mut batch = Vec::with_capacity(BATCH);
-            batch.push(first);
-            while batch.len() < BATCH {
-                match event_rx.try_recv() {
-                    Ok(event) => batch.push(event),
-                    Err(_) => break,
-                }
-            }
-            if tx.send(Ok(batch)).await.is_err() {
-                break;
-            }
-        }
-        drop(event_rx);
-        match runner.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                let _ = tx.send(Err(e.into())).await;
-            }
-            Err(e) => tracing::error!("the exchange runner failed: {e}"),
-        }
-    });
-    Ok(rx)
+    Ok(Batches::Exchange {
+        events,
+        runner: Some(tokio::spawn(source.run())),
+    })
 }
 
 /// Reads the files on a thread of their own, in order, into batches. Lines that are not events are counted

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tickstream_connectors::simulator::{Fault, Simulator, SimulatorConfig};
 use tickstream_engine::pipeline::{ConfigError, Pipeline, params};
+use tickstream_simulator::{Fault, Simulator, SimulatorConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tickstream_connectors::simulator::{Simulator, SimulatorConfig};
+use tickstream_simulator::{Simulator, SimulatorConfig};
 use tokio::task::JoinHandle;
 
 use tickstream_engine::dataflow::{self as runtime, RunSummary};

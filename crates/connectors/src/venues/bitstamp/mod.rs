@@ -12,26 +12,37 @@ pub mod diff_book;
 pub mod messages;
 pub mod parse;
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use tickstream_model::{Event, Exchange, Symbol, UnixNanos};
+use tickstream_model::{Event, Exchange, UnixNanos};
 
 use diff_book::{DiffBook, DiffNeed, unsynced_diff};
 use messages::{BookMsg, Envelope, TradeMsg};
 
-use crate::binance::parse::symbol_from_suffix;
-use crate::symbols::SymbolMap;
+use crate::venues::binance::parse::symbol_from_suffix;
+use crate::venues::connection_state::ConnectionState;
 use crate::{
     BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
-    VenueLimits, VenueSignal,
+    VenueLimits, VenueProfile, VenueSignal,
 };
 
-pub const DEFAULT_WS_URL: &str = "wss://ws.bitstamp.net";
-pub const DEFAULT_REST_URL: &str = "https://www.bitstamp.net";
+/// What the venue declares: endpoint, keepalive and limits.
+pub const PROFILE: VenueProfile = VenueProfile {
+    exchange: Exchange::Bitstamp,
+    default_ws_url: "wss://ws.bitstamp.net",
+    keepalive: Keepalive {
+        ping_interval: Some(Duration::from_secs(30)),
+        idle_timeout: Duration::from_secs(90),
+    },
+    ping_frame: Some(r#"{"event":"bts:heartbeat"}"#),
+    limits: VenueLimits {
+        max_streams_per_connection: 100,
+        subscribe_frame_interval: Duration::from_millis(50),
+        max_connection_age: None,
+    },
+};
 
-type Resolved = (Symbol, Arc<str>);
+pub const DEFAULT_REST_URL: &str = "https://www.bitstamp.net";
 
 /// The venue's channel for a subscription: `live_trades_btcusd`, `order_book_btcusd`,
 /// `diff_order_book_btcusd`.
@@ -48,38 +59,29 @@ pub fn channel_name(sub: &Subscription) -> Option<String> {
 /// The Bitstamp v2 venue for one connection.
 #[derive(Debug)]
 pub struct Bitstamp {
-    symbols: SymbolMap,
-    books: HashMap<String, DiffBook>,
+    state: ConnectionState<DiffBook>,
     rest_url: String,
-    mode: BookMode,
-    signals: Vec<VenueSignal>,
 }
 
 impl Bitstamp {
     /// A venue serving `subs`; REST snapshots come from `rest_url` (`https://www.bitstamp.net` or the
     /// simulator).
     pub fn new(subs: &[Subscription], rest_url: &str, mode: BookMode) -> Bitstamp {
-        let mut symbols = SymbolMap::new();
-        for sub in subs {
-            symbols.insert(&sub.raw_symbol.to_ascii_lowercase(), sub.symbol.clone());
-        }
         Bitstamp {
-            symbols,
-            books: HashMap::new(),
+            state: ConnectionState::new(
+                subs,
+                str::to_ascii_lowercase,
+                symbol_from_suffix,
+                "pair",
+                mode,
+            ),
             rest_url: rest_url.trim_end_matches('/').to_owned(),
-            mode,
-            signals: Vec::new(),
         }
     }
 
     /// The book of a pair, if diff data was seen for it.
     pub fn book(&self, pair: &str) -> Option<&crate::L2Book> {
-        self.books.get(pair).map(|b| &b.tracked.book)
-    }
-
-    fn resolve(&mut self, pair: &str) -> Result<Resolved, ParseError> {
-        self.symbols
-            .resolve_or_reject(pair, symbol_from_suffix, "pair")
+        self.state.books.get(pair).map(|b| &b.tracked.book)
     }
 
     fn snapshot_url(&self, pair: &str) -> String {
@@ -95,15 +97,15 @@ impl Bitstamp {
     ) -> Result<(), ParseError> {
         let msg: BookMsg<'_> = serde_json::from_str(data).map_err(ParseError::json)?;
         let diff = parse::parse_book(&msg)?;
-        let (symbol, raw) = self.resolve(pair)?;
-        if self.mode == BookMode::Unsynced {
+        let (symbol, raw) = self.state.resolve(pair)?;
+        if self.state.mode == BookMode::Unsynced {
             out.push(unsynced_diff(diff, (&symbol, &raw), ts_recv));
             return Ok(());
         }
-        let book = self.books.entry(raw.to_string()).or_default();
+        let book = self.state.books.entry(raw.to_string()).or_default();
         if book.on_diff(diff, (&symbol, &raw), ts_recv, out) == DiffNeed::Snapshot {
             let url = self.snapshot_url(&raw);
-            self.signals.push(VenueSignal::FetchSnapshot {
+            self.state.signals.push(VenueSignal::FetchSnapshot {
                 raw_symbol: raw.to_string(),
                 url,
             });
@@ -119,8 +121,8 @@ fn data<'a>(env: &Envelope<'a>) -> Result<&'a str, ParseError> {
 }
 
 impl Venue for Bitstamp {
-    fn exchange(&self) -> Exchange {
-        Exchange::Bitstamp
+    fn profile(&self) -> &'static VenueProfile {
+        &PROFILE
     }
 
     fn url(&self, base: &str, _subs: &[Subscription]) -> Result<String, Error> {
@@ -138,25 +140,6 @@ impl Venue for Bitstamp {
             .collect()
     }
 
-    fn keepalive(&self) -> Keepalive {
-        Keepalive {
-            ping_interval: Some(Duration::from_secs(30)),
-            idle_timeout: Duration::from_secs(90),
-        }
-    }
-
-    fn ping_frame(&self) -> Option<String> {
-        Some(r#"{"event":"bts:heartbeat"}"#.to_owned())
-    }
-
-    fn limits(&self) -> VenueLimits {
-        VenueLimits {
-            max_streams_per_connection: 100,
-            subscribe_frame_interval: Duration::from_millis(50),
-            max_connection_age: None,
-        }
-    }
-
     fn parse(
         &mut self,
         frame: &str,
@@ -169,7 +152,7 @@ impl Venue for Bitstamp {
                 let pair = env.channel.strip_prefix("live_trades_").unwrap_or_default();
                 let msg: TradeMsg<'_> =
                     serde_json::from_str(data(&env)?).map_err(ParseError::json)?;
-                let sym = self.resolve(pair)?;
+                let sym = self.state.resolve(pair)?;
                 out.push(Event::Trade(parse::parse_trade(&msg, sym, ts_recv)?));
             }
             "data" => {
@@ -178,7 +161,7 @@ impl Venue for Bitstamp {
                 } else if let Some(pair) = env.channel.strip_prefix("order_book_") {
                     let msg: BookMsg<'_> =
                         serde_json::from_str(data(&env)?).map_err(ParseError::json)?;
-                    let sym = self.resolve(pair)?;
+                    let sym = self.state.resolve(pair)?;
                     out.extend(parse::parse_top_of_book(&msg, sym, ts_recv)?.map(Event::Quote));
                 } else {
                     return Err(ParseError::new(
@@ -187,10 +170,10 @@ impl Venue for Bitstamp {
                     ));
                 }
             }
-            "bts:subscription_succeeded" => self.signals.push(VenueSignal::Subscribed {
+            "bts:subscription_succeeded" => self.state.signals.push(VenueSignal::Subscribed {
                 detail: format!("{} subscribed", env.channel),
             }),
-            "bts:request_reconnect" => self.signals.push(VenueSignal::Reconnect {
+            "bts:request_reconnect" => self.state.signals.push(VenueSignal::Reconnect {
                 reason: "bts:request_reconnect".into(),
             }),
             "bts:heartbeat" | "bts:unsubscription_succeeded" => {}
@@ -218,20 +201,17 @@ impl Venue for Bitstamp {
         out: &mut Vec<Event>,
     ) -> Result<(), ParseError> {
         let snapshot = parse::parse_snapshot(body)?;
-        let (symbol, raw) = self.resolve(&raw_symbol.to_ascii_lowercase())?;
-        let book = self.books.entry(raw.to_string()).or_default();
+        let (symbol, raw) = self.state.resolve(&raw_symbol.to_ascii_lowercase())?;
+        let book = self.state.books.entry(raw.to_string()).or_default();
         book.on_snapshot(snapshot, (&symbol, &raw), ts_recv, out);
         Ok(())
     }
 
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
-        signals.append(&mut self.signals);
+        self.state.drain_signals(signals);
     }
 
     fn reset(&mut self) {
-        self.signals.clear();
-        for book in self.books.values_mut() {
-            book.reset();
-        }
+        self.state.reset(DiffBook::reset);
     }
 }

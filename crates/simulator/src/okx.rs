@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 
 use super::market::Step;
 use super::{Protocol, Shared, going_away, wire};
-use crate::okx::parse::inst_symbol;
+use crate::symbols::okx_inst;
 
 /// An OKX channel the client asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -130,7 +130,7 @@ impl OkxProtocol {
     ) {
         let channel = arg.get("channel").and_then(|c| c.as_str()).unwrap_or("");
         let inst = arg.get("instId").and_then(|c| c.as_str()).unwrap_or("");
-        let Some(canonical) = inst_symbol(inst) else {
+        let Some(canonical) = okx_inst(inst) else {
             out.push(json!({"event": "error", "code": "60018", "msg": format!("Wrong URL or channel:{channel},instId:{inst} doesn't exist."), "connId": "sim"}).to_string());
             return;
         };

@@ -16,27 +16,40 @@
 pub mod messages;
 pub mod parse;
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use tickstream_model::{Event, Exchange, Symbol, UnixNanos};
+use tickstream_model::{Event, Exchange, UnixNanos};
 
 use messages::{BookMsg, Envelope, TradeMsg};
 
 use crate::fields::{millis_value, raw_items};
-use crate::symbols::SymbolMap;
 use crate::tracked_book::{TrackedBook, unsynced_delta};
+use crate::venues::connection_state::ConnectionState;
 use crate::{
-    BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
-    VenueLimits, VenueSignal,
+    BookMode, Channel, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits,
+    VenueProfile, VenueSignal,
 };
 
-pub const DEFAULT_WS_URL: &str = "wss://ws.okx.com:8443/ws/v5/public";
+/// What the venue declares: endpoint, keepalive and limits.
+pub const PROFILE: VenueProfile = VenueProfile {
+    exchange: Exchange::Okx,
+    default_ws_url: "wss://ws.okx.com:8443/ws/v5/public",
+    // The server drops a connection after 30 s without data; a `ping` every 25 s keeps quiet ones.
+    keepalive: Keepalive {
+        ping_interval: Some(Duration::from_secs(25)),
+        idle_timeout: Duration::from_secs(30),
+    },
+    ping_frame: Some("ping"),
+    // OKX advises fewer than 30 book channels per connection.
+    limits: VenueLimits {
+        max_streams_per_connection: 30,
+        subscribe_frame_interval: Duration::from_millis(350),
+        max_connection_age: None,
+    },
+};
+
 /// Channel arguments per `subscribe` request.
 const ARGS_PER_REQUEST: usize = 100;
-
-type Resolved = (Symbol, Arc<str>);
 
 /// The venue's channel name for ours.
 pub fn channel_name(channel: Channel) -> Option<&'static str> {
@@ -59,34 +72,25 @@ fn request(op: &str, args: &[(&str, &str)]) -> String {
 /// The OKX v5 public venue for one connection.
 #[derive(Debug)]
 pub struct Okx {
-    symbols: SymbolMap,
-    books: HashMap<String, TrackedBook>,
-    mode: BookMode,
-    signals: Vec<VenueSignal>,
+    state: ConnectionState<TrackedBook>,
 }
 
 impl Okx {
     pub fn new(subs: &[Subscription], mode: BookMode) -> Okx {
-        let mut symbols = SymbolMap::new();
-        for sub in subs {
-            symbols.insert(&sub.raw_symbol, sub.symbol.clone());
-        }
         Okx {
-            symbols,
-            books: HashMap::new(),
-            mode,
-            signals: Vec::new(),
+            state: ConnectionState::new(
+                subs,
+                str::to_owned,
+                parse::inst_symbol,
+                "instrument",
+                mode,
+            ),
         }
     }
 
     /// The book of an instrument, if `books` data was seen for it.
     pub fn book(&self, inst_id: &str) -> Option<&crate::L2Book> {
-        self.books.get(inst_id).map(|b| &b.book)
-    }
-
-    fn resolve(&mut self, raw: &str) -> Result<Resolved, ParseError> {
-        self.symbols
-            .resolve_or_reject(raw, parse::inst_symbol, "instrument")
+        self.state.books.get(inst_id).map(|b| &b.book)
     }
 
     fn on_book(
@@ -97,21 +101,21 @@ impl Okx {
         ts_recv: UnixNanos,
         out: &mut Vec<Event>,
     ) -> Result<(), ParseError> {
-        let (symbol, raw) = self.resolve(inst_id)?;
+        let (symbol, raw) = self.state.resolve(inst_id)?;
         let sym = (&symbol, &raw);
         let bids = parse::parse_levels(&msg.bids)?;
         let asks = parse::parse_levels(&msg.asks)?;
         let ts = (millis_value(msg.ts)?, ts_recv);
         let seq = msg.seq_id.and_then(|s| u64::try_from(s).ok());
         let prev = msg.prev_seq_id.and_then(|s| u64::try_from(s).ok());
-        let book = self.books.entry(raw.to_string()).or_default();
+        let book = self.state.books.entry(raw.to_string()).or_default();
         if snapshot {
             book.book.apply_snapshot(&bids, &asks, seq);
             book.publish_snapshot(Exchange::Okx, sym, ts, out);
             return Ok(());
         }
         if !book.is_synced() {
-            if self.mode == BookMode::Unsynced {
+            if self.state.mode == BookMode::Unsynced {
                 out.push(unsynced_delta(Exchange::Okx, sym, (bids, asks), seq, ts));
             }
             return Ok(());
@@ -132,7 +136,7 @@ impl Okx {
                 out,
             );
             let arg = [("books", inst_id)];
-            self.signals.push(VenueSignal::Send {
+            self.state.signals.push(VenueSignal::Send {
                 frames: vec![request("unsubscribe", &arg), request("subscribe", &arg)],
                 reason: format!("books sequence break on {inst_id}"),
             });
@@ -155,12 +159,8 @@ impl Okx {
 }
 
 impl Venue for Okx {
-    fn exchange(&self) -> Exchange {
-        Exchange::Okx
-    }
-
-    fn url(&self, base: &str, _subs: &[Subscription]) -> Result<String, Error> {
-        Ok(base.to_owned())
+    fn profile(&self) -> &'static VenueProfile {
+        &PROFILE
     }
 
     fn subscribe_frames(&self, subs: &[Subscription]) -> Vec<String> {
@@ -171,27 +171,6 @@ impl Venue for Okx {
         args.chunks(ARGS_PER_REQUEST)
             .map(|chunk| request("subscribe", chunk))
             .collect()
-    }
-
-    fn keepalive(&self) -> Keepalive {
-        // The server drops a connection after 30 s without data; a `ping` every 25 s keeps quiet ones.
-        Keepalive {
-            ping_interval: Some(Duration::from_secs(25)),
-            idle_timeout: Duration::from_secs(30),
-        }
-    }
-
-    fn ping_frame(&self) -> Option<String> {
-        Some("ping".to_owned())
-    }
-
-    fn limits(&self) -> VenueLimits {
-        // OKX advises fewer than 30 book channels per connection.
-        VenueLimits {
-            max_streams_per_connection: 30,
-            subscribe_frame_interval: Duration::from_millis(350),
-            max_connection_age: None,
-        }
     }
 
     fn parse(
@@ -217,7 +196,7 @@ impl Venue for Okx {
             }
             Some("subscribe") => {
                 let channel = env.arg.as_ref().map_or("", |a| a.channel);
-                self.signals.push(VenueSignal::Subscribed {
+                self.state.signals.push(VenueSignal::Subscribed {
                     detail: format!("{channel} subscribed"),
                 });
                 return Ok(());
@@ -226,7 +205,7 @@ impl Venue for Okx {
                 // Code 64008: OKX closes the connection for a service upgrade in about 30 s; a new
                 // connection now loses nothing.
                 if env.code.as_deref() == Some("64008") {
-                    self.signals.push(VenueSignal::Reconnect {
+                    self.state.signals.push(VenueSignal::Reconnect {
                         reason: format!("notice 64008: {}", env.msg.unwrap_or_default()),
                     });
                 }
@@ -250,14 +229,14 @@ impl Venue for Okx {
         match arg.channel {
             "trades" => {
                 for msg in raw_items::<TradeMsg<'_>>(env.data)? {
-                    let sym = self.resolve(msg.inst_id)?;
+                    let sym = self.state.resolve(msg.inst_id)?;
                     out.push(Event::Trade(parse::parse_trade(&msg, sym, ts_recv)?));
                 }
             }
             "bbo-tbt" => {
                 let inst = arg.inst_id.unwrap_or_default();
                 for msg in raw_items::<BookMsg<'_>>(env.data)? {
-                    let sym = self.resolve(inst)?;
+                    let sym = self.state.resolve(inst)?;
                     out.extend(parse::parse_bbo(&msg, sym, ts_recv)?.map(Event::Quote));
                 }
             }
@@ -288,13 +267,10 @@ impl Venue for Okx {
     }
 
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
-        signals.append(&mut self.signals);
+        self.state.drain_signals(signals);
     }
 
     fn reset(&mut self) {
-        self.signals.clear();
-        for book in self.books.values_mut() {
-            book.reset();
-        }
+        self.state.reset(TrackedBook::reset);
     }
 }

@@ -16,27 +16,39 @@
 pub mod messages;
 pub mod parse;
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use tickstream_model::{Event, Exchange, Level, Symbol, UnixNanos};
+use tickstream_model::{Event, Exchange, Level, UnixNanos};
 
 use messages::{BookMsg, Envelope, TickerMsg, TradeMsg};
 
 use crate::fields::{raw_items, rfc3339};
-use crate::symbols::SymbolMap;
 use crate::tracked_book::{TrackedBook, set_checksum, unsynced_delta};
+use crate::venues::connection_state::ConnectionState;
 use crate::{
     BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
-    VenueLimits, VenueSignal,
+    VenueLimits, VenueProfile, VenueSignal,
 };
 
-pub const DEFAULT_WS_URL: &str = "wss://ws.kraken.com/v2";
+/// What the venue declares: endpoint, keepalive and limits.
+pub const PROFILE: VenueProfile = VenueProfile {
+    exchange: Exchange::Kraken,
+    default_ws_url: "wss://ws.kraken.com/v2",
+    // Subscribed connections get a `heartbeat` every second; a `ping` keeps idle ones open.
+    keepalive: Keepalive {
+        ping_interval: Some(Duration::from_secs(30)),
+        idle_timeout: Duration::from_secs(10),
+    },
+    ping_frame: Some(r#"{"method":"ping"}"#),
+    limits: VenueLimits {
+        max_streams_per_connection: 500,
+        subscribe_frame_interval: Duration::from_millis(100),
+        max_connection_age: None,
+    },
+};
+
 /// Book depths Kraken serves.
 pub const BOOK_DEPTHS: [u16; 5] = [10, 25, 100, 500, 1000];
-
-type Resolved = (Symbol, Arc<str>);
 
 /// A book depth Kraken serves, or a configuration error naming `book_depth`.
 pub fn check_depth(depth: u16) -> Result<(), Error> {
@@ -69,11 +81,8 @@ impl PairBook {
 /// The Kraken spot v2 venue for one connection.
 #[derive(Debug)]
 pub struct Kraken {
-    symbols: SymbolMap,
-    books: HashMap<String, PairBook>,
+    state: ConnectionState<PairBook>,
     depth: u16,
-    mode: BookMode,
-    signals: Vec<VenueSignal>,
     scratch: Vec<u8>,
 }
 
@@ -88,16 +97,9 @@ impl Kraken {
 
     /// A venue serving `subs` with books of 10 levels, Kraken's default.
     pub fn with_default_depth(subs: &[Subscription], mode: BookMode) -> Kraken {
-        let mut symbols = SymbolMap::new();
-        for sub in subs {
-            symbols.insert(&sub.raw_symbol, sub.symbol.clone());
-        }
         Kraken {
-            symbols,
-            books: HashMap::new(),
+            state: ConnectionState::new(subs, str::to_owned, parse::pair_symbol, "pair", mode),
             depth: BOOK_DEPTHS[0],
-            mode,
-            signals: Vec::new(),
             scratch: Vec::with_capacity(512),
         }
     }
@@ -105,19 +107,14 @@ impl Kraken {
     /// The pair's price and quantity decimals (Kraken's `price_precision` / `qty_precision`), used
     /// for the checksum; more decimals seen on the wire still win.
     pub fn set_precision(&mut self, pair: &str, price_decimals: u8, qty_decimals: u8) {
-        let book = self.books.entry(pair.to_owned()).or_default();
+        let book = self.state.books.entry(pair.to_owned()).or_default();
         book.price_scale = book.price_scale.max(price_decimals);
         book.qty_scale = book.qty_scale.max(qty_decimals);
     }
 
     /// The book of a pair, if book data was seen for it.
     pub fn book(&self, pair: &str) -> Option<&crate::L2Book> {
-        self.books.get(pair).map(|b| &b.tracked.book)
-    }
-
-    fn resolve(&mut self, raw: &str) -> Result<Resolved, ParseError> {
-        self.symbols
-            .resolve_or_reject(raw, parse::pair_symbol, "pair")
+        self.state.books.get(pair).map(|b| &b.tracked.book)
     }
 
     fn request(&self, method: &str, channel: Channel, pairs: &[&str]) -> Option<String> {
@@ -143,20 +140,20 @@ impl Kraken {
         ts_recv: UnixNanos,
         out: &mut Vec<Event>,
     ) -> Result<(), ParseError> {
-        let (symbol, raw) = self.resolve(msg.symbol)?;
+        let (symbol, raw) = self.state.resolve(msg.symbol)?;
         let bids = parse::parse_levels(&msg.bids)?;
         let asks = parse::parse_levels(&msg.asks)?;
         let ts_event = msg.timestamp.map(rfc3339).transpose()?.unwrap_or(ts_recv);
         let ts = (ts_event, ts_recv);
         let sym = (&symbol, &raw);
         let depth = usize::from(self.depth);
-        let pair = self.books.entry(raw.to_string()).or_default();
+        let pair = self.state.books.entry(raw.to_string()).or_default();
         if snapshot {
             pair.tracked.book.apply_snapshot(&bids, &asks, None);
         } else if pair.tracked.is_synced() {
             pair.tracked.book.apply_delta(&bids, &asks);
         } else {
-            if self.mode == BookMode::Unsynced {
+            if self.state.mode == BookMode::Unsynced {
                 out.push(unsynced_delta(
                     Exchange::Kraken,
                     sym,
@@ -196,7 +193,7 @@ impl Kraken {
                 self.request("unsubscribe", Channel::Book, &pairs),
                 self.request("subscribe", Channel::Book, &pairs),
             ];
-            self.signals.push(VenueSignal::Send {
+            self.state.signals.push(VenueSignal::Send {
                 frames: frames.into_iter().flatten().collect(),
                 reason: format!("book checksum mismatch on {raw}"),
             });
@@ -215,12 +212,8 @@ impl Kraken {
 }
 
 impl Venue for Kraken {
-    fn exchange(&self) -> Exchange {
-        Exchange::Kraken
-    }
-
-    fn url(&self, base: &str, _subs: &[Subscription]) -> Result<String, Error> {
-        Ok(base.to_owned())
+    fn profile(&self) -> &'static VenueProfile {
+        &PROFILE
     }
 
     /// One `subscribe` request per channel, listing its pairs.
@@ -241,26 +234,6 @@ impl Venue for Kraken {
             .collect()
     }
 
-    fn keepalive(&self) -> Keepalive {
-        // Subscribed connections get a `heartbeat` every second; a `ping` keeps idle ones open.
-        Keepalive {
-            ping_interval: Some(Duration::from_secs(30)),
-            idle_timeout: Duration::from_secs(10),
-        }
-    }
-
-    fn ping_frame(&self) -> Option<String> {
-        Some(r#"{"method":"ping"}"#.to_owned())
-    }
-
-    fn limits(&self) -> VenueLimits {
-        VenueLimits {
-            max_streams_per_connection: 500,
-            subscribe_frame_interval: Duration::from_millis(100),
-            max_connection_age: None,
-        }
-    }
-
     fn parse(
         &mut self,
         frame: &str,
@@ -269,29 +242,18 @@ impl Venue for Kraken {
     ) -> Result<(), ParseError> {
         let env: Envelope<'_> = serde_json::from_str(frame).map_err(ParseError::json)?;
         if let Some(method) = env.method {
-            if env.success == Some(false) {
-                return Err(ParseError::new(
-                    RejectReason::VenueError,
-                    format!("{method}: {}", env.error.unwrap_or_default()),
-                ));
-            }
-            if method == "subscribe" {
-                self.signals.push(VenueSignal::Subscribed {
-                    detail: "subscribe acknowledged".into(),
-                });
-            }
-            return Ok(());
+            return self.state.answer(method, env.success, env.error.as_deref());
         }
         match env.channel {
             Some("trade") => {
                 for msg in raw_items::<TradeMsg<'_>>(env.data)? {
-                    let sym = self.resolve(msg.symbol)?;
+                    let sym = self.state.resolve(msg.symbol)?;
                     out.push(Event::Trade(parse::parse_trade(&msg, sym, ts_recv)?));
                 }
             }
             Some("ticker") => {
                 for msg in raw_items::<TickerMsg<'_>>(env.data)? {
-                    let sym = self.resolve(msg.symbol)?;
+                    let sym = self.state.resolve(msg.symbol)?;
                     out.push(Event::Quote(parse::parse_ticker(&msg, sym, ts_recv)?));
                 }
             }
@@ -322,13 +284,10 @@ impl Venue for Kraken {
     }
 
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
-        signals.append(&mut self.signals);
+        self.state.drain_signals(signals);
     }
 
     fn reset(&mut self) {
-        self.signals.clear();
-        for pair in self.books.values_mut() {
-            pair.tracked.reset();
-        }
+        self.state.reset(|pair| pair.tracked.reset());
     }
 }

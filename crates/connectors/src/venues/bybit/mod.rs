@@ -16,7 +16,6 @@ pub mod messages;
 pub mod parse;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tickstream_model::{Event, Exchange, Symbol, UnixNanos};
@@ -26,20 +25,33 @@ pub use parse::BybitMarket;
 
 use crate::book::L2Book;
 use crate::fields::{millis_value, top_quote};
-use crate::symbols::SymbolMap;
 use crate::tracked_book::{TrackedBook, unsynced_delta};
+use crate::venues::connection_state::ConnectionState;
 use crate::{
     BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
-    VenueLimits, VenueSignal,
+    VenueLimits, VenueProfile, VenueSignal,
 };
 
-pub const DEFAULT_WS_URL: &str = "wss://stream.bybit.com";
+/// What the venue declares: endpoint, keepalive and limits.
+pub const PROFILE: VenueProfile = VenueProfile {
+    exchange: Exchange::Bybit,
+    default_ws_url: "wss://stream.bybit.com",
+    keepalive: Keepalive {
+        ping_interval: Some(Duration::from_secs(20)),
+        idle_timeout: Duration::from_secs(60),
+    },
+    ping_frame: Some(r#"{"op":"ping"}"#),
+    limits: VenueLimits {
+        max_streams_per_connection: 200,
+        subscribe_frame_interval: Duration::from_millis(100),
+        max_connection_age: None,
+    },
+};
+
 /// Book depths served on both endpoints.
 pub const BOOK_DEPTHS: [u16; 2] = [50, 200];
 /// Topics per subscribe request.
 const TOPICS_PER_REQUEST: usize = 10;
-
-type Resolved = (Symbol, Arc<str>);
 
 /// A book depth Bybit serves, or a configuration error naming `book_depth`.
 pub fn check_depth(depth: u16) -> Result<(), Error> {
@@ -60,12 +72,9 @@ fn request(op: &str, topics: &[String]) -> String {
 #[derive(Debug)]
 pub struct Bybit {
     market: BybitMarket,
-    symbols: SymbolMap,
-    books: HashMap<String, TrackedBook>,
+    state: ConnectionState<TrackedBook>,
     bbo: HashMap<String, L2Book>,
     depth: u16,
-    mode: BookMode,
-    signals: Vec<VenueSignal>,
 }
 
 impl Bybit {
@@ -84,24 +93,21 @@ impl Bybit {
 
     /// A venue serving `subs` on `market`'s endpoint with books of 50 levels.
     pub fn with_default_depth(subs: &[Subscription], market: BybitMarket, mode: BookMode) -> Bybit {
-        let mut symbols = SymbolMap::new();
-        for sub in subs {
-            symbols.insert(&sub.raw_symbol, sub.symbol.clone());
-        }
+        let rule: fn(&str) -> Option<Symbol> = match market {
+            BybitMarket::Spot => |raw| parse::market_symbol(BybitMarket::Spot, raw),
+            BybitMarket::Linear => |raw| parse::market_symbol(BybitMarket::Linear, raw),
+        };
         Bybit {
             market,
-            symbols,
-            books: HashMap::new(),
+            state: ConnectionState::new(subs, str::to_owned, rule, "symbol", mode),
             bbo: HashMap::new(),
             depth: BOOK_DEPTHS[0],
-            mode,
-            signals: Vec::new(),
         }
     }
 
     /// The book of a symbol, if depth data was seen for it.
     pub fn book(&self, symbol: &str) -> Option<&L2Book> {
-        self.books.get(symbol).map(|b| &b.book)
+        self.state.books.get(symbol).map(|b| &b.book)
     }
 
     /// The venue's topic for a subscription: `publicTrade.BTCUSDT`, `orderbook.1.BTCUSDT`.
@@ -115,12 +121,6 @@ impl Bybit {
         }
     }
 
-    fn resolve(&mut self, raw: &str) -> Result<Resolved, ParseError> {
-        let market = self.market;
-        self.symbols
-            .resolve_or_reject(raw, |r| parse::market_symbol(market, r), "symbol")
-    }
-
     fn on_bbo(
         &mut self,
         msg: &BookMsg<'_>,
@@ -128,7 +128,7 @@ impl Bybit {
         ts: (UnixNanos, UnixNanos),
         out: &mut Vec<Event>,
     ) -> Result<(), ParseError> {
-        let (symbol, raw) = self.resolve(msg.symbol)?;
+        let (symbol, raw) = self.state.resolve(msg.symbol)?;
         let (bids, asks) = parse::parse_book_levels(msg)?;
         let book = self.bbo.entry(raw.to_string()).or_default();
         if snapshot {
@@ -157,12 +157,12 @@ impl Bybit {
         ts: (UnixNanos, UnixNanos),
         out: &mut Vec<Event>,
     ) -> Result<(), ParseError> {
-        let (symbol, raw) = self.resolve(msg.symbol)?;
+        let (symbol, raw) = self.state.resolve(msg.symbol)?;
         let sym = (&symbol, &raw);
         let (bids, asks) = parse::parse_book_levels(msg)?;
         let depth = usize::from(self.depth);
         let u = msg.update_id;
-        let book = self.books.entry(raw.to_string()).or_default();
+        let book = self.state.books.entry(raw.to_string()).or_default();
         if snapshot || u == 1 {
             book.book.apply_snapshot(&bids, &asks, Some(u));
             book.book.truncate(depth);
@@ -170,7 +170,7 @@ impl Bybit {
             return Ok(());
         }
         if !book.is_synced() {
-            if self.mode == BookMode::Unsynced {
+            if self.state.mode == BookMode::Unsynced {
                 out.push(unsynced_delta(
                     Exchange::Bybit,
                     sym,
@@ -193,7 +193,7 @@ impl Bybit {
                 out,
             );
             let topics = [topic.to_owned()];
-            self.signals.push(VenueSignal::Send {
+            self.state.signals.push(VenueSignal::Send {
                 frames: vec![
                     request("unsubscribe", &topics),
                     request("subscribe", &topics),
@@ -211,8 +211,8 @@ impl Bybit {
 }
 
 impl Venue for Bybit {
-    fn exchange(&self) -> Exchange {
-        Exchange::Bybit
+    fn profile(&self) -> &'static VenueProfile {
+        &PROFILE
     }
 
     /// `base` (`wss://stream.bybit.com` or the simulator) with the market's path, unless it has one.
@@ -233,25 +233,6 @@ impl Venue for Bybit {
             .collect()
     }
 
-    fn keepalive(&self) -> Keepalive {
-        Keepalive {
-            ping_interval: Some(Duration::from_secs(20)),
-            idle_timeout: Duration::from_secs(60),
-        }
-    }
-
-    fn ping_frame(&self) -> Option<String> {
-        Some(r#"{"op":"ping"}"#.to_owned())
-    }
-
-    fn limits(&self) -> VenueLimits {
-        VenueLimits {
-            max_streams_per_connection: 200,
-            subscribe_frame_interval: Duration::from_millis(100),
-            max_connection_age: None,
-        }
-    }
-
     fn parse(
         &mut self,
         frame: &str,
@@ -260,18 +241,7 @@ impl Venue for Bybit {
     ) -> Result<(), ParseError> {
         let env: Envelope<'_> = serde_json::from_str(frame).map_err(ParseError::json)?;
         if let Some(op) = env.op {
-            if env.success == Some(false) {
-                return Err(ParseError::new(
-                    RejectReason::VenueError,
-                    format!("{op}: {}", env.ret_msg.unwrap_or_default()),
-                ));
-            }
-            if op == "subscribe" {
-                self.signals.push(VenueSignal::Subscribed {
-                    detail: "subscribe acknowledged".into(),
-                });
-            }
-            return Ok(());
+            return self.state.answer(op, env.success, env.ret_msg.as_deref());
         }
         let Some(topic) = env.topic else {
             return Err(ParseError::new(
@@ -292,7 +262,7 @@ impl Venue for Bybit {
                 let trades: Vec<TradeMsg<'_>> =
                     serde_json::from_str(data).map_err(ParseError::json)?;
                 for msg in &trades {
-                    let sym = self.resolve(msg.symbol)?;
+                    let sym = self.state.resolve(msg.symbol)?;
                     out.push(Event::Trade(parse::parse_trade(msg, sym, ts_recv)?));
                 }
             }
@@ -321,14 +291,11 @@ impl Venue for Bybit {
     }
 
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
-        signals.append(&mut self.signals);
+        self.state.drain_signals(signals);
     }
 
     fn reset(&mut self) {
-        self.signals.clear();
-        for book in self.books.values_mut() {
-            book.reset();
-        }
+        self.state.reset(TrackedBook::reset);
         for book in self.bbo.values_mut() {
             book.invalidate();
         }

@@ -9,11 +9,9 @@
 pub mod messages;
 pub mod parse;
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use tickstream_model::{BookAction, Event, Exchange, FeedState, Symbol, UnixNanos};
+use tickstream_model::{BookAction, Event, Exchange, FeedState, UnixNanos};
 
 use messages::{ErrorMsg, L2Event, MarketTradesEvent, Message, TickerEvent};
 
@@ -21,13 +19,28 @@ use crate::book::L2Book;
 use crate::fields::{
     book_event, gap, peek_string_field, rfc3339, snapshot_event, status, top_quote,
 };
-use crate::symbols::SymbolMap;
+use crate::venues::connection_state::ConnectionState;
 use crate::{
-    BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
-    VenueLimits, VenueSignal,
+    BookMode, Channel, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits,
+    VenueProfile, VenueSignal,
 };
 
-pub const DEFAULT_WS_URL: &str = "wss://advanced-trade-ws.coinbase.com";
+/// What the venue declares: endpoint, keepalive and limits.
+pub const PROFILE: VenueProfile = VenueProfile {
+    exchange: Exchange::Coinbase,
+    default_ws_url: "wss://advanced-trade-ws.coinbase.com",
+    // `heartbeats` arrive every second; silence means the connection is gone.
+    keepalive: Keepalive {
+        ping_interval: Some(Duration::from_secs(30)),
+        idle_timeout: Duration::from_secs(30),
+    },
+    ping_frame: None,
+    limits: VenueLimits {
+        max_streams_per_connection: 1000,
+        subscribe_frame_interval: Duration::from_millis(100),
+        max_connection_age: None,
+    },
+};
 
 /// The venue's channel name for ours.
 pub fn channel_name(channel: Channel) -> Option<&'static str> {
@@ -39,55 +52,50 @@ pub fn channel_name(channel: Channel) -> Option<&'static str> {
     }
 }
 
+/// A product's book, on Advanced Trade and on the Exchange feed.
 #[derive(Debug, Default)]
-struct ProductBook {
-    book: L2Book,
+pub(crate) struct ProductBook {
+    pub(crate) book: L2Book,
     /// Whole once, then broken by a gap or a reconnect: the next snapshot is a `resync`.
-    broken: bool,
+    pub(crate) broken: bool,
+}
+
+impl ProductBook {
+    /// Before a new connection: the book waits for a new snapshot, which is a `resync` if the book
+    /// was whole.
+    pub(crate) fn reset(&mut self) {
+        if self.book.is_synced() {
+            self.broken = true;
+        }
+        self.book.invalidate();
+    }
 }
 
 /// The Coinbase Advanced Trade venue for one connection.
 #[derive(Debug)]
 pub struct CoinbaseAdvanced {
-    symbols: SymbolMap,
-    books: HashMap<String, ProductBook>,
-    mode: BookMode,
+    state: ConnectionState<ProductBook>,
     /// The connection-wide `sequence_num` last seen.
     last_sequence: Option<u64>,
-    signals: Vec<VenueSignal>,
 }
-
-type Resolved = (Symbol, Arc<str>);
 
 impl CoinbaseAdvanced {
     pub fn new(subs: &[Subscription], mode: BookMode) -> CoinbaseAdvanced {
-        let mut symbols = SymbolMap::new();
-        for sub in subs {
-            symbols.insert(&sub.raw_symbol, sub.symbol.clone());
-        }
         CoinbaseAdvanced {
-            symbols,
-            books: HashMap::new(),
-            mode,
+            state: ConnectionState::new(
+                subs,
+                str::to_owned,
+                parse::product_symbol,
+                "product",
+                mode,
+            ),
             last_sequence: None,
-            signals: Vec::new(),
         }
     }
 
     /// The book of a product, if level2 data was seen for it.
     pub fn book(&self, product_id: &str) -> Option<&L2Book> {
-        self.books.get(product_id).map(|b| &b.book)
-    }
-
-    fn resolve(&mut self, raw: &str) -> Result<Resolved, ParseError> {
-        self.symbols
-            .resolve(raw, parse::product_symbol)
-            .ok_or_else(|| {
-                ParseError::new(
-                    RejectReason::InvalidSymbol,
-                    format!("unknown product {raw:?}"),
-                )
-            })
+        self.state.books.get(product_id).map(|b| &b.book)
     }
 
     /// `sequence_num` counts every message of the connection: a jump means messages were lost, so every
@@ -103,14 +111,14 @@ impl CoinbaseAdvanced {
             return;
         }
         let mut any_book = false;
-        for (raw, product) in &mut self.books {
+        for (raw, product) in &mut self.state.books {
             if !product.book.is_synced() {
                 continue;
             }
             any_book = true;
             product.book.invalidate();
             product.broken = true;
-            if let Some((symbol, raw)) = self.symbols.get(raw) {
+            if let Some((symbol, raw)) = self.state.symbols.get(raw) {
                 let detail = format!("sequence_num {sequence} after {}", expected - 1);
                 out.push(gap(
                     Exchange::Coinbase,
@@ -123,7 +131,7 @@ impl CoinbaseAdvanced {
             }
         }
         if any_book {
-            self.signals.push(VenueSignal::Reconnect {
+            self.state.signals.push(VenueSignal::Reconnect {
                 reason: format!("sequence_num gap at {sequence}"),
             });
         } else {
@@ -155,7 +163,7 @@ impl CoinbaseAdvanced {
         out: &mut Vec<Event>,
     ) -> Result<(), ParseError> {
         let (ts_event, ts_recv) = ts;
-        let (symbol, raw) = self.resolve(event.product_id)?;
+        let (symbol, raw) = self.state.resolve(event.product_id)?;
         let (bids, asks) = parse::parse_l2_levels(&event.updates)?;
         let sym = (&symbol, &raw);
         let snapshot = match event.kind {
@@ -168,7 +176,7 @@ impl CoinbaseAdvanced {
                 ));
             }
         };
-        if self.mode == BookMode::Unsynced && !snapshot {
+        if self.state.mode == BookMode::Unsynced && !snapshot {
             let mut update = book_event(
                 Exchange::Coinbase,
                 sym,
@@ -183,7 +191,7 @@ impl CoinbaseAdvanced {
             out.push(Event::Book(update));
             return Ok(());
         }
-        let product = self.books.entry(raw.to_string()).or_default();
+        let product = self.state.books.entry(raw.to_string()).or_default();
         if snapshot {
             product.book.apply_snapshot(&bids, &asks, sequence);
             out.push(Event::Book(snapshot_event(
@@ -239,12 +247,8 @@ fn typed<'a, T: serde::Deserialize<'a>>(text: &'a str) -> Result<T, ParseError> 
 }
 
 impl Venue for CoinbaseAdvanced {
-    fn exchange(&self) -> Exchange {
-        Exchange::Coinbase
-    }
-
-    fn url(&self, base: &str, _subs: &[Subscription]) -> Result<String, Error> {
-        Ok(base.to_owned())
+    fn profile(&self) -> &'static VenueProfile {
+        &PROFILE
     }
 
     /// One `subscribe` per channel (the venue takes one channel per message), then `heartbeats`.
@@ -264,22 +268,6 @@ impl Venue for CoinbaseAdvanced {
         frames
     }
 
-    fn keepalive(&self) -> Keepalive {
-        // `heartbeats` arrive every second; silence means the connection is gone.
-        Keepalive {
-            ping_interval: Some(Duration::from_secs(30)),
-            idle_timeout: Duration::from_secs(30),
-        }
-    }
-
-    fn limits(&self) -> VenueLimits {
-        VenueLimits {
-            max_streams_per_connection: 1000,
-            subscribe_frame_interval: Duration::from_millis(100),
-            max_connection_age: None,
-        }
-    }
-
     fn parse(
         &mut self,
         frame: &str,
@@ -292,7 +280,7 @@ impl Venue for CoinbaseAdvanced {
                 self.header(&msg, ts_recv, out);
                 for event in &msg.events {
                     for trade in &event.trades {
-                        let sym = self.resolve(trade.product_id)?;
+                        let sym = self.state.resolve(trade.product_id)?;
                         out.push(Event::Trade(parse::parse_market_trade(
                             trade, sym, ts_recv,
                         )?));
@@ -305,7 +293,7 @@ impl Venue for CoinbaseAdvanced {
                 let ts_event = msg.timestamp.map_or(Ok(ts_recv), rfc3339)?;
                 for event in &msg.events {
                     for ticker in &event.tickers {
-                        let sym = self.resolve(ticker.product_id)?;
+                        let sym = self.state.resolve(ticker.product_id)?;
                         out.extend(
                             parse::parse_ticker(ticker, sym, ts_event, ts_recv)?.map(Event::Quote),
                         );
@@ -327,7 +315,7 @@ impl Venue for CoinbaseAdvanced {
             Some("subscriptions") => {
                 let msg: Message<'_, serde::de::IgnoredAny> = typed(frame)?;
                 self.header(&msg, ts_recv, out);
-                self.signals.push(VenueSignal::Subscribed {
+                self.state.signals.push(VenueSignal::Subscribed {
                     detail: "subscriptions confirmed".into(),
                 });
             }
@@ -355,17 +343,11 @@ impl Venue for CoinbaseAdvanced {
     }
 
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
-        signals.append(&mut self.signals);
+        self.state.drain_signals(signals);
     }
 
     fn reset(&mut self) {
         self.last_sequence = None;
-        self.signals.clear();
-        for product in self.books.values_mut() {
-            if product.book.is_synced() {
-                product.broken = true;
-            }
-            product.book.invalidate();
-        }
+        self.state.reset(ProductBook::reset);
     }
 }

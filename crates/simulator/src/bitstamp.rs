@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 
 use super::market::Step;
 use super::{Protocol, Shared, going_away, wire};
-use crate::binance::parse::symbol_from_suffix;
+use crate::symbols::joined_spot;
 
 /// A Bitstamp channel the client asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -55,7 +55,7 @@ pub fn rest_response(target: &str, shared: &Shared) -> Option<String> {
         .unwrap_or(path)
         .rsplit_once("/api/v2/order_book/")?
         .1;
-    let canonical = symbol_from_suffix(pair)?;
+    let canonical = joined_spot(pair)?;
     let now_ms = tickstream_model::UnixNanos::now().0 / 1_000_000;
     Some(order_book_body(
         shared,
@@ -108,7 +108,7 @@ impl Protocol for BitstampProtocol {
             out.push(json!({"event": "bts:error", "channel": channel, "data": {"code": null, "message": "Incorrect channel."}}).to_string());
             return;
         };
-        let Some(canonical) = symbol_from_suffix(pair) else {
+        let Some(canonical) = joined_spot(pair) else {
             out.push(json!({"event": "bts:error", "channel": channel, "data": {"code": null, "message": "Incorrect channel."}}).to_string());
             return;
         };

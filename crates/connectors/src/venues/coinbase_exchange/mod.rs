@@ -9,7 +9,6 @@
 
 pub mod messages;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use tickstream_model::{
@@ -19,18 +18,33 @@ use tickstream_model::{
 use messages::{ErrorMsg, L2UpdateMsg, MatchMsg, SnapshotMsg, TickerMsg};
 
 use crate::book::{L2Book, Side};
-use crate::coinbase::parse::{aggressor_from_maker, book_side, product_symbol};
 use crate::fields::{
     book_event, level, levels, peek_string_field, price, quantity, rfc3339, snapshot_event, status,
     top_quote, trade_quantity,
 };
-use crate::symbols::SymbolMap;
+use crate::venues::coinbase::ProductBook;
+use crate::venues::coinbase::parse::{aggressor_from_maker, book_side, product_symbol};
+use crate::venues::connection_state::ConnectionState;
 use crate::{
-    BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
-    VenueLimits, VenueSignal,
+    BookMode, Channel, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits,
+    VenueProfile, VenueSignal,
 };
 
-pub const DEFAULT_WS_URL: &str = "wss://ws-feed.exchange.coinbase.com";
+/// What the venue declares: endpoint, keepalive and limits.
+pub const PROFILE: VenueProfile = VenueProfile {
+    exchange: Exchange::CoinbaseExchange,
+    default_ws_url: "wss://ws-feed.exchange.coinbase.com",
+    keepalive: Keepalive {
+        ping_interval: Some(Duration::from_secs(30)),
+        idle_timeout: Duration::from_secs(30),
+    },
+    ping_frame: None,
+    limits: VenueLimits {
+        max_streams_per_connection: 1000,
+        subscribe_frame_interval: Duration::from_millis(100),
+        max_connection_age: None,
+    },
+};
 
 /// The venue's channel name for ours.
 pub fn channel_name(channel: Channel) -> Option<&'static str> {
@@ -109,46 +123,21 @@ pub fn parse_changes(changes: &[[&str; 3]]) -> Result<(Vec<Level>, Vec<Level>), 
     Ok((bids, asks))
 }
 
-#[derive(Debug, Default)]
-struct ProductBook {
-    book: L2Book,
-    broken: bool,
-}
-
 /// The Coinbase Exchange feed venue for one connection.
 #[derive(Debug)]
 pub struct CoinbaseExchange {
-    symbols: SymbolMap,
-    books: HashMap<String, ProductBook>,
-    mode: BookMode,
-    signals: Vec<VenueSignal>,
+    state: ConnectionState<ProductBook>,
 }
 
 impl CoinbaseExchange {
     pub fn new(subs: &[Subscription], mode: BookMode) -> CoinbaseExchange {
-        let mut symbols = SymbolMap::new();
-        for sub in subs {
-            symbols.insert(&sub.raw_symbol, sub.symbol.clone());
-        }
         CoinbaseExchange {
-            symbols,
-            books: HashMap::new(),
-            mode,
-            signals: Vec::new(),
+            state: ConnectionState::new(subs, str::to_owned, product_symbol, "product", mode),
         }
     }
 
     pub fn book(&self, product_id: &str) -> Option<&L2Book> {
-        self.books.get(product_id).map(|b| &b.book)
-    }
-
-    fn resolve(&mut self, raw: &str) -> Result<(Symbol, std::sync::Arc<str>), ParseError> {
-        self.symbols.resolve(raw, product_symbol).ok_or_else(|| {
-            ParseError::new(
-                RejectReason::InvalidSymbol,
-                format!("unknown product {raw:?}"),
-            )
-        })
+        self.state.books.get(product_id).map(|b| &b.book)
     }
 
     fn on_snapshot(
@@ -157,10 +146,10 @@ impl CoinbaseExchange {
         ts_recv: UnixNanos,
         out: &mut Vec<Event>,
     ) -> Result<(), ParseError> {
-        let (symbol, raw) = self.resolve(msg.product_id)?;
+        let (symbol, raw) = self.state.resolve(msg.product_id)?;
         let (bids, asks) = (levels(&msg.bids)?, levels(&msg.asks)?);
         let sym = (&symbol, &raw);
-        let product = self.books.entry(raw.to_string()).or_default();
+        let product = self.state.books.entry(raw.to_string()).or_default();
         product.book.apply_snapshot(&bids, &asks, None);
         out.push(Event::Book(snapshot_event(
             Exchange::CoinbaseExchange,
@@ -194,14 +183,14 @@ impl CoinbaseExchange {
         ts_recv: UnixNanos,
         out: &mut Vec<Event>,
     ) -> Result<(), ParseError> {
-        let (symbol, raw) = self.resolve(msg.product_id)?;
+        let (symbol, raw) = self.state.resolve(msg.product_id)?;
         let (bids, asks) = parse_changes(&msg.changes)?;
         let ts_event = match msg.time {
             Some(t) => rfc3339(t)?,
             None => ts_recv,
         };
         let sym = (&symbol, &raw);
-        if self.mode == BookMode::Unsynced {
+        if self.state.mode == BookMode::Unsynced {
             let update = book_event(
                 Exchange::CoinbaseExchange,
                 sym,
@@ -215,7 +204,7 @@ impl CoinbaseExchange {
             out.push(Event::Book(update));
             return Ok(());
         }
-        let product = self.books.entry(raw.to_string()).or_default();
+        let product = self.state.books.entry(raw.to_string()).or_default();
         if !product.book.is_synced() {
             // Before the snapshot of this subscription: nothing whole to apply it to.
             return Ok(());
@@ -244,12 +233,8 @@ impl CoinbaseExchange {
 }
 
 impl Venue for CoinbaseExchange {
-    fn exchange(&self) -> Exchange {
-        Exchange::CoinbaseExchange
-    }
-
-    fn url(&self, base: &str, _subs: &[Subscription]) -> Result<String, Error> {
-        Ok(base.to_owned())
+    fn profile(&self) -> &'static VenueProfile {
+        &PROFILE
     }
 
     /// One `subscribe` listing every product and channel, with `heartbeat` for each product.
@@ -270,21 +255,6 @@ impl Venue for CoinbaseExchange {
         ]
     }
 
-    fn keepalive(&self) -> Keepalive {
-        Keepalive {
-            ping_interval: Some(Duration::from_secs(30)),
-            idle_timeout: Duration::from_secs(30),
-        }
-    }
-
-    fn limits(&self) -> VenueLimits {
-        VenueLimits {
-            max_streams_per_connection: 1000,
-            subscribe_frame_interval: Duration::from_millis(100),
-            max_connection_age: None,
-        }
-    }
-
     fn parse(
         &mut self,
         frame: &str,
@@ -294,18 +264,18 @@ impl Venue for CoinbaseExchange {
         match peek_string_field(frame, "\"type\"") {
             Some("match" | "last_match") => {
                 let msg: MatchMsg<'_> = typed(frame)?;
-                let sym = self.resolve(msg.product_id)?;
+                let sym = self.state.resolve(msg.product_id)?;
                 out.push(Event::Trade(parse_match(&msg, sym, ts_recv)?));
             }
             Some("ticker") => {
                 let msg: TickerMsg<'_> = typed(frame)?;
-                let sym = self.resolve(msg.product_id)?;
+                let sym = self.state.resolve(msg.product_id)?;
                 out.extend(parse_ticker(&msg, sym, ts_recv)?.map(Event::Quote));
             }
             Some("snapshot") => self.on_snapshot(&typed(frame)?, ts_recv, out)?,
             Some("l2update") => self.on_update(&typed(frame)?, ts_recv, out)?,
             Some("heartbeat") => {}
-            Some("subscriptions") => self.signals.push(VenueSignal::Subscribed {
+            Some("subscriptions") => self.state.signals.push(VenueSignal::Subscribed {
                 detail: "subscriptions confirmed".into(),
             }),
             Some("error") => {
@@ -335,16 +305,10 @@ impl Venue for CoinbaseExchange {
     }
 
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
-        signals.append(&mut self.signals);
+        self.state.drain_signals(signals);
     }
 
     fn reset(&mut self) {
-        self.signals.clear();
-        for product in self.books.values_mut() {
-            if product.book.is_synced() {
-                product.broken = true;
-            }
-            product.book.invalidate();
-        }
+        self.state.reset(ProductBook::reset);
     }
 }

@@ -14,19 +14,18 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 
 use super::market::Step;
 use super::{Protocol, Shared, going_away};
-use crate::book::L2Book;
-use crate::kraken::parse::{book_checksum, pair_symbol};
+use crate::book::PublishedBook;
+use crate::symbols::kraken_pair;
 
-/// The simulated market's decimals (prices in cents, quantities in 1e-4).
-const PRICE_DECIMALS: u8 = 2;
-const QTY_DECIMALS: u8 = 4;
+/// Levels on each side the checksum covers, whatever the subscribed depth.
+const CHECKSUM_LEVELS: usize = 10;
 
 /// A pair's book as this connection last published it.
 #[derive(Debug)]
 struct PairBook {
     pair: String,
     depth: usize,
-    book: L2Book,
+    book: PublishedBook,
     /// The market update id the book is at; older steps are ignored.
     at: u64,
     /// The top `depth` levels last published, best first.
@@ -49,7 +48,7 @@ pub struct KrakenProtocol {
     tickers: BTreeMap<String, String>,
     books: BTreeMap<String, PairBook>,
     corrupt_next: bool,
-    scratch: Vec<u8>,
+    scratch: String,
 }
 
 /// Kraken's levels, `[{"price":1.5,"qty":2}]`, with the numbers as JSON numbers.
@@ -85,6 +84,21 @@ fn book_frame(
     )
 }
 
+/// Kraken's v2 book checksum as its book checksum guide describes it: for the top ten asks, lowest
+/// first, then the top ten bids, highest first, the price and then the quantity as published, each with
+/// the decimal point and the leading zeros removed, all concatenated; the CRC32 of that text.
+fn book_checksum(book: &PublishedBook, text: &mut String) -> u32 {
+    text.clear();
+    let asks = book.asks().take(CHECKSUM_LEVELS);
+    for level in asks.chain(book.bids().take(CHECKSUM_LEVELS)) {
+        for value in [level.price(), level.quantity()] {
+            let published = value.to_string().replace('.', "");
+            text.push_str(published.trim_start_matches('0'));
+        }
+    }
+    crc32fast::hash(text.as_bytes())
+}
+
 fn rfc3339(time_ms: i64) -> String {
     UnixNanos::from_millis(time_ms)
         .unwrap_or_default()
@@ -113,7 +127,7 @@ impl KrakenProtocol {
             .cloned()
             .unwrap_or_default();
         for pair in pairs.iter().filter_map(|p| p.as_str()) {
-            let Some(canonical) = pair_symbol(pair) else {
+            let Some(canonical) = kraken_pair(pair) else {
                 out.push(json!({"method": "subscribe", "success": false, "error": format!("Currency pair not supported {pair}")}).to_string());
                 continue;
             };
@@ -146,14 +160,12 @@ impl KrakenProtocol {
                 let mut book = PairBook {
                     pair: pair.to_owned(),
                     depth: usize::try_from(depth).unwrap_or(10),
-                    book: L2Book::new(),
+                    book: PublishedBook::from_levels(&bids, &asks),
                     at,
                     top: (Vec::new(), Vec::new()),
                 };
-                book.book.apply_snapshot(&bids, &asks, None);
                 book.top = book.top();
-                let mut checksum =
-                    book_checksum(&book.book, PRICE_DECIMALS, QTY_DECIMALS, &mut self.scratch);
+                let mut checksum = book_checksum(&book.book, &mut self.scratch);
                 if std::mem::take(&mut self.corrupt_next) {
                     checksum = checksum.wrapping_add(1);
                 }
@@ -178,7 +190,7 @@ impl KrakenProtocol {
             .cloned()
             .unwrap_or_default();
         for pair in pairs.iter().filter_map(|p| p.as_str()) {
-            let Some(canonical) = pair_symbol(pair) else {
+            let Some(canonical) = kraken_pair(pair) else {
                 continue;
             };
             let map = match channel {
@@ -235,20 +247,15 @@ impl Protocol for KrakenProtocol {
             && step.last_update_id > pb.at
         {
             pb.at = step.last_update_id;
-            pb.book.apply_delta(&step.bids, &step.asks);
+            pb.book.apply(&step.bids, &step.asks);
             let top = pb.top();
-            let bids = changes(&pb.top.0, &top.0, |l| {
-                pb.book.bids().any(|b| b.price() == l.price())
-            });
-            let asks = changes(&pb.top.1, &top.1, |l| {
-                pb.book.asks().any(|a| a.price() == l.price())
-            });
+            let bids = changes(&pb.top.0, &top.0, |l| pb.book.has(true, l.price()));
+            let asks = changes(&pb.top.1, &top.1, |l| pb.book.has(false, l.price()));
             pb.top = top;
             if skip_book {
                 skipped = true;
             } else if !bids.is_empty() || !asks.is_empty() {
-                let mut checksum =
-                    book_checksum(&pb.book, PRICE_DECIMALS, QTY_DECIMALS, &mut self.scratch);
+                let mut checksum = book_checksum(&pb.book, &mut self.scratch);
                 if std::mem::take(&mut self.corrupt_next) {
                     checksum = checksum.wrapping_add(1);
                 }
@@ -278,5 +285,24 @@ impl Protocol for KrakenProtocol {
 
     fn corrupt_checksum(&mut self) {
         self.corrupt_next = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checksum_text_follows_the_guide() {
+        let level = |p: &str, q: &str| Level(p.parse().unwrap(), q.parse().unwrap());
+        // The guide's example level: "45285.2" → "452852", "0.00100000" → "100000".
+        let book = PublishedBook::from_levels(
+            &[level("45283.5", "0.10000000")],
+            &[level("45285.2", "0.00100000")],
+        );
+        let mut text = String::new();
+        let checksum = book_checksum(&book, &mut text);
+        assert_eq!(text, "45285210000045283510000000");
+        assert_eq!(checksum, crc32fast::hash(text.as_bytes()));
     }
 }

@@ -1,6 +1,6 @@
 //! The simulator's Binance spot protocol: combined-stream `SUBSCRIBE` with `{"result":null,"id":N}`
 //! answers, `trade` / `aggTrade` / `bookTicker` / `depth@100ms` frames wrapped as
-//! `{"stream":...,"data":...}`, server pings every 20 s, `serverShutdown`, and the REST depth snapshot.
+//! `{"stream":...,"data":...}`, server pings every 20 s, `serverShutdown`, and the REST depth snapshot and `exchangeInfo`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 
 use super::market::Step;
 use super::{Protocol, Shared, going_away, wire};
-use crate::binance::parse::symbol_from_suffix;
+use crate::symbols::joined_spot;
 
 /// A Binance stream the client asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -91,9 +91,14 @@ fn raw_symbol(canonical: &str) -> String {
     canonical.replace('-', "")
 }
 
-/// The body of `GET <base>/api/v3/depth?symbol=BTCUSDT&limit=N`, or `None` for another path or symbol.
+/// The body of `GET <base>/api/v3/depth?symbol=BTCUSDT&limit=N` or of
+/// `GET <base>/api/v3/exchangeInfo?symbols=["BTCUSDT",...]`, or `None` for another path or an unknown
+/// symbol.
 pub fn rest_response(target: &str, shared: &Shared) -> Option<String> {
-    let (path, query) = target.split_once('?')?;
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if path.ends_with("/api/v3/exchangeInfo") {
+        return exchange_info(query, shared);
+    }
     if !path.ends_with("/api/v3/depth") {
         return None;
     }
@@ -106,7 +111,7 @@ pub fn rest_response(target: &str, shared: &Shared) -> Option<String> {
             _ => {}
         }
     }
-    let canonical = symbol_from_suffix(&symbol?)?;
+    let canonical = joined_spot(&symbol?)?;
     let (last_update_id, bids, asks) = shared.with_market(canonical.as_str(), |m| {
         let (bids, asks) = m.book();
         (m.update_id(), bids, asks)
@@ -114,6 +119,74 @@ pub fn rest_response(target: &str, shared: &Shared) -> Option<String> {
     let bids: Vec<Level> = bids.into_iter().take(limit).collect();
     let asks: Vec<Level> = asks.into_iter().take(limit).collect();
     Some(json!({"lastUpdateId": last_update_id, "bids": &bids, "asks": &asks}).to_string())
+}
+
+/// Decodes the `%XX` escapes of a query value (`%5B%22BTCUSDT%22%5D` → `["BTCUSDT"]`).
+fn percent_decoded(text: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hex = [bytes.next()?, bytes.next()?];
+            out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+        } else {
+            out.push(b);
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A symbol of an `exchangeInfo` answer: the fields the simulated market can fill truthfully, its
+/// assets, that it trades, and its price and quantity steps as `PRICE_FILTER` and `LOT_SIZE`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SymbolInfo {
+    symbol: String,
+    status: &'static str,
+    base_asset: String,
+    quote_asset: String,
+    filters: [serde_json::Value; 2],
+}
+
+/// `exchangeInfo` for `symbol=BTCUSDT` or `symbols=["BTCUSDT","ETHBTC"]` (URL-encoded), or for every
+/// market the simulator has when neither is given; `None` when a symbol is not one it can read.
+fn exchange_info(query: &str, shared: &Shared) -> Option<String> {
+    let mut raw_symbols = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("symbol", value)) => raw_symbols.push(percent_decoded(value)?),
+            Some(("symbols", value)) => {
+                let list: Vec<String> = serde_json::from_str(&percent_decoded(value)?).ok()?;
+                raw_symbols.extend(list);
+            }
+            _ => {}
+        }
+    }
+    if raw_symbols.is_empty() {
+        raw_symbols = shared
+            .market_symbols()
+            .iter()
+            .map(|s| raw_symbol(s))
+            .collect();
+    }
+    let step = |kind: &str, field: &str, value: Decimal| json!({"filterType": kind, field: value.to_string()});
+    let mut symbols = Vec::new();
+    for raw in raw_symbols {
+        let canonical = joined_spot(&raw)?;
+        shared.with_market(canonical.as_str(), |_| ());
+        symbols.push(SymbolInfo {
+            symbol: raw.to_ascii_uppercase(),
+            status: "TRADING",
+            base_asset: canonical.base().to_owned(),
+            quote_asset: canonical.quote().to_owned(),
+            filters: [
+                step("PRICE_FILTER", "tickSize", super::market::price(1)),
+                step("LOT_SIZE", "stepSize", super::market::quantity(1)),
+            ],
+        });
+    }
+    let server_time = tickstream_model::UnixNanos::now().0 / 1_000_000;
+    Some(json!({"timezone": "UTC", "serverTime": server_time, "exchangeFilters": [], "symbols": symbols}).to_string())
 }
 
 impl Protocol for BinanceProtocol {
@@ -151,7 +224,7 @@ impl Protocol for BinanceProtocol {
                 "depth" | "depth@100ms" => Kind::Depth,
                 _ => continue,
             };
-            let Some(canonical) = symbol_from_suffix(symbol) else {
+            let Some(canonical) = joined_spot(symbol) else {
                 continue;
             };
             shared.with_market(canonical.as_str(), |_| ());

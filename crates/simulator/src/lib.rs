@@ -1,5 +1,6 @@
 //! The exchange simulator: a local websocket server speaking Binance spot (`/binance/stream`, plus the
-//! REST depth snapshot at `/binance/api/v3/depth`), Coinbase Advanced Trade (`/coinbase`, plus its
+//! REST depth snapshot at `/binance/api/v3/depth` and the instrument list at
+//! `/binance/api/v3/exchangeInfo`), Coinbase Advanced Trade (`/coinbase`, plus its
 //! product list at `/coinbase/api/v3/brokerage/market/products`), the Coinbase
 //! Exchange feed (`/coinbase-exchange`), Kraken v2 (`/kraken`), OKX v5 (`/okx`), Bitstamp v2
 //! (`/bitstamp`, plus `/bitstamp/api/v2/order_book/<pair>/`) and Bybit v5 (`/bybit/v5/public/spot` and
@@ -8,11 +9,14 @@
 
 pub mod binance;
 pub mod bitstamp;
+mod book;
 pub mod bybit;
 pub mod coinbase;
+mod error;
 pub mod kraken;
 pub mod market;
 pub mod okx;
+pub mod symbols;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -34,7 +38,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-use crate::Error;
+pub use error::Error;
 use market::{Market, Step};
 
 /// A fault, applied to every connection open when it is injected.
@@ -126,6 +130,12 @@ impl Shared {
             tick_nanos: AtomicU64::new(duration_nanos(SimulatorConfig::default().tick)),
             steps_taken: AtomicU64::new(0),
         }
+    }
+
+    /// The canonical symbols of the markets made so far.
+    pub fn market_symbols(&self) -> Vec<String> {
+        let markets = self.markets.lock().unwrap_or_else(PoisonError::into_inner);
+        markets.keys().cloned().collect()
     }
 
     /// Runs `f` on the market of a canonical symbol, created on first use.
@@ -376,11 +386,11 @@ async fn serve_connection(tcp: TcpStream, shared: Arc<Shared>) {
             run_protocol(ws, shared, faults, bitstamp::BitstampProtocol::default()).await
         }
         "/bybit/v5/public/spot" => {
-            let protocol = bybit::BybitProtocol::new(crate::bybit::BybitMarket::Spot);
+            let protocol = bybit::BybitProtocol::new(bybit::Category::Spot);
             run_protocol(ws, shared, faults, protocol).await
         }
         "/bybit/v5/public/linear" => {
-            let protocol = bybit::BybitProtocol::new(crate::bybit::BybitMarket::Linear);
+            let protocol = bybit::BybitProtocol::new(bybit::Category::Linear);
             run_protocol(ws, shared, faults, protocol).await
         }
         _ => {
@@ -491,7 +501,7 @@ pub fn going_away(reason: &str) -> CloseFrame {
     }
 }
 
-/// The REST side: `GET /binance/api/v3/depth?symbol=BTCUSDT&limit=N`,
+/// The REST side: `GET /binance/api/v3/depth?symbol=BTCUSDT&limit=N`, `GET /binance/api/v3/exchangeInfo`,
 /// `GET /bitstamp/api/v2/order_book/btcusd/`, `GET /coinbase/api/v3/brokerage/market/products`, and
 /// the bodies given to [`Simulator::serve_rest`].
 async fn serve_http(mut tcp: TcpStream, shared: &Shared) {

@@ -9,7 +9,6 @@ mod depth;
 pub mod messages;
 pub mod parse;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use tickstream_model::{Event, Exchange, UnixNanos};
@@ -17,13 +16,31 @@ use tickstream_model::{Event, Exchange, UnixNanos};
 pub use depth::{DepthBook, DepthNeed, book_update};
 use parse::{Frame, classify};
 
-use crate::symbols::SymbolMap;
+use crate::venues::connection_state::ConnectionState;
 use crate::{
     BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
-    VenueLimits, VenueSignal,
+    VenueLimits, VenueProfile, VenueSignal,
 };
 
-pub const DEFAULT_WS_URL: &str = "wss://stream.binance.com:9443";
+/// What the venue declares: endpoint, keepalive and limits.
+pub const PROFILE: VenueProfile = VenueProfile {
+    exchange: Exchange::Binance,
+    default_ws_url: "wss://stream.binance.com:9443",
+    // The server pings every 20 s and expects pongs; we only watch for silence.
+    keepalive: Keepalive {
+        ping_interval: None,
+        idle_timeout: Duration::from_secs(60),
+    },
+    ping_frame: None,
+    // 1024 streams per connection; at most 5 incoming messages per second (pongs included); a
+    // connection is closed after 24 hours.
+    limits: VenueLimits {
+        max_streams_per_connection: 1024,
+        subscribe_frame_interval: Duration::from_millis(250),
+        max_connection_age: Some(Duration::from_secs(24 * 3600)),
+    },
+};
+
 pub const DEFAULT_REST_URL: &str = "https://api.binance.com";
 /// Levels per side of the REST snapshot: request weight 50 (5000 levels weigh 250 of the 6000 per minute,
 /// too much when many books resync at once); deeper levels arrive as they change.
@@ -46,47 +63,29 @@ pub fn stream_name(sub: &Subscription) -> String {
 /// The Binance spot venue for one connection.
 #[derive(Debug)]
 pub struct Binance {
-    symbols: SymbolMap,
-    books: HashMap<String, DepthBook>,
+    state: ConnectionState<DepthBook>,
     rest_url: String,
-    mode: BookMode,
-    signals: Vec<VenueSignal>,
 }
 
 impl Binance {
     /// A venue serving `subs`; REST snapshots come from `rest_url` (`https://api.binance.com` or the
     /// simulator).
     pub fn new(subs: &[Subscription], rest_url: &str, mode: BookMode) -> Binance {
-        let mut symbols = SymbolMap::new();
-        for sub in subs {
-            symbols.insert(&sub.raw_symbol.to_ascii_uppercase(), sub.symbol.clone());
-        }
         Binance {
-            symbols,
-            books: HashMap::new(),
+            state: ConnectionState::new(
+                subs,
+                str::to_ascii_uppercase,
+                parse::symbol_from_suffix,
+                "symbol",
+                mode,
+            ),
             rest_url: rest_url.trim_end_matches('/').to_owned(),
-            mode,
-            signals: Vec::new(),
         }
     }
 
     /// The book of a venue symbol, if depth was seen for it.
     pub fn book(&self, raw_symbol: &str) -> Option<&DepthBook> {
-        self.books.get(raw_symbol)
-    }
-
-    fn resolve(
-        &mut self,
-        raw: &str,
-    ) -> Result<(tickstream_model::Symbol, std::sync::Arc<str>), ParseError> {
-        self.symbols
-            .resolve(raw, parse::symbol_from_suffix)
-            .ok_or_else(|| {
-                ParseError::new(
-                    RejectReason::InvalidSymbol,
-                    format!("unknown symbol {raw:?}"),
-                )
-            })
+        self.state.books.get(raw_symbol)
     }
 
     fn snapshot_url(&self, raw: &str) -> String {
@@ -98,8 +97,8 @@ impl Binance {
 }
 
 impl Venue for Binance {
-    fn exchange(&self) -> Exchange {
-        Exchange::Binance
+    fn profile(&self) -> &'static VenueProfile {
+        &PROFILE
     }
 
     fn url(&self, base: &str, _subs: &[Subscription]) -> Result<String, Error> {
@@ -122,24 +121,6 @@ impl Venue for Binance {
             .collect()
     }
 
-    fn keepalive(&self) -> Keepalive {
-        // The server pings every 20 s and expects pongs; we only watch for silence.
-        Keepalive {
-            ping_interval: None,
-            idle_timeout: Duration::from_secs(60),
-        }
-    }
-
-    fn limits(&self) -> VenueLimits {
-        // 1024 streams per connection; at most 5 incoming messages per second (pongs included); a
-        // connection is closed after 24 hours.
-        VenueLimits {
-            max_streams_per_connection: 1024,
-            subscribe_frame_interval: Duration::from_millis(250),
-            max_connection_age: Some(Duration::from_secs(24 * 3600)),
-        }
-    }
-
     fn parse(
         &mut self,
         frame: &str,
@@ -148,21 +129,21 @@ impl Venue for Binance {
     ) -> Result<(), ParseError> {
         match classify(frame)? {
             Frame::Trade(msg) => {
-                let sym = self.resolve(msg.symbol)?;
+                let sym = self.state.resolve(msg.symbol)?;
                 out.push(Event::Trade(parse::parse_trade(&msg, sym, ts_recv)?));
             }
             Frame::AggTrade(msg) => {
-                let sym = self.resolve(msg.symbol)?;
+                let sym = self.state.resolve(msg.symbol)?;
                 out.push(Event::Trade(parse::parse_agg_trade(&msg, sym, ts_recv)?));
             }
             Frame::BookTicker(msg) => {
-                let sym = self.resolve(msg.symbol)?;
+                let sym = self.state.resolve(msg.symbol)?;
                 out.push(Event::Quote(parse::parse_book_ticker(&msg, sym, ts_recv)?));
             }
             Frame::Depth(msg) => {
-                let (symbol, raw) = self.resolve(msg.symbol)?;
+                let (symbol, raw) = self.state.resolve(msg.symbol)?;
                 let update = parse::parse_depth_update(&msg)?;
-                if self.mode == BookMode::Unsynced {
+                if self.state.mode == BookMode::Unsynced {
                     out.push(Event::Book(book_update(
                         (&symbol, &raw),
                         &update,
@@ -171,17 +152,17 @@ impl Venue for Binance {
                     )));
                     return Ok(());
                 }
-                let book = self.books.entry(raw.to_string()).or_default();
+                let book = self.state.books.entry(raw.to_string()).or_default();
                 if book.on_update(update, (&symbol, &raw), ts_recv, out) == DepthNeed::Snapshot {
                     let url = self.snapshot_url(&raw);
-                    self.signals.push(VenueSignal::FetchSnapshot {
+                    self.state.signals.push(VenueSignal::FetchSnapshot {
                         raw_symbol: raw.to_string(),
                         url,
                     });
                 }
             }
             Frame::ServerShutdown(msg) => {
-                self.signals.push(VenueSignal::Reconnect {
+                self.state.signals.push(VenueSignal::Reconnect {
                     reason: format!("serverShutdown at {} ms", msg.event_time),
                 });
             }
@@ -192,7 +173,7 @@ impl Venue for Binance {
                         format!("code {code}: {}", msg.msg.unwrap_or_default()),
                     ));
                 }
-                None => self.signals.push(VenueSignal::Subscribed {
+                None => self.state.signals.push(VenueSignal::Subscribed {
                     detail: format!("request {} acknowledged", msg.id.unwrap_or_default()),
                 }),
             },
@@ -208,11 +189,11 @@ impl Venue for Binance {
         out: &mut Vec<Event>,
     ) -> Result<(), ParseError> {
         let snapshot = parse::parse_depth_snapshot(body)?;
-        let (symbol, raw) = self.resolve(raw_symbol)?;
-        let book = self.books.entry(raw.to_string()).or_default();
+        let (symbol, raw) = self.state.resolve(raw_symbol)?;
+        let book = self.state.books.entry(raw.to_string()).or_default();
         if book.on_snapshot(snapshot, (&symbol, &raw), ts_recv, out) == DepthNeed::Snapshot {
             let url = self.snapshot_url(&raw);
-            self.signals.push(VenueSignal::FetchSnapshot {
+            self.state.signals.push(VenueSignal::FetchSnapshot {
                 raw_symbol: raw.to_string(),
                 url,
             });
@@ -221,13 +202,10 @@ impl Venue for Binance {
     }
 
     fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
-        signals.append(&mut self.signals);
+        self.state.drain_signals(signals);
     }
 
     fn reset(&mut self) {
-        self.signals.clear();
-        for book in self.books.values_mut() {
-            book.reset();
-        }
+        self.state.reset(DepthBook::reset);
     }
 }

@@ -14,9 +14,16 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 
 use super::market::Step;
 use super::{Protocol, Shared, going_away, wire};
-use crate::book::L2Book;
-use crate::bybit::BybitMarket;
-use crate::bybit::parse::market_symbol;
+use crate::book::PublishedBook;
+use crate::symbols::{joined_perpetual, joined_spot};
+
+/// Which of Bybit's public endpoints a connection is on: `spot` or `linear` (USDT and USDC
+/// perpetuals), which name the same symbol text (`BTCUSDT`) for different instruments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    Spot,
+    Linear,
+}
 
 /// A book topic of one symbol: its topic name, venue symbol, update id `u`, market update id and the
 /// book as published.
@@ -26,13 +33,13 @@ struct BookTopic {
     raw: String,
     u: u64,
     at: u64,
-    book: L2Book,
+    book: PublishedBook,
 }
 
 /// One connection's subscriptions, by canonical symbol.
 #[derive(Debug)]
 pub struct BybitProtocol {
-    market: BybitMarket,
+    category: Category,
     trades: BTreeSet<(String, String)>,
     bbo: BTreeSet<(String, String)>,
     books: BTreeMap<String, BookTopic>,
@@ -40,9 +47,9 @@ pub struct BybitProtocol {
 }
 
 impl BybitProtocol {
-    pub fn new(market: BybitMarket) -> BybitProtocol {
+    pub fn new(category: Category) -> BybitProtocol {
         BybitProtocol {
-            market,
+            category,
             trades: BTreeSet::new(),
             bbo: BTreeSet::new(),
             books: BTreeMap::new(),
@@ -58,7 +65,11 @@ impl BybitProtocol {
             ["orderbook", depth, raw] if ["50", "200"].contains(depth) => ("book", *raw),
             _ => return,
         };
-        let Some(canonical) = market_symbol(self.market, raw) else {
+        let canonical = match self.category {
+            Category::Spot => joined_spot(raw),
+            Category::Linear => joined_perpetual(raw),
+        };
+        let Some(canonical) = canonical else {
             return;
         };
         let canonical = canonical.as_str().to_owned();
@@ -99,8 +110,7 @@ impl BybitProtocol {
                     data,
                     cts: ts,
                 }));
-                let mut book = L2Book::new();
-                book.apply_snapshot(&bids, &asks, Some(at));
+                let book = PublishedBook::from_levels(&bids, &asks);
                 self.books.insert(
                     canonical.clone(),
                     BookTopic {
@@ -245,7 +255,7 @@ impl Protocol for BybitProtocol {
         {
             book.at = step.last_update_id;
             book.u += 1;
-            book.book.apply_delta(&step.bids, &step.asks);
+            book.book.apply(&step.bids, &step.asks);
             // After a sequence reset the delta carries the whole book, with `u` back at 1.
             let reset = std::mem::take(&mut self.reset_next);
             let whole: (Vec<Level>, Vec<Level>);

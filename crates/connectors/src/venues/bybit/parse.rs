@@ -6,8 +6,8 @@ use tickstream_model::{Exchange, Level, Symbol, Trade, UnixNanos};
 
 use super::messages::{BookMsg, TradeMsg};
 use crate::ParseError;
-use crate::binance::parse::QUOTE_SUFFIXES;
 use crate::fields::{levels, millis_value, price, taker_side, trade_quantity};
+use crate::venues::binance::parse::QUOTE_SUFFIXES;
 
 /// Which v5 public endpoint a connection uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
