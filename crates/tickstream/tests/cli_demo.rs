@@ -1,7 +1,7 @@
 //! `tickstream run pipelines/demo.toml --for ...`: the demo (simulator ports moved to free ones, run in a
 //! directory of its own) prints status lines when standard error is not a terminal and ends with a summary
-//! naming events by node and kind, the lake, the topics, the API and a DuckDB query; the query runs on
-//! the lake the run wrote.
+//! naming events by node and kind (signals included, within the first minute), the lake, the topics, the
+//! API and a DuckDB query; the query runs on the lake the run wrote. A clean start logs no warning.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -57,7 +57,14 @@ fn printed_query(stderr: &str) -> String {
 
 #[test]
 fn the_demo_shows_status_lines_and_ends_with_a_summary() {
-    let (dir, api_port, stderr) = run_demo("demo", "12s");
+    // Long enough for the first signals: the demo's rule on 5 s bars fires within its first minute.
+    let (dir, api_port, stderr) = run_demo("demo", "50s");
+    // A clean start (up to the first status line) warns of nothing, and logs to a pipe carry no colour
+    // escapes.
+    let start = stderr.split("\nstatus 0:00:").next().unwrap_or_default();
+    let warnings: Vec<&str> = start.lines().filter(|l| l.contains(" WARN ")).collect();
+    assert!(warnings.is_empty(), "{warnings:#?}");
+    assert!(!stderr.contains('\x1b'), "colour escapes in: {stderr}");
     // Standard error is a pipe here: one plain status line every 10 s, not a redrawn panel.
     let status = stderr
         .lines()
@@ -75,9 +82,15 @@ fn the_demo_shows_status_lines_and_ends_with_a_summary() {
         "{status}"
     );
 
-    let summary = &stderr[stderr.find("\nran for 0:00:1").expect("the summary") + 1..];
+    let summary = &stderr[stderr.find("\nran for 0:00:5").expect("the summary") + 1..];
     assert!(summary.contains("events by node and kind:"), "{summary}");
-    for node in ["binance", "ticks", "bars", "indicators"] {
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.trim_start().starts_with("signals ") && l.contains(" signal ")),
+        "signals fired: {summary}"
+    );
+    for node in ["binance", "ticks", "bars", "indicators", "signals"] {
         assert!(
             summary
                 .lines()
