@@ -1,5 +1,6 @@
 //! Checked venue fields shared by the parsers: prices and quantities as exact decimals with the rules
-//! every venue obeys, timestamps, and the status events parsers emit.
+//! every venue obeys, timestamps, the trades and quotes built from them, and the status events parsers
+//! emit.
 
 use std::sync::Arc;
 
@@ -7,7 +8,7 @@ use serde_json::value::RawValue;
 
 use tickstream_model::{
     AggressorSide, BookAction, BookUpdate, Decimal, Event, Exchange, FeedState, FeedStatus, Level,
-    Quote, Symbol, UnixNanos,
+    Quote, Symbol, Trade, UnixNanos,
 };
 
 use crate::book::L2Book;
@@ -64,6 +65,66 @@ pub fn peek_string_field<'a>(body: &'a str, quoted_key: &str) -> Option<&'a str>
     None
 }
 
+/// A trade from a venue's fields: `ts` is `(ts_event, ts_recv)`, `price_quantity` the price and the
+/// traded quantity as sent, checked here. `side` is the venue's reading of its side word; it is checked
+/// after price and quantity, so a bad price or quantity is the reason given.
+pub fn trade(
+    exchange: Exchange,
+    symbol: (Symbol, Arc<str>),
+    ts: (UnixNanos, UnixNanos),
+    trade_id: String,
+    price_quantity: [&str; 2],
+    side: Result<AggressorSide, ParseError>,
+) -> Result<Trade, ParseError> {
+    let [price_text, quantity_text] = price_quantity;
+    Ok(Trade {
+        exchange,
+        symbol: symbol.0,
+        raw_symbol: symbol.1,
+        ts_event: ts.0,
+        ts_recv: ts.1,
+        trade_id,
+        price: price(price_text)?,
+        quantity: trade_quantity(quantity_text)?,
+        side: side?,
+    })
+}
+
+/// A quote from a venue's best bid and offer, each `[price, size]` as sent and checked here (bid
+/// first); `ts` is `(ts_event, ts_recv)`.
+pub fn quote(
+    exchange: Exchange,
+    symbol: (Symbol, Arc<str>),
+    ts: (UnixNanos, UnixNanos),
+    bid: [&str; 2],
+    ask: [&str; 2],
+) -> Result<Quote, ParseError> {
+    let bid = level(bid[0], bid[1])?;
+    let ask = level(ask[0], ask[1])?;
+    Ok(level_quote(exchange, symbol, ts, bid, ask))
+}
+
+/// A quote from checked best bid and ask levels; `ts` is `(ts_event, ts_recv)`.
+pub fn level_quote(
+    exchange: Exchange,
+    symbol: (Symbol, Arc<str>),
+    ts: (UnixNanos, UnixNanos),
+    bid: Level,
+    ask: Level,
+) -> Quote {
+    Quote {
+        exchange,
+        symbol: symbol.0,
+        raw_symbol: symbol.1,
+        ts_event: ts.0,
+        ts_recv: ts.1,
+        bid_price: bid.price(),
+        bid_size: bid.quantity(),
+        ask_price: ask.price(),
+        ask_size: ask.quantity(),
+    }
+}
+
 /// The BBO of a synced book as a quote, when it changed since the last one published.
 pub fn top_quote(
     exchange: Exchange,
@@ -73,17 +134,14 @@ pub fn top_quote(
     ts_recv: UnixNanos,
 ) -> Option<Event> {
     let (bid, ask) = book.take_top_change()?;
-    Some(Event::Quote(Quote {
+    let symbol = (sym.0.clone(), sym.1.clone());
+    Some(Event::Quote(level_quote(
         exchange,
-        symbol: sym.0.clone(),
-        raw_symbol: sym.1.clone(),
-        ts_event,
-        ts_recv,
-        bid_price: bid.price(),
-        bid_size: bid.quantity(),
-        ask_price: ask.price(),
-        ask_size: ask.quantity(),
-    }))
+        symbol,
+        (ts_event, ts_recv),
+        bid,
+        ask,
+    )))
 }
 
 /// A book update with the venue's sequence, levels sorted best first.

@@ -7,6 +7,7 @@ use tickstream_model::{BookAction, Event, Exchange, FeedState, Level, Symbol, Un
 
 use crate::book::L2Book;
 use crate::fields::{book_event, gap, snapshot_event, status, top_quote};
+use crate::venues::connection_state::ConnectionBook;
 
 type Sym<'a> = (&'a Symbol, &'a Arc<str>);
 
@@ -99,9 +100,11 @@ impl TrackedBook {
         self.book.invalidate();
         self.broken = true;
     }
+}
 
+impl ConnectionBook for TrackedBook {
     /// Forgets the book before a new connection; once rebuilt it reports `resync`.
-    pub fn reset(&mut self) {
+    fn reset(&mut self) {
         if self.book.is_synced() {
             self.broken = true;
         }

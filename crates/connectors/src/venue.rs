@@ -6,6 +6,7 @@ use std::time::Duration;
 use tickstream_model::{Event, Exchange, Symbol, UnixNanos};
 
 use crate::Error;
+use crate::venues::connection_state::ConnectionLifecycle;
 
 /// A market data channel a source subscribes to, by its name in pipeline files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize)]
@@ -174,6 +175,12 @@ impl ParseError {
         }
     }
 
+    /// An `unknown_message` rejection naming what was not known: `unknown_message("channel", "foo")`
+    /// reads `channel "foo"`.
+    pub fn unknown_message(what: &str, value: impl std::fmt::Debug) -> ParseError {
+        ParseError::new(RejectReason::UnknownMessage, format!("{what} {value:?}"))
+    }
+
     pub(crate) fn json(err: serde_json::Error) -> ParseError {
         ParseError::new(RejectReason::ParseError, err.to_string())
     }
@@ -220,10 +227,17 @@ pub trait Venue: Send + Sync {
         ))
     }
 
+    /// The venue's per-connection state: its pending signals and its books.
+    fn connection(&mut self) -> &mut dyn ConnectionLifecycle;
+
     /// Moves the parser's pending signals into `signals`.
-    fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>);
+    fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
+        self.connection().drain_signals(signals);
+    }
 
     /// Forgets per-connection state before a new connection: books become unsynced and wait for a new
     /// snapshot, sequence tracking starts over.
-    fn reset(&mut self);
+    fn reset(&mut self) {
+        self.connection().reset();
+    }
 }

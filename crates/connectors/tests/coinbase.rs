@@ -4,7 +4,7 @@
 mod common;
 
 use common::sim_feed::{SimFeed, TS, parse_all};
-use common::venue_frames::{self, fixture_json, parse, signals};
+use common::venue_frames::{self, fixture_json, only_trade, parse, signals, trade_fields};
 use serde_json::json;
 use tickstream_connectors::venues::coinbase::CoinbaseAdvanced;
 use tickstream_connectors::venues::coinbase_exchange::CoinbaseExchange;
@@ -26,20 +26,17 @@ fn advanced_market_trades() {
         &mut advanced(),
         fixture_json("coinbase", "market_trades.json"),
     );
-    let [Event::Trade(t)] = events.as_slice() else {
-        panic!("{events:?}")
-    };
-    assert_eq!(t.symbol.as_str(), "ETH-USD");
-    assert_eq!(t.trade_id, "000000000");
-    assert_eq!(
-        (t.price.to_string(), t.quantity.to_string()),
-        ("1260.01".into(), "0.3".into())
-    );
     // The documented side is the maker's: a maker BUY means the seller took liquidity.
-    assert_eq!(t.side, AggressorSide::Sell);
     assert_eq!(
-        t.ts_event,
-        UnixNanos::parse_rfc3339("2019-08-14T20:42:27.265Z").unwrap()
+        trade_fields(only_trade(&events)),
+        (
+            "ETH-USD",
+            "000000000",
+            "1260.01".into(),
+            "0.3".into(),
+            AggressorSide::Sell,
+            UnixNanos::parse_rfc3339("2019-08-14T20:42:27.265Z").unwrap()
+        )
     );
 }
 

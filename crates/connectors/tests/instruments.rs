@@ -55,6 +55,18 @@ async fn offline(
     fallback
 }
 
+/// An instrument as `(symbol, raw symbol, base, quote, price increment, size increment)`, to compare.
+fn row(i: &Instrument) -> (&str, &str, &str, &str, String, String) {
+    (
+        i.symbol.as_str(),
+        i.raw_symbol.as_str(),
+        i.base.as_str(),
+        i.quote.as_str(),
+        i.price_increment.unwrap().to_string(),
+        i.size_increment.unwrap().to_string(),
+    )
+}
+
 #[test]
 fn exchange_info_gives_assets_and_steps() {
     let instruments = parse_binance_exchange_info(&exchange_info()).unwrap();
@@ -114,19 +126,7 @@ async fn venue_then_cache_then_suffix_rule() {
 #[test]
 fn coinbase_products_give_currency_ids_and_increments() {
     let instruments = parse_coinbase_products(&coinbase_products()).unwrap();
-    let rows: Vec<(&str, &str, &str, &str, String, String)> = instruments
-        .iter()
-        .map(|i| {
-            (
-                i.symbol.as_str(),
-                i.raw_symbol.as_str(),
-                i.base.as_str(),
-                i.quote.as_str(),
-                i.price_increment.unwrap().to_string(),
-                i.size_increment.unwrap().to_string(),
-            )
-        })
-        .collect();
+    let rows: Vec<_> = instruments.iter().map(row).collect();
     // BTC-USDC displays its quote as USD; its currency id says USDC.
     assert_eq!(
         rows,
@@ -218,24 +218,26 @@ async fn the_simulator_serves_its_own_binance_exchange_info() {
     config.rest_url = Some(sim.rest_url("binance"));
     let catalog = load_instruments(&config).await;
     assert_eq!(catalog.origin, InstrumentOrigin::Venue);
-    let instruments: Vec<(&str, &str, &str, String, String)> = catalog
-        .instruments
-        .iter()
-        .map(|i| {
-            (
-                i.symbol.as_str(),
-                i.base.as_str(),
-                i.quote.as_str(),
-                i.price_increment.unwrap().to_string(),
-                i.size_increment.unwrap().to_string(),
-            )
-        })
-        .collect();
+    let instruments: Vec<_> = catalog.instruments.iter().map(row).collect();
     assert_eq!(
         instruments,
         [
-            ("BTC-USDT", "BTC", "USDT", "0.01".into(), "0.0001".into()),
-            ("ETH-BTC", "ETH", "BTC", "0.01".into(), "0.0001".into())
+            (
+                "BTC-USDT",
+                "BTCUSDT",
+                "BTC",
+                "USDT",
+                "0.01".into(),
+                "0.0001".into()
+            ),
+            (
+                "ETH-BTC",
+                "ETHBTC",
+                "ETH",
+                "BTC",
+                "0.01".into(),
+                "0.0001".into()
+            )
         ]
     );
     assert_eq!(catalog.find("btcusdt").unwrap().raw_symbol, "BTCUSDT");

@@ -11,7 +11,7 @@ use tickstream_simulator::Protocol;
 use tickstream_simulator::okx::OkxProtocol;
 
 use common::sim_feed::TS;
-use common::venue_frames::{fixture_json, parse, signals, sub};
+use common::venue_frames::{fixture_json, only_trade, parse, signals, sub, trade_fields};
 
 fn fixture(name: &str) -> Value {
     fixture_json("okx", name)
@@ -71,17 +71,17 @@ fn subscription_frames() {
 fn trades_keep_ids_taker_side_and_kind() {
     let mut v = venue(BookMode::Snapshots);
     let events = parse(&mut v, fixture("trades.json"));
-    let [Event::Trade(t)] = events.as_slice() else {
-        panic!("{events:?}")
-    };
-    assert_eq!(t.symbol.as_str(), "BTC-USDT");
-    assert_eq!(t.trade_id, "130639474");
     assert_eq!(
-        (t.price.to_string(), t.quantity.to_string()),
-        ("42219.9".into(), "0.12060306".into())
+        trade_fields(only_trade(&events)),
+        (
+            "BTC-USDT",
+            "130639474",
+            "42219.9".into(),
+            "0.12060306".into(),
+            AggressorSide::Buy,
+            UnixNanos(1_630_048_897_897_000_000)
+        )
     );
-    assert_eq!(t.side, AggressorSide::Buy);
-    assert_eq!(t.ts_event, UnixNanos(1_630_048_897_897_000_000));
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{
     WAIT, config, is_state, is_synced_delta, last_status, simulator, start, status_text, synced,
-    until, until_state,
+    synced_source, until, until_state,
 };
 use tickstream_connectors::Channel;
 use tickstream_connectors::runner::ExchangeSourceConfig;
@@ -51,9 +51,7 @@ async fn binance_end_to_end_with_snapshot_join() {
 
 #[tokio::test]
 async fn binance_skipped_sequence_is_a_gap_then_a_resync() {
-    let sim = simulator().await;
-    let mut rx = start(config(&sim, Exchange::Binance, "ETH-USDT"), 1024);
-    synced(&mut rx).await;
+    let (sim, mut rx, _) = synced_source(Exchange::Binance, "ETH-USDT").await;
     sim.inject(Fault::SkipSequence);
     let events = until_state(&mut rx, FeedState::Gap).await;
     let gap = last_status(&events);
@@ -80,9 +78,7 @@ async fn binance_skipped_sequence_is_a_gap_then_a_resync() {
 
 #[tokio::test]
 async fn binance_dropped_connection_reconnects_and_resyncs() {
-    let sim = simulator().await;
-    let mut rx = start(config(&sim, Exchange::Binance, "BTC-USDT"), 1024);
-    synced(&mut rx).await;
+    let (sim, mut rx, _) = synced_source(Exchange::Binance, "BTC-USDT").await;
     sim.inject(Fault::Drop);
     until_state(&mut rx, FeedState::Disconnected).await;
     let events = until_state(&mut rx, FeedState::Reconnecting).await;
@@ -100,9 +96,7 @@ async fn binance_dropped_connection_reconnects_and_resyncs() {
 
 #[tokio::test]
 async fn binance_server_shutdown_is_a_reconnect() {
-    let sim = simulator().await;
-    let mut rx = start(config(&sim, Exchange::Binance, "BTC-USDT"), 1024);
-    synced(&mut rx).await;
+    let (sim, mut rx, _) = synced_source(Exchange::Binance, "BTC-USDT").await;
     sim.inject(Fault::Reconnect);
     let events = until_state(&mut rx, FeedState::Disconnected).await;
     let detail = status_text(events.last().unwrap()).unwrap();
@@ -116,9 +110,7 @@ async fn binance_server_shutdown_is_a_reconnect() {
 
 #[tokio::test]
 async fn garbage_is_rejected_and_the_feed_goes_on() {
-    let sim = simulator().await;
-    let mut rx = start(config(&sim, Exchange::Binance, "BTC-USDT"), 1024);
-    synced(&mut rx).await;
+    let (sim, mut rx, _) = synced_source(Exchange::Binance, "BTC-USDT").await;
     sim.inject(Fault::Garbage);
     let events = until_state(&mut rx, FeedState::Rejected).await;
     let rejected = last_status(&events);

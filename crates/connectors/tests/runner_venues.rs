@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Events, WAIT, config, is_state, is_synced_delta, last_status, simulator, start, synced, until,
-    until_state,
+    Events, WAIT, config, is_state, is_synced_delta, last_status, simulator, start, synced,
+    synced_source, until, until_state,
 };
 use tickstream_model::{BookAction, Event, Exchange, FeedState};
 use tickstream_simulator::Fault;
@@ -67,9 +67,7 @@ async fn kraken_end_to_end_and_a_corrupted_checksum() {
 
 #[tokio::test]
 async fn okx_skipped_sequence_is_a_gap_then_a_resync() {
-    let sim = simulator().await;
-    let mut rx = start(config(&sim, Exchange::Okx, "BTC-USDT-PERP"), 1024);
-    let events = synced(&mut rx).await;
+    let (sim, mut rx, events) = synced_source(Exchange::Okx, "BTC-USDT-PERP").await;
     assert!(
         events
             .iter()
@@ -88,9 +86,7 @@ async fn okx_skipped_sequence_is_a_gap_then_a_resync() {
 
 #[tokio::test]
 async fn bybit_skipped_update_id_is_a_gap_then_a_resync() {
-    let sim = simulator().await;
-    let mut rx = start(config(&sim, Exchange::Bybit, "ETH-USDT"), 1024);
-    synced(&mut rx).await;
+    let (sim, mut rx, _) = synced_source(Exchange::Bybit, "ETH-USDT").await;
     until(&mut rx, WAIT, "a trade", |e| matches!(e, Event::Trade(_))).await;
     sim.inject(Fault::SkipSequence);
     let events = until_state(&mut rx, FeedState::Gap).await;
@@ -102,9 +98,7 @@ async fn bybit_skipped_update_id_is_a_gap_then_a_resync() {
 
 #[tokio::test]
 async fn bybit_linear_perpetuals_end_to_end() {
-    let sim = simulator().await;
-    let mut rx = start(config(&sim, Exchange::Bybit, "BTC-USDT-PERP"), 1024);
-    synced(&mut rx).await;
+    let (_sim, mut rx, _) = synced_source(Exchange::Bybit, "BTC-USDT-PERP").await;
     let events = until(&mut rx, WAIT, "a trade", |e| matches!(e, Event::Trade(_))).await;
     let Some(Event::Trade(t)) = events.last() else {
         unreachable!()
@@ -117,9 +111,7 @@ async fn bybit_linear_perpetuals_end_to_end() {
 
 #[tokio::test]
 async fn bitstamp_reconnect_request_rebuilds_the_book() {
-    let sim = simulator().await;
-    let mut rx = start(config(&sim, Exchange::Bitstamp, "BTC-USD"), 1024);
-    synced(&mut rx).await;
+    let (sim, mut rx, _) = synced_source(Exchange::Bitstamp, "BTC-USD").await;
     sim.inject(Fault::Reconnect);
     let events = until_state(&mut rx, FeedState::Disconnected).await;
     let s = last_status(&events);
@@ -130,9 +122,7 @@ async fn bitstamp_reconnect_request_rebuilds_the_book() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn kraken_silence_is_stale_then_a_reconnect_and_resync() {
-    let sim = simulator().await;
-    let mut rx = start(config(&sim, Exchange::Kraken, "ETH-USD"), 1024);
-    synced(&mut rx).await;
+    let (sim, mut rx, _) = synced_source(Exchange::Kraken, "ETH-USD").await;
     tokio::time::pause();
     sim.inject(Fault::Silence);
     let started = tokio::time::Instant::now();

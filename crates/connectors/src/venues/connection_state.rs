@@ -1,5 +1,6 @@
 //! `ConnectionState`: what every venue keeps for one connection and handles the same way, the
-//! subscribed symbols, the books by venue symbol, the book mode and the signals for the runner.
+//! subscribed symbols, the books by venue symbol, the book mode and the signals for the runner, and
+//! the traits through which [`crate::Venue`] drains the signals and resets the books.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -52,6 +53,14 @@ impl<B> ConnectionState<B> {
         self.symbols.resolve_or_reject(raw, self.rule, self.what)
     }
 
+    /// Asks the runner to fetch the REST book snapshot of the venue symbol `raw` from `url`.
+    pub fn fetch_snapshot(&mut self, raw: &str, url: String) {
+        self.signals.push(VenueSignal::FetchSnapshot {
+            raw_symbol: raw.to_owned(),
+            url,
+        });
+    }
+
     /// A venue's answer to a request (`subscribe`, `unsubscribe`, `ping`): a refusal is a
     /// `venue_error` rejection quoting `message`; an accepted `subscribe` is reported as subscribed.
     pub fn answer(
@@ -73,15 +82,31 @@ impl<B> ConnectionState<B> {
         }
         Ok(())
     }
+}
 
+/// A book a venue keeps for one symbol of a connection.
+pub trait ConnectionBook {
+    /// Forgets the book before a new connection: it waits for a new snapshot.
+    fn reset(&mut self);
+}
+
+/// What the runner asks of a venue's per-connection state, through the default methods of
+/// [`crate::Venue`]: the pending signals, and forgetting it all before a new connection.
+pub trait ConnectionLifecycle {
     /// Moves the pending signals into `signals`.
-    pub fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
+    fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>);
+
+    /// Forgets the pending signals and resets every book, before a new connection.
+    fn reset(&mut self);
+}
+
+impl<B: ConnectionBook> ConnectionLifecycle for ConnectionState<B> {
+    fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
         signals.append(&mut self.signals);
     }
 
-    /// Forgets the pending signals and resets every book with `reset_book`, before a new connection.
-    pub fn reset(&mut self, reset_book: impl FnMut(&mut B)) {
+    fn reset(&mut self) {
         self.signals.clear();
-        self.books.values_mut().for_each(reset_book);
+        self.books.values_mut().for_each(ConnectionBook::reset);
     }
 }

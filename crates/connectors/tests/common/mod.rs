@@ -120,6 +120,15 @@ pub fn is_synced_delta(event: &Event) -> bool {
     matches!(event, Event::Book(b) if b.action == BookAction::Delta && b.synced)
 }
 
+/// A simulator and a source on it serving one symbol's trades, BBO and book, once the book is synced;
+/// with the events up to then (as [`synced`] returns them). The simulator stops when dropped.
+pub async fn synced_source(exchange: Exchange, symbol: &str) -> (Simulator, Events, Vec<Event>) {
+    let sim = simulator().await;
+    let mut rx = start(config(&sim, exchange, symbol), 1024);
+    let events = synced(&mut rx).await;
+    (sim, rx, events)
+}
+
 /// Starts a source on a channel of `capacity` batches.
 pub fn start(config: ExchangeSourceConfig, capacity: usize) -> Events {
     let (tx, rx) = mpsc::channel(capacity);

@@ -1,9 +1,9 @@
 //! What the offline normalization tests share: stored fixtures as input lines, and a run of
-//! `normalize` with a fixed receive clock, read back as events.
+//! `normalize` with a fixed receive clock, read back as events, and the summary a run should give.
 
 use tickstream_connectors::normalize::normalize_with_clock;
-use tickstream_connectors::{Market, NormalizeSummary};
-use tickstream_model::{Event, Exchange, UnixNanos};
+use tickstream_connectors::{Market, NormalizeSummary, RejectReason};
+use tickstream_model::{Event, EventKind, Exchange, UnixNanos};
 
 use super::venue_frames::fixture_text;
 
@@ -26,4 +26,17 @@ pub fn run(exchange: Exchange, market: Market, input: &str) -> (Vec<Event>, Norm
         .map(|l| serde_json::from_str::<Event>(l).unwrap_or_else(|e| panic!("{l}: {e}")))
         .collect();
     (events, summary)
+}
+
+/// The summary of `frames` input lines giving `events` by kind and rejecting `rejected` by reason.
+pub fn summary_of(
+    frames: u64,
+    events: &[(EventKind, u64)],
+    rejected: &[(RejectReason, u64)],
+) -> NormalizeSummary {
+    NormalizeSummary {
+        frames,
+        events: events.iter().copied().collect(),
+        rejected: rejected.iter().copied().collect(),
+    }
 }

@@ -1,9 +1,9 @@
 //! What the venue parser tests share: the stored fixtures by venue directory, subscriptions, and the
-//! events and signals a venue gives for one frame.
+//! events and signals a venue gives for one frame, and the fields a trade is checked by.
 
 use serde_json::Value;
 use tickstream_connectors::{Channel, Subscription, Venue, VenueSignal};
-use tickstream_model::{Event, Symbol};
+use tickstream_model::{AggressorSide, Event, Symbol, Trade, UnixNanos};
 
 use super::sim_feed::TS;
 
@@ -42,4 +42,25 @@ pub fn signals(v: &mut dyn Venue) -> Vec<VenueSignal> {
     let mut s = Vec::new();
     v.drain_signals(&mut s);
     s
+}
+
+/// The one trade `events` hold; anything else fails the test.
+pub fn only_trade(events: &[Event]) -> &Trade {
+    let [Event::Trade(t)] = events else {
+        panic!("{events:?}")
+    };
+    t
+}
+
+/// What every venue's trade test checks: `(symbol, trade id, price, quantity, side, ts_event)`, the
+/// decimals as the venue wrote them.
+pub fn trade_fields(t: &Trade) -> (&str, &str, String, String, AggressorSide, UnixNanos) {
+    (
+        t.symbol.as_str(),
+        &t.trade_id,
+        t.price.to_string(),
+        t.quantity.to_string(),
+        t.side,
+        t.ts_event,
+    )
 }

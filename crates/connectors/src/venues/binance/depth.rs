@@ -9,6 +9,7 @@ use tickstream_model::{BookAction, BookUpdate, Event, Exchange, FeedState, Symbo
 use super::parse::{DepthSnapshot, DepthUpdate};
 use crate::book::L2Book;
 use crate::fields::{book_event, gap, snapshot_event, status, top_quote};
+use crate::venues::connection_state::ConnectionBook;
 
 /// Deltas kept while a snapshot is on its way; older ones are dropped (the join then re-fetches).
 const MAX_BUFFERED: usize = 4096;
@@ -163,16 +164,6 @@ impl DepthBook {
         need
     }
 
-    /// Forgets the book before a new connection; once rebuilt it reports `resync`.
-    pub fn reset(&mut self) {
-        if self.book.is_synced() {
-            self.broken = true;
-        }
-        self.book.invalidate();
-        self.buffer.clear();
-        self.snapshot_pending = false;
-    }
-
     fn push_quote(
         &mut self,
         sym: Sym<'_>,
@@ -187,6 +178,18 @@ impl DepthBook {
             ts_event,
             ts_recv,
         ));
+    }
+}
+
+impl ConnectionBook for DepthBook {
+    /// Forgets the book before a new connection; once rebuilt it reports `resync`.
+    fn reset(&mut self) {
+        if self.book.is_synced() {
+            self.broken = true;
+        }
+        self.book.invalidate();
+        self.buffer.clear();
+        self.snapshot_pending = false;
     }
 }
 

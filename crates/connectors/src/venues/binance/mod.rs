@@ -16,7 +16,7 @@ use tickstream_model::{Event, Exchange, UnixNanos};
 pub use depth::{DepthBook, DepthNeed, book_update};
 use parse::{Frame, classify};
 
-use crate::venues::connection_state::ConnectionState;
+use crate::venues::connection_state::{ConnectionLifecycle, ConnectionState};
 use crate::{
     BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
     VenueLimits, VenueProfile, VenueSignal,
@@ -155,10 +155,7 @@ impl Venue for Binance {
                 let book = self.state.books.entry(raw.to_string()).or_default();
                 if book.on_update(update, (&symbol, &raw), ts_recv, out) == DepthNeed::Snapshot {
                     let url = self.snapshot_url(&raw);
-                    self.state.signals.push(VenueSignal::FetchSnapshot {
-                        raw_symbol: raw.to_string(),
-                        url,
-                    });
+                    self.state.fetch_snapshot(&raw, url);
                 }
             }
             Frame::ServerShutdown(msg) => {
@@ -193,19 +190,12 @@ impl Venue for Binance {
         let book = self.state.books.entry(raw.to_string()).or_default();
         if book.on_snapshot(snapshot, (&symbol, &raw), ts_recv, out) == DepthNeed::Snapshot {
             let url = self.snapshot_url(&raw);
-            self.state.signals.push(VenueSignal::FetchSnapshot {
-                raw_symbol: raw.to_string(),
-                url,
-            });
+            self.state.fetch_snapshot(&raw, url);
         }
         Ok(())
     }
 
-    fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
-        self.state.drain_signals(signals);
-    }
-
-    fn reset(&mut self) {
-        self.state.reset(DepthBook::reset);
+    fn connection(&mut self) -> &mut dyn ConnectionLifecycle {
+        &mut self.state
     }
 }

@@ -9,7 +9,7 @@ use super::messages::{
     AggTradeMsg, BookTickerMsg, Combined, DepthSnapshotMsg, DepthUpdateMsg, ResponseMsg,
     ServerShutdownMsg, TradeMsg,
 };
-use crate::fields::{levels, millis, peek_string_field, price, quantity, trade_quantity};
+use crate::fields::{levels, millis, peek_string_field, quote, trade};
 use crate::{ParseError, RejectReason};
 
 /// Quote assets Binance lists, longest first where one ends another (`FDUSD` before `USD`). When no
@@ -68,10 +68,7 @@ pub fn classify(frame: &str) -> Result<Frame<'_>, ParseError> {
         Some("aggTrade") => typed(body).map(Frame::AggTrade),
         Some("depthUpdate") => typed(body).map(Frame::Depth),
         Some("serverShutdown") => typed(body).map(Frame::ServerShutdown),
-        Some(other) => Err(ParseError::new(
-            RejectReason::UnknownMessage,
-            format!("event type {other:?}"),
-        )),
+        Some(other) => Err(ParseError::unknown_message("event type", other)),
         None if body.contains("\"result\"") || body.contains("\"code\"") => {
             typed(body).map(Frame::Response)
         }
@@ -96,10 +93,7 @@ fn classify_stream<'a>(stream: &str, data: &'a str) -> Result<Frame<'a>, ParseEr
         "bookTicker" => typed(data).map(Frame::BookTicker),
         "depth" | "depth@100ms" | "depth@1000ms" => typed(data).map(Frame::Depth),
         _ if stream == "!serverShutdown" => typed(data).map(Frame::ServerShutdown),
-        _ => Err(ParseError::new(
-            RejectReason::UnknownMessage,
-            format!("stream {stream:?}"),
-        )),
+        _ => Err(ParseError::unknown_message("stream", stream)),
     }
 }
 
@@ -121,17 +115,14 @@ pub fn parse_trade(
     symbol: (Symbol, Arc<str>),
     ts_recv: UnixNanos,
 ) -> Result<Trade, ParseError> {
-    Ok(Trade {
-        exchange: Exchange::Binance,
-        symbol: symbol.0,
-        raw_symbol: symbol.1,
-        ts_event: millis(msg.trade_time)?,
-        ts_recv,
-        trade_id: msg.trade_id.to_string(),
-        price: price(msg.price)?,
-        quantity: trade_quantity(msg.quantity)?,
-        side: side(msg.buyer_is_maker),
-    })
+    trade(
+        Exchange::Binance,
+        symbol,
+        (millis(msg.trade_time)?, ts_recv),
+        msg.trade_id.to_string(),
+        [msg.price, msg.quantity],
+        Ok(side(msg.buyer_is_maker)),
+    )
 }
 
 /// An `aggTrade` event as a normalized trade; the trade id is the aggregate id.
@@ -140,17 +131,14 @@ pub fn parse_agg_trade(
     symbol: (Symbol, Arc<str>),
     ts_recv: UnixNanos,
 ) -> Result<Trade, ParseError> {
-    Ok(Trade {
-        exchange: Exchange::Binance,
-        symbol: symbol.0,
-        raw_symbol: symbol.1,
-        ts_event: millis(msg.trade_time)?,
-        ts_recv,
-        trade_id: msg.agg_id.to_string(),
-        price: price(msg.price)?,
-        quantity: trade_quantity(msg.quantity)?,
-        side: side(msg.buyer_is_maker),
-    })
+    trade(
+        Exchange::Binance,
+        symbol,
+        (millis(msg.trade_time)?, ts_recv),
+        msg.agg_id.to_string(),
+        [msg.price, msg.quantity],
+        Ok(side(msg.buyer_is_maker)),
+    )
 }
 
 /// A `bookTicker` event as a quote. The stream carries no event time, so `ts_event` is `ts_recv`.
@@ -159,17 +147,13 @@ pub fn parse_book_ticker(
     symbol: (Symbol, Arc<str>),
     ts_recv: UnixNanos,
 ) -> Result<Quote, ParseError> {
-    Ok(Quote {
-        exchange: Exchange::Binance,
-        symbol: symbol.0,
-        raw_symbol: symbol.1,
-        ts_event: ts_recv,
-        ts_recv,
-        bid_price: price(msg.bid_price)?,
-        bid_size: quantity(msg.bid_qty)?,
-        ask_price: price(msg.ask_price)?,
-        ask_size: quantity(msg.ask_qty)?,
-    })
+    quote(
+        Exchange::Binance,
+        symbol,
+        (ts_recv, ts_recv),
+        [msg.bid_price, msg.bid_qty],
+        [msg.ask_price, msg.ask_qty],
+    )
 }
 
 /// A depth update with its levels checked and owned, ready to buffer or apply.

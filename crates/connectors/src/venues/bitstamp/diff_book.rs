@@ -9,6 +9,7 @@ use tickstream_model::{Event, Exchange, Symbol, UnixNanos};
 
 use super::parse::BookData;
 use crate::tracked_book::{TrackedBook, unsynced_delta};
+use crate::venues::connection_state::ConnectionBook;
 
 /// Deltas kept while a snapshot is on its way; the oldest are dropped beyond this (they would be older
 /// than any snapshot fetched after them anyway).
@@ -95,9 +96,11 @@ impl DiffBook {
             self.apply(diff, sym, ts_recv, out);
         }
     }
+}
 
+impl ConnectionBook for DiffBook {
     /// Forgets the book before a new connection; once rebuilt it reports `resync`.
-    pub fn reset(&mut self) {
+    fn reset(&mut self) {
         self.tracked.reset();
         self.buffer.clear();
         self.snapshot_pending = false;

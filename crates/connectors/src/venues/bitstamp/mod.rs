@@ -20,7 +20,7 @@ use diff_book::{DiffBook, DiffNeed, unsynced_diff};
 use messages::{BookMsg, Envelope, TradeMsg};
 
 use crate::venues::binance::parse::symbol_from_suffix;
-use crate::venues::connection_state::ConnectionState;
+use crate::venues::connection_state::{ConnectionLifecycle, ConnectionState};
 use crate::{
     BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
     VenueLimits, VenueProfile, VenueSignal,
@@ -105,10 +105,7 @@ impl Bitstamp {
         let book = self.state.books.entry(raw.to_string()).or_default();
         if book.on_diff(diff, (&symbol, &raw), ts_recv, out) == DiffNeed::Snapshot {
             let url = self.snapshot_url(&raw);
-            self.state.signals.push(VenueSignal::FetchSnapshot {
-                raw_symbol: raw.to_string(),
-                url,
-            });
+            self.state.fetch_snapshot(&raw, url);
         }
         Ok(())
     }
@@ -164,10 +161,7 @@ impl Venue for Bitstamp {
                     let sym = self.state.resolve(pair)?;
                     out.extend(parse::parse_top_of_book(&msg, sym, ts_recv)?.map(Event::Quote));
                 } else {
-                    return Err(ParseError::new(
-                        RejectReason::UnknownMessage,
-                        format!("data on channel {:?}", env.channel),
-                    ));
+                    return Err(ParseError::unknown_message("data on channel", env.channel));
                 }
             }
             "bts:subscription_succeeded" => self.state.signals.push(VenueSignal::Subscribed {
@@ -184,10 +178,7 @@ impl Venue for Bitstamp {
                 ));
             }
             other => {
-                return Err(ParseError::new(
-                    RejectReason::UnknownMessage,
-                    format!("event {other:?}"),
-                ));
+                return Err(ParseError::unknown_message("event", other));
             }
         }
         Ok(())
@@ -207,11 +198,7 @@ impl Venue for Bitstamp {
         Ok(())
     }
 
-    fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
-        self.state.drain_signals(signals);
-    }
-
-    fn reset(&mut self) {
-        self.state.reset(DiffBook::reset);
+    fn connection(&mut self) -> &mut dyn ConnectionLifecycle {
+        &mut self.state
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use tickstream_model::{AggressorSide, Exchange, Level, Quote, Symbol, Trade, UnixNanos};
 
 use super::messages::{BookMsg, TradeMsg};
-use crate::fields::{level, levels, micros_value, price, raw_text, trade_quantity};
+use crate::fields::{level, level_quote, levels, micros_value, raw_text, trade};
 use crate::{ParseError, RejectReason};
 
 /// The documented trade `type`: 0 is a buy, 1 a sell (the taker's side).
@@ -26,17 +26,14 @@ pub fn parse_trade(
     symbol: (Symbol, Arc<str>),
     ts_recv: UnixNanos,
 ) -> Result<Trade, ParseError> {
-    Ok(Trade {
-        exchange: Exchange::Bitstamp,
-        symbol: symbol.0,
-        raw_symbol: symbol.1,
-        ts_event: micros_value(msg.microtimestamp)?,
-        ts_recv,
-        trade_id: raw_text(msg.id).to_owned(),
-        price: price(msg.price_str)?,
-        quantity: trade_quantity(msg.amount_str)?,
-        side: trade_side(msg.kind)?,
-    })
+    trade(
+        Exchange::Bitstamp,
+        symbol,
+        (micros_value(msg.microtimestamp)?, ts_recv),
+        raw_text(msg.id).to_owned(),
+        [msg.price_str, msg.amount_str],
+        trade_side(msg.kind),
+    )
 }
 
 /// A book message with its levels checked and its `microtimestamp`, the key deltas are joined by.
@@ -75,17 +72,8 @@ pub fn parse_top_of_book(
     };
     let bid = level(bid_p, bid_q)?;
     let ask = level(ask_p, ask_q)?;
-    Ok(Some(Quote {
-        exchange: Exchange::Bitstamp,
-        symbol: symbol.0,
-        raw_symbol: symbol.1,
-        ts_event: micros_value(msg.microtimestamp)?,
-        ts_recv,
-        bid_price: bid.price(),
-        bid_size: bid.quantity(),
-        ask_price: ask.price(),
-        ask_size: ask.quantity(),
-    }))
+    let ts = (micros_value(msg.microtimestamp)?, ts_recv);
+    Ok(Some(level_quote(Exchange::Bitstamp, symbol, ts, bid, ask)))
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ pub use parse::BybitMarket;
 use crate::book::L2Book;
 use crate::fields::{millis_value, top_quote};
 use crate::tracked_book::{TrackedBook, unsynced_delta};
-use crate::venues::connection_state::ConnectionState;
+use crate::venues::connection_state::{ConnectionLifecycle, ConnectionState};
 use crate::{
     BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
     VenueLimits, VenueProfile, VenueSignal,
@@ -268,10 +268,7 @@ impl Venue for Bybit {
             }
             (Some("orderbook"), Some(depth)) => {
                 if !snapshot && env.kind != Some("delta") {
-                    return Err(ParseError::new(
-                        RejectReason::UnknownMessage,
-                        format!("orderbook type {:?}", env.kind),
-                    ));
+                    return Err(ParseError::unknown_message("orderbook type", env.kind));
                 }
                 let msg: BookMsg<'_> = serde_json::from_str(data).map_err(ParseError::json)?;
                 if depth == "1" {
@@ -281,21 +278,18 @@ impl Venue for Bybit {
                 }
             }
             _ => {
-                return Err(ParseError::new(
-                    RejectReason::UnknownMessage,
-                    format!("topic {topic:?}"),
-                ));
+                return Err(ParseError::unknown_message("topic", topic));
             }
         }
         Ok(())
     }
 
-    fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
-        self.state.drain_signals(signals);
+    fn connection(&mut self) -> &mut dyn ConnectionLifecycle {
+        &mut self.state
     }
 
     fn reset(&mut self) {
-        self.state.reset(TrackedBook::reset);
+        self.state.reset();
         for book in self.bbo.values_mut() {
             book.invalidate();
         }

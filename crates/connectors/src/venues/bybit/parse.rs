@@ -6,7 +6,7 @@ use tickstream_model::{Exchange, Level, Symbol, Trade, UnixNanos};
 
 use super::messages::{BookMsg, TradeMsg};
 use crate::ParseError;
-use crate::fields::{levels, millis_value, price, taker_side, trade_quantity};
+use crate::fields::{levels, millis_value, taker_side, trade};
 use crate::venues::binance::parse::QUOTE_SUFFIXES;
 
 /// Which v5 public endpoint a connection uses.
@@ -51,17 +51,14 @@ pub fn parse_trade(
     symbol: (Symbol, Arc<str>),
     ts_recv: UnixNanos,
 ) -> Result<Trade, ParseError> {
-    Ok(Trade {
-        exchange: Exchange::Bybit,
-        symbol: symbol.0,
-        raw_symbol: symbol.1,
-        ts_event: millis_value(msg.time)?,
-        ts_recv,
-        trade_id: msg.trade_id.to_owned(),
-        price: price(msg.price)?,
-        quantity: trade_quantity(msg.size)?,
-        side: taker_side(msg.side, ["Buy", "Sell"])?,
-    })
+    trade(
+        Exchange::Bybit,
+        symbol,
+        (millis_value(msg.time)?, ts_recv),
+        msg.trade_id.to_owned(),
+        [msg.price, msg.size],
+        taker_side(msg.side, ["Buy", "Sell"]),
+    )
 }
 
 /// A book message's levels, checked: `(bids, asks)`.

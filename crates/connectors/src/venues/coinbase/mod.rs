@@ -19,7 +19,7 @@ use crate::book::L2Book;
 use crate::fields::{
     book_event, gap, peek_string_field, rfc3339, snapshot_event, status, top_quote,
 };
-use crate::venues::connection_state::ConnectionState;
+use crate::venues::connection_state::{ConnectionBook, ConnectionLifecycle, ConnectionState};
 use crate::{
     BookMode, Channel, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits,
     VenueProfile, VenueSignal,
@@ -60,10 +60,10 @@ pub(crate) struct ProductBook {
     pub(crate) broken: bool,
 }
 
-impl ProductBook {
+impl ConnectionBook for ProductBook {
     /// Before a new connection: the book waits for a new snapshot, which is a `resync` if the book
     /// was whole.
-    pub(crate) fn reset(&mut self) {
+    fn reset(&mut self) {
         if self.book.is_synced() {
             self.broken = true;
         }
@@ -170,10 +170,7 @@ impl CoinbaseAdvanced {
             "snapshot" => true,
             "update" => false,
             other => {
-                return Err(ParseError::new(
-                    RejectReason::UnknownMessage,
-                    format!("l2_data type {other:?}"),
-                ));
+                return Err(ParseError::unknown_message("l2_data type", other));
             }
         };
         if self.state.mode == BookMode::Unsynced && !snapshot {
@@ -320,10 +317,7 @@ impl Venue for CoinbaseAdvanced {
                 });
             }
             Some(other) => {
-                return Err(ParseError::new(
-                    RejectReason::UnknownMessage,
-                    format!("channel {other:?}"),
-                ));
+                return Err(ParseError::unknown_message("channel", other));
             }
             None => {
                 let msg: ErrorMsg<'_> = typed(frame)?;
@@ -342,12 +336,12 @@ impl Venue for CoinbaseAdvanced {
         Ok(())
     }
 
-    fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
-        self.state.drain_signals(signals);
+    fn connection(&mut self) -> &mut dyn ConnectionLifecycle {
+        &mut self.state
     }
 
     fn reset(&mut self) {
         self.last_sequence = None;
-        self.state.reset(ProductBook::reset);
+        self.state.reset();
     }
 }

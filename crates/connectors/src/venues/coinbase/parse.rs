@@ -6,7 +6,7 @@ use tickstream_model::{AggressorSide, Exchange, Level, Quote, Symbol, Trade, Uni
 
 use super::messages::{L2Level, MarketTrade, Ticker};
 use crate::book::Side;
-use crate::fields::{level, price, quantity, rfc3339, trade_quantity};
+use crate::fields::{level, quote, rfc3339, trade};
 use crate::{ParseError, RejectReason};
 
 /// Coinbase products are already canonical (`BTC-USD`).
@@ -35,17 +35,14 @@ pub fn parse_market_trade(
     symbol: (Symbol, Arc<str>),
     ts_recv: UnixNanos,
 ) -> Result<Trade, ParseError> {
-    Ok(Trade {
-        exchange: Exchange::Coinbase,
-        symbol: symbol.0,
-        raw_symbol: symbol.1,
-        ts_event: rfc3339(msg.time)?,
-        ts_recv,
-        trade_id: msg.trade_id.to_owned(),
-        price: price(msg.price)?,
-        quantity: trade_quantity(msg.size)?,
-        side: aggressor_from_maker(msg.side)?,
-    })
+    trade(
+        Exchange::Coinbase,
+        symbol,
+        (rfc3339(msg.time)?, ts_recv),
+        msg.trade_id.to_owned(),
+        [msg.price, msg.size],
+        aggressor_from_maker(msg.side),
+    )
 }
 
 /// A ticker's best bid and offer; `None` when the ticker carries none (as `ticker_batch` does).
@@ -63,17 +60,15 @@ pub fn parse_ticker(
     ) else {
         return Ok(None);
     };
-    Ok(Some(Quote {
-        exchange: Exchange::Coinbase,
-        symbol: symbol.0,
-        raw_symbol: symbol.1,
-        ts_event,
-        ts_recv,
-        bid_price: price(bid)?,
-        bid_size: quantity(bid_size)?,
-        ask_price: price(ask)?,
-        ask_size: quantity(ask_size)?,
-    }))
+    let ts = (ts_event, ts_recv);
+    quote(
+        Exchange::Coinbase,
+        symbol,
+        ts,
+        [bid, bid_size],
+        [ask, ask_size],
+    )
+    .map(Some)
 }
 
 /// Level2 updates split by side (`bid`, `offer`; `ask` and `sell`/`buy` also accepted).

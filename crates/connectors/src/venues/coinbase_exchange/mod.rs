@@ -19,12 +19,12 @@ use messages::{ErrorMsg, L2UpdateMsg, MatchMsg, SnapshotMsg, TickerMsg};
 
 use crate::book::{L2Book, Side};
 use crate::fields::{
-    book_event, level, levels, peek_string_field, price, quantity, rfc3339, snapshot_event, status,
-    top_quote, trade_quantity,
+    book_event, level, levels, peek_string_field, quote, rfc3339, snapshot_event, status,
+    top_quote, trade,
 };
 use crate::venues::coinbase::ProductBook;
 use crate::venues::coinbase::parse::{aggressor_from_maker, book_side, product_symbol};
-use crate::venues::connection_state::ConnectionState;
+use crate::venues::connection_state::{ConnectionLifecycle, ConnectionState};
 use crate::{
     BookMode, Channel, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits,
     VenueProfile, VenueSignal,
@@ -66,17 +66,14 @@ pub fn parse_match(
     symbol: (Symbol, std::sync::Arc<str>),
     ts_recv: UnixNanos,
 ) -> Result<Trade, ParseError> {
-    Ok(Trade {
-        exchange: Exchange::CoinbaseExchange,
-        symbol: symbol.0,
-        raw_symbol: symbol.1,
-        ts_event: rfc3339(msg.time)?,
-        ts_recv,
-        trade_id: msg.trade_id.to_string(),
-        price: price(msg.price)?,
-        quantity: trade_quantity(msg.size)?,
-        side: aggressor_from_maker(msg.side)?,
-    })
+    trade(
+        Exchange::CoinbaseExchange,
+        symbol,
+        (rfc3339(msg.time)?, ts_recv),
+        msg.trade_id.to_string(),
+        [msg.price, msg.size],
+        aggressor_from_maker(msg.side),
+    )
 }
 
 /// A ticker's BBO; `None` when the ticker lacks the best bid or ask or their sizes.
@@ -93,20 +90,19 @@ pub fn parse_ticker(
     ) else {
         return Ok(None);
     };
-    Ok(Some(Quote {
-        exchange: Exchange::CoinbaseExchange,
-        symbol: symbol.0,
-        raw_symbol: symbol.1,
-        ts_event: match msg.time {
-            Some(t) => rfc3339(t)?,
-            None => ts_recv,
-        },
-        ts_recv,
-        bid_price: price(bid)?,
-        bid_size: quantity(bid_size)?,
-        ask_price: price(ask)?,
-        ask_size: quantity(ask_size)?,
-    }))
+    let ts_event = match msg.time {
+        Some(t) => rfc3339(t)?,
+        None => ts_recv,
+    };
+    let ts = (ts_event, ts_recv);
+    quote(
+        Exchange::CoinbaseExchange,
+        symbol,
+        ts,
+        [bid, bid_size],
+        [ask, ask_size],
+    )
+    .map(Some)
 }
 
 /// An `l2update`'s changes split by side.
@@ -288,10 +284,7 @@ impl Venue for CoinbaseExchange {
                 return Err(ParseError::new(RejectReason::VenueError, detail));
             }
             Some(other) => {
-                return Err(ParseError::new(
-                    RejectReason::UnknownMessage,
-                    format!("type {other:?}"),
-                ));
+                return Err(ParseError::unknown_message("type", other));
             }
             None => {
                 typed::<serde::de::IgnoredAny>(frame)?;
@@ -304,11 +297,7 @@ impl Venue for CoinbaseExchange {
         Ok(())
     }
 
-    fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
-        self.state.drain_signals(signals);
-    }
-
-    fn reset(&mut self) {
-        self.state.reset(ProductBook::reset);
+    fn connection(&mut self) -> &mut dyn ConnectionLifecycle {
+        &mut self.state
     }
 }

@@ -24,10 +24,10 @@ use messages::{BookMsg, Envelope, TickerMsg, TradeMsg};
 
 use crate::fields::{raw_items, rfc3339};
 use crate::tracked_book::{TrackedBook, set_checksum, unsynced_delta};
-use crate::venues::connection_state::ConnectionState;
+use crate::venues::connection_state::{ConnectionBook, ConnectionLifecycle, ConnectionState};
 use crate::{
-    BookMode, Channel, Error, Keepalive, ParseError, RejectReason, Subscription, Venue,
-    VenueLimits, VenueProfile, VenueSignal,
+    BookMode, Channel, Error, Keepalive, ParseError, Subscription, Venue, VenueLimits,
+    VenueProfile, VenueSignal,
 };
 
 /// What the venue declares: endpoint, keepalive and limits.
@@ -67,6 +67,12 @@ struct PairBook {
     tracked: TrackedBook,
     price_scale: u8,
     qty_scale: u8,
+}
+
+impl ConnectionBook for PairBook {
+    fn reset(&mut self) {
+        self.tracked.reset();
+    }
 }
 
 impl PairBook {
@@ -262,10 +268,7 @@ impl Venue for Kraken {
                     Some("snapshot") => true,
                     Some("update") => false,
                     other => {
-                        return Err(ParseError::new(
-                            RejectReason::UnknownMessage,
-                            format!("book type {other:?}"),
-                        ));
+                        return Err(ParseError::unknown_message("book type", other));
                     }
                 };
                 for msg in raw_items::<BookMsg<'_>>(env.data)? {
@@ -274,20 +277,13 @@ impl Venue for Kraken {
             }
             Some("heartbeat" | "status") => {}
             other => {
-                return Err(ParseError::new(
-                    RejectReason::UnknownMessage,
-                    format!("channel {other:?}"),
-                ));
+                return Err(ParseError::unknown_message("channel", other));
             }
         }
         Ok(())
     }
 
-    fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
-        self.state.drain_signals(signals);
-    }
-
-    fn reset(&mut self) {
-        self.state.reset(|pair| pair.tracked.reset());
+    fn connection(&mut self) -> &mut dyn ConnectionLifecycle {
+        &mut self.state
     }
 }

@@ -8,7 +8,7 @@ use tickstream_model::{Decimal, Exchange, Level, Quote, Symbol, Trade, UnixNanos
 use super::messages::{LevelMsg, TickerMsg, TradeMsg};
 use crate::ParseError;
 use crate::book::L2Book;
-use crate::fields::{level, price, quantity, raw_text, rfc3339, taker_side, trade_quantity};
+use crate::fields::{level, quote, raw_text, rfc3339, taker_side, trade};
 
 /// Levels the checksum covers on each side.
 pub const CHECKSUM_LEVELS: usize = 10;
@@ -25,17 +25,14 @@ pub fn parse_trade(
     symbol: (Symbol, Arc<str>),
     ts_recv: UnixNanos,
 ) -> Result<Trade, ParseError> {
-    Ok(Trade {
-        exchange: Exchange::Kraken,
-        symbol: symbol.0,
-        raw_symbol: symbol.1,
-        ts_event: rfc3339(msg.timestamp)?,
-        ts_recv,
-        trade_id: raw_text(msg.trade_id).to_owned(),
-        price: price(raw_text(msg.price))?,
-        quantity: trade_quantity(raw_text(msg.qty))?,
-        side: taker_side(msg.side, ["buy", "sell"])?,
-    })
+    trade(
+        Exchange::Kraken,
+        symbol,
+        (rfc3339(msg.timestamp)?, ts_recv),
+        raw_text(msg.trade_id).to_owned(),
+        [raw_text(msg.price), raw_text(msg.qty)],
+        taker_side(msg.side, ["buy", "sell"]),
+    )
 }
 
 /// A `ticker` message's best bid and offer; without a timestamp `ts_event` is `ts_recv`.
@@ -44,17 +41,14 @@ pub fn parse_ticker(
     symbol: (Symbol, Arc<str>),
     ts_recv: UnixNanos,
 ) -> Result<Quote, ParseError> {
-    Ok(Quote {
-        exchange: Exchange::Kraken,
-        symbol: symbol.0,
-        raw_symbol: symbol.1,
-        ts_event: msg.timestamp.map(rfc3339).transpose()?.unwrap_or(ts_recv),
-        ts_recv,
-        bid_price: price(raw_text(msg.bid))?,
-        bid_size: quantity(raw_text(msg.bid_qty))?,
-        ask_price: price(raw_text(msg.ask))?,
-        ask_size: quantity(raw_text(msg.ask_qty))?,
-    })
+    let ts_event = msg.timestamp.map(rfc3339).transpose()?.unwrap_or(ts_recv);
+    quote(
+        Exchange::Kraken,
+        symbol,
+        (ts_event, ts_recv),
+        [raw_text(msg.bid), raw_text(msg.bid_qty)],
+        [raw_text(msg.ask), raw_text(msg.ask_qty)],
+    )
 }
 
 /// Book levels in the order sent (the order matters: a level may change twice in one message).

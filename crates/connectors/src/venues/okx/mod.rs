@@ -24,7 +24,7 @@ use messages::{BookMsg, Envelope, TradeMsg};
 
 use crate::fields::{millis_value, raw_items};
 use crate::tracked_book::{TrackedBook, unsynced_delta};
-use crate::venues::connection_state::ConnectionState;
+use crate::venues::connection_state::{ConnectionLifecycle, ConnectionState};
 use crate::{
     BookMode, Channel, Keepalive, ParseError, RejectReason, Subscription, Venue, VenueLimits,
     VenueProfile, VenueSignal,
@@ -213,10 +213,7 @@ impl Venue for Okx {
             }
             Some("unsubscribe") => return Ok(()),
             Some(other) => {
-                return Err(ParseError::new(
-                    RejectReason::UnknownMessage,
-                    format!("event {other:?}"),
-                ));
+                return Err(ParseError::unknown_message("event", other));
             }
             None => {}
         }
@@ -246,10 +243,7 @@ impl Venue for Okx {
                     Some("snapshot") => true,
                     Some("update") => false,
                     other => {
-                        return Err(ParseError::new(
-                            RejectReason::UnknownMessage,
-                            format!("books action {other:?}"),
-                        ));
+                        return Err(ParseError::unknown_message("books action", other));
                     }
                 };
                 for msg in raw_items::<BookMsg<'_>>(env.data)? {
@@ -257,20 +251,13 @@ impl Venue for Okx {
                 }
             }
             other => {
-                return Err(ParseError::new(
-                    RejectReason::UnknownMessage,
-                    format!("channel {other:?}"),
-                ));
+                return Err(ParseError::unknown_message("channel", other));
             }
         }
         Ok(())
     }
 
-    fn drain_signals(&mut self, signals: &mut Vec<VenueSignal>) {
-        self.state.drain_signals(signals);
-    }
-
-    fn reset(&mut self) {
-        self.state.reset(TrackedBook::reset);
+    fn connection(&mut self) -> &mut dyn ConnectionLifecycle {
+        &mut self.state
     }
 }

@@ -7,7 +7,7 @@ use tickstream_model::{Exchange, Level, Quote, Symbol, Trade, UnixNanos};
 
 use super::messages::{BookMsg, LevelMsg, TradeMsg};
 use crate::ParseError;
-use crate::fields::{level, millis_value, price, quantity, taker_side, trade_quantity};
+use crate::fields::{level, millis_value, quote, taker_side, trade};
 
 /// An OKX instrument id as a canonical symbol, keeping its kind: `BTC-USDT` (spot) → `BTC-USDT`,
 /// `BTC-USDT-SWAP` → `BTC-USDT-PERP`, `BTC-USD-250328` (dated future) → `BTC-USD-20250328`. Options
@@ -38,17 +38,14 @@ pub fn parse_trade(
     symbol: (Symbol, Arc<str>),
     ts_recv: UnixNanos,
 ) -> Result<Trade, ParseError> {
-    Ok(Trade {
-        exchange: Exchange::Okx,
-        symbol: symbol.0,
-        raw_symbol: symbol.1,
-        ts_event: millis_value(msg.ts)?,
-        ts_recv,
-        trade_id: msg.trade_id.to_owned(),
-        price: price(msg.px)?,
-        quantity: trade_quantity(msg.sz)?,
-        side: taker_side(msg.side, ["buy", "sell"])?,
-    })
+    trade(
+        Exchange::Okx,
+        symbol,
+        (millis_value(msg.ts)?, ts_recv),
+        msg.trade_id.to_owned(),
+        [msg.px, msg.sz],
+        taker_side(msg.side, ["buy", "sell"]),
+    )
 }
 
 /// A `bbo-tbt` push as a quote; `None` when a side is empty.
@@ -60,17 +57,15 @@ pub fn parse_bbo(
     let (Some(bid), Some(ask)) = (msg.bids.first(), msg.asks.first()) else {
         return Ok(None);
     };
-    Ok(Some(Quote {
-        exchange: Exchange::Okx,
-        symbol: symbol.0,
-        raw_symbol: symbol.1,
-        ts_event: millis_value(msg.ts)?,
-        ts_recv,
-        bid_price: price(bid.price)?,
-        bid_size: quantity(bid.size)?,
-        ask_price: price(ask.price)?,
-        ask_size: quantity(ask.size)?,
-    }))
+    let ts = (millis_value(msg.ts)?, ts_recv);
+    quote(
+        Exchange::Okx,
+        symbol,
+        ts,
+        [bid.price, bid.size],
+        [ask.price, ask.size],
+    )
+    .map(Some)
 }
 
 pub fn parse_levels(levels: &[LevelMsg<'_>]) -> Result<Vec<Level>, ParseError> {
