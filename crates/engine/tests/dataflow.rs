@@ -45,7 +45,7 @@ fn quote(symbol: &str, ts: i64) -> Value {
     q
 }
 
-/// `n` trades alternating between BTC-USD (even ids) and ETH-USD (odd ids), one per 100 ms.
+/// Trades with the ids in `ids`: BTC-USD for even ids, ETH-USD for odd ones, 100 ms apart.
 fn alternating_trades(ids: std::ops::Range<u64>) -> Vec<Value> {
     ids.map(|i| {
         let symbol = if i % 2 == 0 { "BTC-USD" } else { "ETH-USD" };
