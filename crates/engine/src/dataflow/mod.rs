@@ -360,7 +360,7 @@ async fn restore(
             tracing::warn!("{e}; starting the operators empty (on_mismatch = \"start_empty\")");
             None
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
     Ok(Coordinator::new(pipeline.sinks.len()).with_state(store, stateful, positioned, restored))
 }
