@@ -4,5 +4,7 @@ mod error;
 pub mod kafka;
 pub mod lake;
 pub mod ndjson;
+mod position;
 
 pub use error::Error;
+pub use position::{PartitionPosition, RecordPosition, TopicPartition};

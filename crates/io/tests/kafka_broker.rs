@@ -172,11 +172,13 @@ async fn second_consumer_resumes_exactly_after_the_commit() -> anyhow::Result<()
     ensure_nothing_more(&mut second).await?;
 
     let positions = |part: &[Consumed]| -> BTreeSet<(i32, i64)> {
-        part.iter().map(|c| (c.partition, c.offset)).collect()
+        part.iter()
+            .map(|c| (c.position.partition, c.position.offset))
+            .collect()
     };
     let (a, b) = (positions(&first_part), positions(&second_part));
     ensure!(a.is_disjoint(&b), "a committed event was delivered again");
-    for (_, partition, next) in barrier.iter() {
+    for (partition, next) in barrier.iter().map(|p| (p.partition, p.next_offset)) {
         let resumed = b
             .iter()
             .filter(|(p, _)| *p == partition)
@@ -219,7 +221,7 @@ async fn commits_name_their_checkpoint_and_a_restart_reads_it_back() -> anyhow::
 
     let mut second = KafkaSource::new(&config).await?;
     let committed = second.wait_for_assignment(Duration::from_secs(30)).await?;
-    for (_, partition, next) in position.iter() {
+    for (partition, next) in position.iter().map(|p| (p.partition, p.next_offset)) {
         let found = committed
             .iter()
             .find(|c| c.partition == partition)
@@ -235,8 +237,10 @@ async fn commits_name_their_checkpoint_and_a_restart_reads_it_back() -> anyhow::
     sink.flush().await?;
     let more = recv_n(&mut second, 10).await?;
     ensure!(
-        more.iter()
-            .all(|c| c.offset >= position.next_offset(&c.topic, c.partition).unwrap_or(0)),
+        more.iter().all(|c| c.position.offset
+            >= position
+                .next_offset(&c.position.topic, c.position.partition)
+                .unwrap_or(0)),
         "the restarted source read events before its committed offsets"
     );
     Ok(())
@@ -298,7 +302,7 @@ async fn broker_outage_mid_stream_loses_nothing_and_keeps_order() -> anyhow::Res
             let next = tokio::time::timeout(Duration::from_secs(outage + 120), source.recv())
                 .await
                 .context("consumer stalled after the outage")??;
-            distinct.insert((next.partition, next.offset));
+            distinct.insert((next.position.partition, next.position.offset));
             consumed.push(next);
             if last_commit.elapsed() > Duration::from_secs(1) {
                 let position = source.position();

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use arrow::array::AsArray;
 use lake_common::*;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use tickstream_io::lake::{ParquetSink, ParquetSinkConfig, SourceOffset};
+use tickstream_io::RecordPosition;
+use tickstream_io::lake::{ParquetSink, ParquetSinkConfig};
 use tickstream_model::{Event, Exchange};
 
 const CHILD_ENV: &str = "TICKSTREAM_LAKE_CRASH_CHILD";
@@ -77,14 +78,14 @@ fn run_child(root: &Path, seed: u64) {
             rng ^= rng << 17;
             let end = (start + 1 + (rng % 1_500) as i64).min(RECORDS_PER_PARTITION);
             let events: Vec<Event> = (start..end).map(|o| record(partition, o)).collect();
-            let sources: Vec<SourceOffset<'_>> = (start..end)
-                .map(|offset| SourceOffset {
-                    topic: "ticks",
+            let positions: Vec<RecordPosition> = (start..end)
+                .map(|offset| RecordPosition {
+                    topic: "ticks".into(),
                     partition,
                     offset,
                 })
                 .collect();
-            sink.write_batch(&events, &sources).unwrap();
+            sink.write_batch(&events, &positions).unwrap();
             next.insert(partition, end);
         }
         batches += 1;
@@ -97,7 +98,7 @@ fn run_child(root: &Path, seed: u64) {
             let committed: BTreeMap<i32, i64> = sink
                 .committable_offsets()
                 .into_iter()
-                .map(|(s, offset)| (s.partition, offset))
+                .map(|p| (p.partition, p.next_offset))
                 .collect();
             write_committed(root, &committed);
         }

@@ -12,7 +12,8 @@ use std::process::Command;
 
 use lake_common::*;
 use tickstream_io::Error;
-use tickstream_io::lake::{ParquetSink, ParquetSinkConfig, SourceOffset, StorageOptions, compact};
+use tickstream_io::RecordPosition;
+use tickstream_io::lake::{ParquetSink, ParquetSinkConfig, StorageOptions, compact};
 use tickstream_model::{Event, Exchange};
 
 const PART_BYTES: usize = 5 * 1024 * 1024;
@@ -58,10 +59,10 @@ fn noisy_trades(n: usize) -> Vec<Event> {
     events
 }
 
-fn offsets(topic: &str, partition: i32, first: i64, n: usize) -> Vec<SourceOffset<'_>> {
+fn offsets(topic: &str, partition: i32, first: i64, n: usize) -> Vec<RecordPosition> {
     (0..n as i64)
-        .map(|i| SourceOffset {
-            topic,
+        .map(|i| RecordPosition {
+            topic: topic.into(),
             partition,
             offset: first + i,
         })
@@ -153,7 +154,7 @@ fn s3_lake_commits_whole_files_skips_held_offsets_and_reads_back() {
     assert_eq!(
         sink.committable_offsets()
             .iter()
-            .map(|(s, o)| (s.partition, *o))
+            .map(|p| (p.partition, p.next_offset))
             .collect::<Vec<_>>(),
         vec![(0, 1_000), (1, 300_000)]
     );

@@ -7,7 +7,8 @@ use std::process::Command;
 
 use lake_common::*;
 use serde_json::json;
-use tickstream_io::lake::{ParquetSink, ParquetSinkConfig, SourceOffset};
+use tickstream_io::RecordPosition;
+use tickstream_io::lake::{ParquetSink, ParquetSinkConfig};
 use tickstream_model::{Direction, Event, Exchange, FeedState, Interval};
 
 #[test]
@@ -84,14 +85,14 @@ fn duckdb_pyarrow_and_polars_read_every_dataset() {
     config.row_group_rows = 500;
     let mut sink = ParquetSink::open(config).unwrap();
     let (kafka, direct) = events.split_at(events.len() / 2);
-    let sources: Vec<SourceOffset<'_>> = (0..kafka.len())
-        .map(|i| SourceOffset {
-            topic: "ticks",
+    let positions: Vec<RecordPosition> = (0..kafka.len())
+        .map(|i| RecordPosition {
+            topic: "ticks".into(),
             partition: 0,
             offset: i as i64,
         })
         .collect();
-    sink.write_batch(kafka, &sources).unwrap();
+    sink.write_batch(kafka, &positions).unwrap();
     sink.flush().unwrap();
     sink.write(direct).unwrap();
     sink.flush().unwrap();

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use lake_common::*;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use tickstream_io::lake::{ParquetSink, ParquetSinkConfig, SourceOffset, file_offsets};
+use tickstream_io::RecordPosition;
+use tickstream_io::lake::{ParquetSink, ParquetSinkConfig, file_offsets};
 use tickstream_model::{Event, Exchange};
 
 const BTC_DIR: &str = "trades/exchange=binance/symbol=BTC-USDT/date=2026-11-21";
@@ -80,10 +81,10 @@ fn chunks() -> Vec<Vec<Event>> {
         .collect()
 }
 
-fn offsets(first: i64, n: usize) -> Vec<SourceOffset<'static>> {
+fn offsets(first: i64, n: usize) -> Vec<RecordPosition> {
     (0..n)
-        .map(|i| SourceOffset {
-            topic: "ticks",
+        .map(|i| RecordPosition {
+            topic: "ticks".into(),
             partition: 0,
             offset: first + i as i64,
         })
@@ -232,7 +233,7 @@ fn a_flush_in_steps_makes_durable_everything_written_before_it_began() {
     sink.begin_flush();
     assert!(!sink.flush_step().unwrap(), "two partitions, two steps");
     assert!(
-        sink.committable_offsets()[0].1 < 10,
+        sink.committable_offsets()[0].next_offset < 10,
         "one partition is not durable yet"
     );
     // Written between the steps: the partition still to come takes its rows into this flush.
@@ -252,12 +253,12 @@ fn a_flush_in_steps_makes_durable_everything_written_before_it_began() {
         13,
         "one partition's later rows wait for the next flush"
     );
-    let committable = sink.committable_offsets()[0].1;
+    let committable = sink.committable_offsets()[0].next_offset;
     assert!((10..16).contains(&committable), "{committable}");
 
     sink.flush().unwrap();
     assert_eq!(stored_ids(dir.path()).len(), 16);
-    assert_eq!(sink.committable_offsets()[0].1, 16);
+    assert_eq!(sink.committable_offsets()[0].next_offset, 16);
 }
 
 /// A sink that holds at most 20 rows and writes one partition's file at a time.
@@ -307,7 +308,7 @@ fn past_the_row_limit_the_largest_partitions_are_committed_a_group_at_a_time() {
 
     sink.flush().unwrap();
     assert_eq!(stored_ids(dir.path()).len(), 21);
-    assert_eq!(sink.committable_offsets()[0].1, 21);
+    assert_eq!(sink.committable_offsets()[0].next_offset, 21);
 }
 
 #[test]

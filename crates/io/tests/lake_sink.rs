@@ -13,9 +13,8 @@ use lake_common::*;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::reader::{FileReader, SerializedFileReader};
-use tickstream_io::lake::{
-    ParquetSink, ParquetSinkConfig, SourceOffset, SourcePartition, arrow_schema, file_offsets,
-};
+use tickstream_io::lake::{ParquetSink, ParquetSinkConfig, arrow_schema, file_offsets};
+use tickstream_io::{PartitionPosition, RecordPosition};
 use tickstream_model::{Event, Exchange};
 
 fn read_batches(path: &Path) -> Vec<RecordBatch> {
@@ -43,10 +42,10 @@ fn config(root: &Path) -> ParquetSinkConfig {
     ParquetSinkConfig::new(root)
 }
 
-fn offsets(topic: &str, partition: i32, first: i64, n: usize) -> Vec<SourceOffset<'_>> {
+fn offsets(topic: &str, partition: i32, first: i64, n: usize) -> Vec<RecordPosition> {
     (0..n)
-        .map(|i| SourceOffset {
-            topic,
+        .map(|i| RecordPosition {
+            topic: topic.into(),
             partition,
             offset: first + i as i64,
         })
@@ -293,17 +292,18 @@ fn each_file_records_the_offsets_it_covers_and_commits_never_pass_buffered_rows(
         .collect();
     sink.write_batch(&mixed, &offsets("ticks", 2, 40, 10))
         .unwrap();
-    let source = SourcePartition {
+    let position = |next_offset| PartitionPosition {
         topic: "ticks".into(),
         partition: 2,
+        next_offset,
     };
     assert_eq!(
         sink.committable_offsets(),
-        vec![(source.clone(), 40)],
+        vec![position(40)],
         "nothing durable yet"
     );
     sink.flush().unwrap();
-    assert_eq!(sink.committable_offsets(), vec![(source.clone(), 50)]);
+    assert_eq!(sink.committable_offsets(), vec![position(50)]);
 
     let files = parquet_files(dir.path());
     assert_eq!(files.len(), 2);
@@ -357,7 +357,7 @@ fn a_crash_then_a_replay_of_the_same_offsets_leaves_every_trade_exactly_once() {
     sink.write_batch(&all[300..500], &sources[300..500])
         .unwrap();
     sink.flush().unwrap();
-    let committed = sink.committable_offsets()[0].1;
+    let committed = sink.committable_offsets()[0].next_offset;
     sink.write_batch(&all[500..900], &sources[500..900])
         .unwrap();
     assert!(
@@ -385,7 +385,7 @@ fn a_crash_then_a_replay_of_the_same_offsets_leaves_every_trade_exactly_once() {
         "offsets 200..500 were already stored"
     );
     sink.flush().unwrap();
-    assert_eq!(sink.committable_offsets()[0].1, all.len() as i64);
+    assert_eq!(sink.committable_offsets()[0].next_offset, all.len() as i64);
 
     let stored = stored_trades(dir.path());
     let mut ids: Vec<String> = stored.iter().map(|r| r.1.clone()).collect();

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tickstream_operators::StateJson;
 
-use super::state_store::{Checkpoint, PartitionOffset, StateStore};
+use super::state_store::{Checkpoint, SourcePosition, StateStore};
 
 /// What nodes tell the coordinator.
 #[derive(Debug)]
@@ -24,7 +24,7 @@ pub enum Report {
     Position {
         checkpoint: u64,
         node: String,
-        offsets: Vec<PartitionOffset>,
+        offsets: Vec<SourcePosition>,
     },
     /// A Kafka source committed the offsets that go with state file `file`.
     Committed { node: String, file: u64 },
@@ -43,7 +43,7 @@ pub struct Ready {
 struct Pending {
     durable: usize,
     states: BTreeMap<String, StateJson>,
-    offsets: BTreeMap<String, Vec<PartitionOffset>>,
+    offsets: BTreeMap<String, Vec<SourcePosition>>,
 }
 
 /// Collects reports per checkpoint.
@@ -211,13 +211,16 @@ impl Coordinator {
 mod tests {
     use super::*;
     use crate::dataflow::FINAL_CHECKPOINT;
+    use tickstream_io::PartitionPosition;
 
-    fn offsets(next: i64) -> Vec<PartitionOffset> {
-        vec![PartitionOffset {
+    fn offsets(next: i64) -> Vec<SourcePosition> {
+        vec![SourcePosition {
             source: "ticks".into(),
-            topic: "t.trades.v1".into(),
-            partition: 0,
-            next_offset: next,
+            position: PartitionPosition {
+                topic: "t.trades.v1".into(),
+                partition: 0,
+                next_offset: next,
+            },
         }]
     }
 

@@ -6,4 +6,4 @@ pub mod coordinator;
 pub mod state_store;
 
 pub use coordinator::{Coordinator, Ready, Report};
-pub use state_store::{OnMismatch, PartitionOffset, StateSection, StateStore};
+pub use state_store::{OnMismatch, SourcePosition, StateSection, StateStore};

@@ -13,6 +13,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use tickstream_io::PartitionPosition;
 use tickstream_io::kafka::CommittedOffset;
 use tickstream_operators::StateJson;
 
@@ -65,13 +66,13 @@ impl StateSection {
     }
 }
 
-/// Where a Kafka source stood at a checkpoint on one partition: the next offset to read.
+/// Where a Kafka source node stood at a checkpoint on one partition. In the file: `source` (the node's
+/// name), then the position's `topic`, `partition` and `next_offset`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PartitionOffset {
+pub struct SourcePosition {
     pub source: String,
-    pub topic: String,
-    pub partition: i32,
-    pub next_offset: i64,
+    #[serde(flatten)]
+    pub position: PartitionPosition,
 }
 
 /// One checkpoint: what its file holds.
@@ -80,7 +81,7 @@ pub struct Checkpoint {
     pub format: String,
     pub id: u64,
     /// Every Kafka source's position, per partition it had read from.
-    pub offsets: Vec<PartitionOffset>,
+    pub offsets: Vec<SourcePosition>,
     /// Each stateful operator's [`Operator::save_state`] by node name.
     ///
     /// [`Operator::save_state`]: tickstream_operators::Operator::save_state
@@ -104,7 +105,7 @@ impl PartialEq for Checkpoint {
 impl Checkpoint {
     pub fn new(
         id: u64,
-        offsets: Vec<PartitionOffset>,
+        offsets: Vec<SourcePosition>,
         operators: std::collections::BTreeMap<String, StateJson>,
     ) -> Checkpoint {
         Checkpoint {
@@ -119,10 +120,11 @@ impl Checkpoint {
     fn matches(&self, committed: &[CommittedOffset]) -> bool {
         committed.iter().all(|c| match c.next_offset {
             None => true,
-            Some(next) => self
-                .offsets
-                .iter()
-                .any(|o| o.topic == c.topic && o.partition == c.partition && o.next_offset == next),
+            Some(next) => {
+                self.offsets.iter().map(|o| &o.position).any(|p| {
+                    p.topic == c.topic && p.partition == c.partition && p.next_offset == next
+                })
+            }
         })
     }
 }

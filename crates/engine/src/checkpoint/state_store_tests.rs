@@ -14,11 +14,13 @@ fn dir(name: &str) -> PathBuf {
 fn checkpoint(id: u64, offsets: &[(i32, i64)]) -> Checkpoint {
     let offsets = offsets
         .iter()
-        .map(|&(partition, next_offset)| PartitionOffset {
+        .map(|&(partition, next_offset)| SourcePosition {
             source: "ticks".into(),
-            topic: "t.trades.v1".into(),
-            partition,
-            next_offset,
+            position: PartitionPosition {
+                topic: "t.trades.v1".into(),
+                partition,
+                next_offset,
+            },
         })
         .collect();
     let state = serde_json::value::to_raw_value(&serde_json::json!({ "n": id })).unwrap();
@@ -221,4 +223,20 @@ fn the_default_directory_follows_the_consumer_groups() {
         .validate()
         .is_err()
     );
+}
+
+#[test]
+fn the_file_format_is_stable() {
+    let dir = dir("format");
+    let mut store = StateStore::open(&dir).unwrap();
+    store
+        .write(&checkpoint(7, &[(0, 70), (2, 5)]), None)
+        .unwrap();
+    let text = fs::read_to_string(dir.join("checkpoint-00000000000000000007.json")).unwrap();
+    assert_eq!(
+        text,
+        r#"{"format":"tickstream.checkpoint.v1","id":7,"offsets":[{"source":"ticks","topic":"t.trades.v1","partition":0,"next_offset":70},{"source":"ticks","topic":"t.trades.v1","partition":2,"next_offset":5}],"operators":{"bars":{"n":7}}}"#
+    );
+    assert_eq!(store.load(7).unwrap(), checkpoint(7, &[(0, 70), (2, 5)]));
+    fs::remove_dir_all(dir).unwrap();
 }

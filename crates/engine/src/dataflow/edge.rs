@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use tickstream_io::RecordPosition;
 use tickstream_model::{Event, EventKind};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
@@ -23,26 +24,18 @@ pub enum Message {
 #[derive(Debug, Clone)]
 pub struct Batch {
     pub events: Arc<[Event]>,
-    /// `sources[i]` is where `events[i]` was read; only sources with offsets set it, and operators do not
+    /// `positions[i]` is where `events[i]` was read; only sources with offsets set it, and operators do not
     /// pass it on (what they emit is new data).
-    pub sources: Option<Arc<[SourceRef]>>,
+    pub positions: Option<Arc<[RecordPosition]>>,
 }
 
 impl Batch {
     pub fn new(events: Vec<Event>) -> Batch {
         Batch {
             events: events.into(),
-            sources: None,
+            positions: None,
         }
     }
-}
-
-/// A record's place in its source log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceRef {
-    pub topic: Arc<str>,
-    pub partition: i32,
-    pub offset: i64,
 }
 
 /// Events per batch a source sends downstream.

@@ -7,15 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use tickstream_io::RecordPosition;
 use tickstream_io::kafka::{Consumed, KafkaSource, OffsetMap};
 use tickstream_model::Event;
 use tokio::sync::{mpsc, watch};
 
-use super::{
-    BATCH, Batch, FINAL_CHECKPOINT, Message, Outputs, SourceControl, SourceRef, stop_requested,
-};
+use super::{BATCH, Batch, FINAL_CHECKPOINT, Message, Outputs, SourceControl, stop_requested};
 use crate::Error;
-use crate::checkpoint::{PartitionOffset, Report};
+use crate::checkpoint::{Report, SourcePosition};
 
 /// How long the source waits, after its end, for the sinks' final flush before it stops without
 /// committing (what it read since the last commit is then read again on the next start).
@@ -25,24 +24,20 @@ const FINAL_COMMIT_WAIT: Duration = Duration::from_secs(60);
 #[derive(Default)]
 struct Pending {
     events: Vec<Event>,
-    sources: Vec<SourceRef>,
+    positions: Vec<RecordPosition>,
 }
 
 impl Pending {
     fn push(&mut self, consumed: Consumed) {
         self.events.push(consumed.event);
-        self.sources.push(SourceRef {
-            topic: consumed.topic,
-            partition: consumed.partition,
-            offset: consumed.offset,
-        });
+        self.positions.push(consumed.position);
     }
 
     async fn send(self, outputs: &Outputs, progress: &AtomicU64) -> Result<(), Error> {
         progress.fetch_add(self.events.len() as u64, Ordering::Relaxed);
         let batch = Batch {
             events: self.events.into(),
-            sources: Some(self.sources.into()),
+            positions: Some(self.positions.into()),
         };
         outputs.send(Message::Batch(batch)).await
     }
@@ -60,11 +55,9 @@ impl Reports {
     async fn position(&self, checkpoint: u64, offsets: &OffsetMap) {
         let offsets = offsets
             .iter()
-            .map(|(topic, partition, next_offset)| PartitionOffset {
+            .map(|position| SourcePosition {
                 source: self.node.clone(),
-                topic: topic.to_owned(),
-                partition,
-                next_offset,
+                position,
             })
             .collect();
         let report = Report::Position {

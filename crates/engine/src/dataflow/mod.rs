@@ -30,7 +30,7 @@ mod operator_task;
 mod sink_task;
 mod source_task;
 
-pub use edge::{BATCH, Batch, Inbound, Message, Outputs, SourceRef};
+pub use edge::{BATCH, Batch, Inbound, Message, Outputs};
 use edge::{Edge, edge};
 pub use sink_task::{END_TO_END_LATENCY, LAKE_THREAD, ServedApi, ServedApis};
 

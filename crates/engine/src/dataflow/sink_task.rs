@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use tickstream_api::Cache;
 use tickstream_io::kafka::KafkaSink;
-use tickstream_io::lake::{COMMIT_SPACING, ParquetSink, SourceOffset};
+use tickstream_io::lake::{COMMIT_SPACING, ParquetSink};
 use tickstream_io::ndjson::FileSink;
 use tickstream_model::{Event, UnixNanos};
 use tokio::sync::mpsc;
@@ -131,18 +131,8 @@ impl SinkTask {
                 Ok(())
             }
             SinkTask::File(sink) => Ok(sink.write(&batch.events)?),
-            SinkTask::Parquet(sink) => match &batch.sources {
-                Some(sources) => {
-                    let offsets: Vec<SourceOffset<'_>> = sources
-                        .iter()
-                        .map(|s| SourceOffset {
-                            topic: &s.topic,
-                            partition: s.partition,
-                            offset: s.offset,
-                        })
-                        .collect();
-                    Ok(sink.write_batch(&batch.events, &offsets)?)
-                }
+            SinkTask::Parquet(sink) => match &batch.positions {
+                Some(positions) => Ok(sink.write_batch(&batch.events, positions)?),
                 None => Ok(sink.write(&batch.events)?),
             },
         }

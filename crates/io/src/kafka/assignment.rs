@@ -8,6 +8,7 @@ use std::sync::Arc;
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::checkpoint::checkpoint_metadata;
+use crate::PartitionPosition;
 
 /// Per topic and partition, the next offset to read: what a commit stores. Carries the assignment
 /// epoch of each partition (see the module documentation).
@@ -31,12 +32,16 @@ impl OffsetMap {
             .map(|m| m.next_offset)
     }
 
-    /// `(topic, partition, next offset)` for every partition.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, i32, i64)> {
+    /// The position of every partition, in topic and partition order.
+    pub fn iter(&self) -> impl Iterator<Item = PartitionPosition> + '_ {
         self.partitions.iter().flat_map(|(topic, partitions)| {
             partitions
                 .iter()
-                .map(move |(partition, mark)| (topic.as_ref(), *partition, mark.next_offset))
+                .map(move |(partition, mark)| PartitionPosition {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    next_offset: mark.next_offset,
+                })
         })
     }
 

@@ -1,6 +1,8 @@
 //! Naming a checkpoint in a Kafka commit: the metadata text every committed partition carries, and what a
 //! source finds committed at start.
 
+use std::sync::Arc;
+
 /// What a commit's metadata starts with; the checkpoint id follows.
 const CHECKPOINT_METADATA: &str = "tickstream.checkpoint=";
 
@@ -18,7 +20,7 @@ pub fn parse_checkpoint_metadata(metadata: &str) -> Option<u64> {
 /// committed on it) and the checkpoint that commit named.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommittedOffset {
-    pub topic: String,
+    pub topic: Arc<str>,
     pub partition: i32,
     pub next_offset: Option<i64>,
     pub checkpoint: Option<u64>,

@@ -41,7 +41,7 @@ use super::checkpoint::{CommittedOffset, checkpoint_metadata, parse_checkpoint_m
 use super::consumer_context::{SourceContext, lock};
 use super::poison::{DeadLetter, DeadLetters, decode_event};
 use super::{Cluster, KafkaSourceConfig, Topics, ensure_topics, log_sampled, run_blocking};
-use crate::Error;
+use crate::{Error, RecordPosition};
 
 /// How long a partition whose prefetch is full waits before it is fetched again, in milliseconds.
 const FETCH_QUEUE_BACKOFF_MS: &str = "10";
@@ -50,9 +50,7 @@ const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Consumed {
     pub event: Event,
-    pub topic: Arc<str>,
-    pub partition: i32,
-    pub offset: i64,
+    pub position: RecordPosition,
 }
 
 /// Reads events of the configured kinds in a consumer group. See the module documentation for the
@@ -311,7 +309,7 @@ impl KafkaSource {
                 (state.confirmed, state.confirmed_checkpoint) = (Some(offset), checkpoint);
             }
             found.push(CommittedOffset {
-                topic: element.topic().to_owned(),
+                topic: Arc::from(element.topic()),
                 partition: element.partition(),
                 next_offset,
                 checkpoint,
@@ -339,9 +337,11 @@ impl KafkaSource {
         match decode_event(kind, message) {
             Ok(event) => Read::Event(Consumed {
                 event,
-                topic: self.topic_name(kind),
-                partition,
-                offset,
+                position: RecordPosition {
+                    topic: self.topic_name(kind),
+                    partition,
+                    offset,
+                },
             }),
             Err(error) => {
                 self.poison_total += 1;

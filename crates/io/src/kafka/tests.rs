@@ -97,7 +97,7 @@ async fn second_consumer_resumes_exactly_after_the_commit() {
     let mut first = KafkaSource::new(&config).await.unwrap();
     let first_part = recv_n(&mut first, 40).await;
     let barrier = first.position();
-    assert_eq!(barrier.iter().map(|(_, _, n)| n).sum::<i64>(), 40);
+    assert_eq!(barrier.iter().map(|p| p.next_offset).sum::<i64>(), 40);
     first.commit(&barrier, None).await.unwrap();
     drop(first);
 
@@ -106,12 +106,14 @@ async fn second_consumer_resumes_exactly_after_the_commit() {
     assert_nothing_more(&mut second).await;
 
     let positions = |part: &[Consumed]| -> BTreeSet<(i32, i64)> {
-        part.iter().map(|c| (c.partition, c.offset)).collect()
+        part.iter()
+            .map(|c| (c.position.partition, c.position.offset))
+            .collect()
     };
     let (a, b) = (positions(&first_part), positions(&second_part));
     assert!(a.is_disjoint(&b), "a committed event was read again");
     assert_eq!(a.len() + b.len(), 100);
-    for (partition, next) in barrier.iter().map(|(_, p, n)| (p, n)) {
+    for (partition, next) in barrier.iter().map(|p| (p.partition, p.next_offset)) {
         let resumed = b
             .iter()
             .filter(|(p, _)| *p == partition)
@@ -220,7 +222,7 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_are_skipped() {
     }
 
     let consumed = recv_n(&mut source, 1).await;
-    assert_eq!(consumed[0].offset, 3);
+    assert_eq!(consumed[0].position.offset, 3);
     assert_eq!(consumed[0].event, trade("BTC-USD", 1));
     let position = source.position();
     assert_eq!(position.next_offset("poison.trades.v1", 0), Some(4));
@@ -329,14 +331,14 @@ async fn a_member_joining_mid_stream_loses_nothing_and_rereads_only_unconfirmed_
     let mut distinct: BTreeSet<(i32, i64)> = recv_n(&mut first, 24)
         .await
         .iter()
-        .map(|c| (c.partition, c.offset))
+        .map(|c| (c.position.partition, c.position.offset))
         .collect();
     let barrier = first.position();
     first.commit(&barrier, None).await.unwrap();
     let unconfirmed: BTreeSet<(i32, i64)> = recv_n(&mut first, 12)
         .await
         .iter()
-        .map(|c| (c.partition, c.offset))
+        .map(|c| (c.position.partition, c.position.offset))
         .collect();
     distinct.extend(unconfirmed.iter().copied());
 
@@ -368,7 +370,7 @@ async fn a_member_joining_mid_stream_loses_nothing_and_rereads_only_unconfirmed_
             .await
             .unwrap()
             .unwrap();
-        distinct.insert((consumed.partition, consumed.offset));
+        distinct.insert((consumed.position.partition, consumed.position.offset));
         if id == 2 {
             second_part.push(consumed);
         }
@@ -378,12 +380,15 @@ async fn a_member_joining_mid_stream_loses_nothing_and_rereads_only_unconfirmed_
 
     assert!(!second_part.is_empty(), "the joining member got no events");
     for c in &second_part {
-        let committed = barrier.next_offset(&c.topic, c.partition).unwrap_or(0);
+        let committed = barrier
+            .next_offset(&c.position.topic, c.position.partition)
+            .unwrap_or(0);
         assert!(
-            c.offset >= committed || unconfirmed.contains(&(c.partition, c.offset)),
+            c.position.offset >= committed
+                || unconfirmed.contains(&(c.position.partition, c.position.offset)),
             "partition {} offset {} was committed before the rebalance",
-            c.partition,
-            c.offset
+            c.position.partition,
+            c.position.offset
         );
     }
 }
@@ -410,7 +415,7 @@ async fn try_recv_takes_only_what_is_fetched_and_loses_nothing_between_receives(
         }
     }
     assert_nothing_more(&mut source).await;
-    let offsets: Vec<i64> = consumed.iter().map(|c| c.offset).collect();
+    let offsets: Vec<i64> = consumed.iter().map(|c| c.position.offset).collect();
     assert_eq!(offsets, (0..100).collect::<Vec<i64>>());
     for (symbol, seqs) in per_key_order(&consumed) {
         assert_eq!(seqs, (0..50).collect::<Vec<_>>(), "order of {symbol}");

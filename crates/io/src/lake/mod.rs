@@ -92,7 +92,7 @@ pub use arrow_schema::{
 pub use compact::{CompactReport, compact};
 pub use config::{COMMIT_SPACING, DEFAULT_MAX_FILE_BYTES, ParquetSinkConfig, StorageOptions};
 pub use files::file_offsets;
-pub use offsets::{OffsetRange, SourceOffset, SourcePartition};
+pub use offsets::OffsetRange;
 pub use partition::{PartitionKey, partition_batches};
 pub use record_batch::{record_batch, sort_by_event_time};
 pub use stats::SinkStats;

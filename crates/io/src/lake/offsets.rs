@@ -2,21 +2,9 @@
 //! records in it, kept as JSON in the file's `tickstream.offsets` key/value metadata.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-/// A Kafka topic partition the sink reads from.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SourcePartition {
-    pub topic: String,
-    pub partition: i32,
-}
-
-/// Where one record came from: its topic partition and offset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceOffset<'a> {
-    pub topic: &'a str,
-    pub partition: i32,
-    pub offset: i64,
-}
+use crate::TopicPartition;
 
 /// The offsets of one topic partition held by a file: every record of that partition routed to the file's
 /// lake partition with an offset in `first..=last` is in the file or an earlier one.
@@ -41,11 +29,11 @@ pub fn decode_ranges(text: &str) -> Result<Vec<OffsetRange>, serde_json::Error> 
 /// Ranges accumulated per topic partition: the lowest first and the highest last offset seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RangeSet {
-    ranges: BTreeMap<SourcePartition, (i64, i64)>,
+    ranges: BTreeMap<TopicPartition, (i64, i64)>,
 }
 
 impl RangeSet {
-    pub fn add(&mut self, source: &SourcePartition, first: i64, last: i64) {
+    pub fn add(&mut self, source: &TopicPartition, first: i64, last: i64) {
         match self.ranges.get_mut(source) {
             Some((lo, hi)) => {
                 *lo = (*lo).min(first);
@@ -59,8 +47,8 @@ impl RangeSet {
 
     pub fn add_all(&mut self, ranges: &[OffsetRange]) {
         for r in ranges {
-            let source = SourcePartition {
-                topic: r.topic.clone(),
+            let source = TopicPartition {
+                topic: Arc::from(r.topic.as_str()),
                 partition: r.partition,
             };
             self.add(&source, r.first, r.last);
@@ -76,18 +64,18 @@ impl RangeSet {
     }
 
     /// The lowest offset held for `source`, if any.
-    pub fn first(&self, source: &SourcePartition) -> Option<i64> {
+    pub fn first(&self, source: &TopicPartition) -> Option<i64> {
         self.ranges.get(source).map(|r| r.0)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&SourcePartition, i64, i64)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&TopicPartition, i64, i64)> {
         self.ranges.iter().map(|(s, (lo, hi))| (s, *lo, *hi))
     }
 
     pub fn to_ranges(&self) -> Vec<OffsetRange> {
         self.iter()
             .map(|(s, first, last)| OffsetRange {
-                topic: s.topic.clone(),
+                topic: s.topic.to_string(),
                 partition: s.partition,
                 first,
                 last,
@@ -102,11 +90,11 @@ mod tests {
 
     #[test]
     fn ranges_merge_and_round_trip() {
-        let a = SourcePartition {
+        let a = TopicPartition {
             topic: "ticks".into(),
             partition: 0,
         };
-        let b = SourcePartition {
+        let b = TopicPartition {
             topic: "ticks".into(),
             partition: 3,
         };

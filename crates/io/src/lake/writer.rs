@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tickstream_model::{Event, EventKind};
@@ -13,13 +14,13 @@ use tickstream_model::{Event, EventKind};
 use super::arrow_schema::lake_table;
 use super::compact::merge_files;
 use super::config::{COMMIT_SPACING, EARLY_GROUP_ROWS, ParquetSinkConfig};
-use super::offsets::{RangeSet, SourceOffset, SourcePartition};
+use super::offsets::RangeSet;
 use super::open_file::{OpenFile, OpenPartition, next_group};
 use super::partition::PartitionKey;
 use super::pending::PendingRows;
 use super::stats::SinkStats;
 use super::store::LakeRoot;
-use crate::Error;
+use crate::{Error, PartitionPosition, RecordPosition, TopicPartition};
 
 /// Time a call spends merging the segments of partitions that reached their age limit.
 const ROLL_BUDGET: Duration = Duration::from_millis(200);
@@ -33,9 +34,9 @@ pub struct ParquetSink {
     partitions: HashMap<PartitionKey, OpenPartition>,
     /// Per lake partition and source: the highest offset accepted (committed or not). Loaded from the files'
     /// metadata the first time a partition is touched.
-    accepted: HashMap<PartitionKey, HashMap<SourcePartition, i64>>,
+    accepted: HashMap<PartitionKey, HashMap<TopicPartition, i64>>,
     /// Highest offset seen per source, whatever became of the record.
-    seen: HashMap<SourcePartition, i64>,
+    seen: HashMap<TopicPartition, i64>,
     buffered_rows: usize,
     /// Partitions the flush under way has yet to commit, the next group last.
     flushing: Vec<PartitionKey>,
@@ -105,26 +106,26 @@ impl ParquetSink {
         })
     }
 
-    /// Writes events read from Kafka; `sources[i]` is where `events[i]` came from. Records at or below the
-    /// offset the lake already holds for their partition and source are skipped.
+    /// Writes events read from Kafka; `positions[i]` is where `events[i]` was read. Records at or below the
+    /// offset the lake already holds for their partition and topic partition are skipped.
     pub fn write_batch(
         &mut self,
         events: &[Event],
-        sources: &[SourceOffset<'_>],
+        positions: &[RecordPosition],
     ) -> Result<(), Error> {
-        if events.len() != sources.len() {
+        if events.len() != positions.len() {
             return Err(Error::Lake {
                 path: self.root.display(),
                 message: format!(
                     "{} events but {} source offsets",
                     events.len(),
-                    sources.len()
+                    positions.len()
                 ),
             });
         }
         self.guarded(|sink| {
-            for (event, source) in events.iter().zip(sources) {
-                sink.accept(event, Some(*source))?;
+            for (event, position) in events.iter().zip(positions) {
+                sink.accept(event, Some(position))?;
             }
             sink.after_write()
         })
@@ -174,11 +175,12 @@ impl ParquetSink {
         self.guarded(|sink| sink.roll_older_than(Duration::ZERO))
     }
 
-    /// Per source partition, the Kafka offset to commit (the next one to read): every record below it is
-    /// in a committed file or was never meant for the lake (other datasets, duplicates). Always safe to
-    /// commit; it advances when files are committed (`flush`, `roll_expired`, or a roll inside a write).
-    pub fn committable_offsets(&self) -> Vec<(SourcePartition, i64)> {
-        let mut out: Vec<(SourcePartition, i64)> = self
+    /// Per topic partition read, the Kafka offset to commit (the next one to read), sorted: every record
+    /// below it is in a committed file or was never meant for the lake (other datasets, duplicates). Always
+    /// safe to commit; it advances when files are committed (`flush`, `roll_expired`, or a roll inside a
+    /// write).
+    pub fn committable_offsets(&self) -> Vec<PartitionPosition> {
+        let mut out: Vec<PartitionPosition> = self
             .seen
             .iter()
             .map(|(source, seen)| {
@@ -193,7 +195,11 @@ impl ParquetSink {
                     })
                     .flatten()
                     .min();
-                (source.clone(), open.unwrap_or(seen + 1))
+                PartitionPosition {
+                    topic: source.topic.clone(),
+                    partition: source.partition,
+                    next_offset: open.unwrap_or(seen + 1),
+                }
             })
             .collect();
         out.sort();
@@ -229,16 +235,8 @@ impl ParquetSink {
         result
     }
 
-    fn accept(&mut self, event: &Event, source: Option<SourceOffset<'_>>) -> Result<(), Error> {
-        let source = source.map(|s| {
-            (
-                SourcePartition {
-                    topic: s.topic.to_owned(),
-                    partition: s.partition,
-                },
-                s.offset,
-            )
-        });
+    fn accept(&mut self, event: &Event, position: Option<&RecordPosition>) -> Result<(), Error> {
+        let source = position.map(|p| (p.topic_partition(), p.offset));
         if let Some((partition, offset)) = &source {
             let seen = self.seen.entry(partition.clone()).or_insert(*offset);
             *seen = (*seen).max(*offset);
@@ -292,12 +290,12 @@ impl ParquetSink {
     fn accepted_offsets(
         &mut self,
         key: &PartitionKey,
-    ) -> Result<&mut HashMap<SourcePartition, i64>, Error> {
+    ) -> Result<&mut HashMap<TopicPartition, i64>, Error> {
         if !self.accepted.contains_key(key) {
-            let mut high: HashMap<SourcePartition, i64> = HashMap::new();
+            let mut high: HashMap<TopicPartition, i64> = HashMap::new();
             for r in self.root.offset_ranges(&key.relative_dir())? {
-                let entry = high.entry(SourcePartition {
-                    topic: r.topic,
+                let entry = high.entry(TopicPartition {
+                    topic: Arc::from(r.topic),
                     partition: r.partition,
                 });
                 let value = entry.or_insert(r.last);
