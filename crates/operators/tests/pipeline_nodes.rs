@@ -2,11 +2,16 @@
 //! table without `kind` and `inputs` becomes the component's config, which is then validated; the
 //! graph check uses each kind's accepted and emitted event kinds.
 
+mod common;
+
 use tickstream_model::EventKind;
 use tickstream_operators::{
     IndicatorsConfig, SignalConfig, TimeBarsConfig, indicators_io, signal_io, time_bars_io,
 };
 
+use common::{EMA_CROSS, RSI_EXTREMES, rule_tables};
+
+/// The operator nodes, up to the signal node's rules.
 const PIPELINE: &str = r#"
 [operators.bars]
 kind = "time_bars"
@@ -22,20 +27,13 @@ inputs = ["bars"]
 [operators.signals]
 kind = "signal"
 inputs = ["bars", "indicators", "binance", "coinbase"]
-
-[[operators.signals.rules]]
-name = "ema_cross"
-kind = "crossover"
-fast = "ema_12"
-slow = "ema_26"
-
-[[operators.signals.rules]]
-name = "rsi_extremes"
-kind = "threshold"
-value = "rsi_14"
-above = 70
-below = 30
 "#;
+
+/// The pipeline: its operator nodes and the signal node's rules.
+fn pipeline() -> String {
+    let rules = rule_tables("operators.signals.rules", &[EMA_CROSS, RSI_EXTREMES]);
+    format!("{PIPELINE}{rules}")
+}
 
 fn node(doc: &toml::Table, name: &str) -> toml::Table {
     let mut table = doc["operators"][name].as_table().unwrap().clone();
@@ -46,7 +44,7 @@ fn node(doc: &toml::Table, name: &str) -> toml::Table {
 
 #[test]
 fn operator_nodes_read_into_their_configs() {
-    let doc: toml::Table = PIPELINE.parse().unwrap();
+    let doc: toml::Table = pipeline().parse().unwrap();
     let bars: TimeBarsConfig = node(&doc, "bars").try_into().unwrap();
     bars.validate().unwrap();
     assert!(bars.composite && !bars.fill_empty && bars.intervals.len() == 2);

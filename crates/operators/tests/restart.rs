@@ -9,51 +9,29 @@ use tickstream_operators::{
     Indicators, IndicatorsConfig, Operator, SignalConfig, Signals, TimeBars, TimeBarsConfig,
 };
 
-use common::{market, quote};
+use common::{
+    BOLLINGER_BREAK, EMA_CROSS, RSI_EXTREMES, feed_down, market, quote, rule_tables, venue_spread,
+    volume_spike,
+};
 
-const RULES: &str = r#"
-[[rules]]
-name = "ema_cross"
-kind = "crossover"
-fast = "ema_12"
-slow = "ema_26"
+/// The MACD line crossing its signal line, as the body of a rules table.
+const MACD_CROSS: &str = "name = \"macd_cross\"\nkind = \"crossover\"\nfast = \"macd_12_26_9\"\n\
+     slow = \"macd_12_26_9_signal\"\n";
 
-[[rules]]
-name = "macd_cross"
-kind = "crossover"
-fast = "macd_12_26_9"
-slow = "macd_12_26_9_signal"
-
-[[rules]]
-name = "rsi_extremes"
-kind = "threshold"
-value = "rsi_14"
-above = 70
-below = 30
-
-[[rules]]
-name = "bollinger_break"
-kind = "band_break"
-upper = "bbands_20_2_upper"
-lower = "bbands_20_2_lower"
-
-[[rules]]
-name = "volume_spike"
-kind = "volume_spike"
-factor = 2.5
-bars = 20
-
-[[rules]]
-name = "venue_spread"
-kind = "spread"
-bps = 3
-freshness = "2s"
-
-[[rules]]
-name = "feed_down"
-kind = "feed_health"
-window = "3s"
-"#;
+fn rules() -> String {
+    rule_tables(
+        "rules",
+        &[
+            EMA_CROSS,
+            MACD_CROSS,
+            RSI_EXTREMES,
+            BOLLINGER_BREAK,
+            &volume_spike(2.5, 20),
+            &venue_spread(3),
+            &feed_down("3s"),
+        ],
+    )
+}
 
 struct Chain {
     bars: TimeBars,
@@ -71,7 +49,7 @@ impl Chain {
         Chain {
             bars: TimeBars::new(bars).unwrap(),
             indicators: Indicators::new(IndicatorsConfig::default()).unwrap(),
-            signals: Signals::new(toml::from_str::<SignalConfig>(RULES).unwrap()).unwrap(),
+            signals: Signals::new(toml::from_str::<SignalConfig>(&rules()).unwrap()).unwrap(),
         }
     }
 

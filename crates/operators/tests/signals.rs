@@ -8,7 +8,10 @@ use tickstream_model::{
 };
 use tickstream_operators::{Operator, SignalConfig, SignalRule, Signals};
 
-use common::{SEC, T0, row, run_all};
+use common::{
+    BOLLINGER_BREAK, EMA_CROSS, RSI_EXTREMES, SEC, T0, feed_down, row, rule_tables, run_all,
+    venue_spread, volume_spike,
+};
 
 fn signals(toml_text: &str) -> Signals {
     let config: SignalConfig = toml::from_str(toml_text).unwrap();
@@ -43,47 +46,24 @@ fn run(op: &mut Signals, events: &[Event]) -> Vec<Signal> {
         .collect()
 }
 
-const ALL_RULES: &str = r#"
-[[rules]]
-name = "ema_cross"
-kind = "crossover"
-fast = "ema_12"
-slow = "ema_26"
-
-[[rules]]
-name = "rsi_extremes"
-kind = "threshold"
-value = "rsi_14"
-above = 70
-below = 30
-
-[[rules]]
-name = "bollinger_break"
-kind = "band_break"
-upper = "bbands_20_2_upper"
-lower = "bbands_20_2_lower"
-
-[[rules]]
-name = "volume_spike"
-kind = "volume_spike"
-factor = 3.0
-bars = 3
-
-[[rules]]
-name = "venue_spread"
-kind = "spread"
-bps = 25
-freshness = "2s"
-
-[[rules]]
-name = "feed_down"
-kind = "feed_health"
-window = "30s"
-"#;
+/// One rule of every kind.
+fn all_rules() -> String {
+    rule_tables(
+        "rules",
+        &[
+            EMA_CROSS,
+            RSI_EXTREMES,
+            BOLLINGER_BREAK,
+            &volume_spike(3.0, 3),
+            &venue_spread(25),
+            &feed_down("30s"),
+        ],
+    )
+}
 
 #[test]
 fn every_rule_kind_reads_from_toml_and_mistakes_name_the_field() {
-    let config: SignalConfig = toml::from_str(ALL_RULES).unwrap();
+    let config: SignalConfig = toml::from_str(&all_rules()).unwrap();
     config.validate().unwrap();
     assert_eq!(config.rules.len(), 6);
     assert!(matches!(&config.rules[2], SignalRule::BandBreak(r) if r.price == "close"));
@@ -103,7 +83,8 @@ fn every_rule_kind_reads_from_toml_and_mistakes_name_the_field() {
             .contains("unknown variant `moon`")
     );
     let twice = format!(
-        "{ALL_RULES}\n[[rules]]\nname = \"ema_cross\"\nkind = \"volume_spike\"\nfactor = 2\nbars = 5\n"
+        "{}\n[[rules]]\nname = \"ema_cross\"\nkind = \"volume_spike\"\nfactor = 2\nbars = 5\n",
+        all_rules()
     );
     let err = toml::from_str::<SignalConfig>(&twice)
         .unwrap()
@@ -134,7 +115,7 @@ fn every_rule_kind_reads_from_toml_and_mistakes_name_the_field() {
 
 #[test]
 fn a_crossover_fires_once_per_cross_with_a_deterministic_id() {
-    let mut op = signals(ALL_RULES);
+    let mut op = signals(&all_rules());
     let pairs = [
         (1.0, 2.0),
         (1.5, 2.0),
@@ -165,12 +146,12 @@ fn a_crossover_fires_once_per_cross_with_a_deterministic_id() {
         (first.rule.as_str(), first.interval, first.values["ema_12"]),
         ("ema_cross", Some(Interval::M1), 2.5)
     );
-    assert_eq!(run(&mut signals(ALL_RULES), &events), fired);
+    assert_eq!(run(&mut signals(&all_rules()), &events), fired);
 }
 
 #[test]
 fn a_threshold_fires_when_entered_not_while_held() {
-    let mut op = signals(ALL_RULES);
+    let mut op = signals(&all_rules());
     let rsi = [50.0, 71.0, 75.0, 65.0, 72.0, 29.0, 20.0, 31.0];
     let events: Vec<Event> = rsi
         .iter()
@@ -216,8 +197,8 @@ fn a_band_break_joins_bars_and_rows_in_either_order() {
         bands(2),
         bar(2, 94.0, 1.0),
     ];
-    let a = run(&mut signals(ALL_RULES), &bar_first);
-    let b = run(&mut signals(ALL_RULES), &row_first);
+    let a = run(&mut signals(&all_rules()), &bar_first);
+    let b = run(&mut signals(&all_rules()), &row_first);
     assert_eq!(a, b);
     let seen: Vec<_> = a
         .iter()
@@ -235,7 +216,7 @@ fn a_volume_spike_compares_with_the_bars_before() {
         .enumerate()
         .map(|(i, v)| bar(i, 100.0, *v))
         .collect();
-    let fired = run(&mut signals(ALL_RULES), &events);
+    let fired = run(&mut signals(&all_rules()), &events);
     let seen: Vec<_> = fired
         .iter()
         .map(|s| (s.values["volume"], s.values["average_volume"]))
@@ -256,7 +237,7 @@ fn a_spread_fires_only_between_fresh_quotes() {
         quote(k, T0 + 7 * SEC, "100.10", "100.12"),
         quote(k, T0 + 8 * SEC, "101.00", "101.02"),
     ];
-    let fired = run(&mut signals(ALL_RULES), &events);
+    let fired = run(&mut signals(&all_rules()), &events);
     let seen: Vec<_> = fired
         .iter()
         .map(|s| ((s.ts.0 - T0) / SEC, s.exchange))
@@ -271,7 +252,7 @@ fn a_spread_fires_only_between_fresh_quotes() {
 
 #[test]
 fn feed_health_fires_when_an_outage_outlasts_its_window() {
-    let mut op = signals(ALL_RULES);
+    let mut op = signals(&all_rules());
     let fired = run(
         &mut op,
         &[
@@ -312,10 +293,10 @@ fn state_saved_mid_stream_continues_the_same() {
             ]
         })
         .collect();
-    let whole = run(&mut signals(ALL_RULES), &events);
-    let mut first = signals(ALL_RULES);
+    let whole = run(&mut signals(&all_rules()), &events);
+    let mut first = signals(&all_rules());
     let mut split = run(&mut first, &events[..9]);
-    let mut second = signals(ALL_RULES);
+    let mut second = signals(&all_rules());
     second.restore_state(&first.save_state().unwrap()).unwrap();
     split.extend(run(&mut second, &events[9..]));
     assert!(!whole.is_empty());

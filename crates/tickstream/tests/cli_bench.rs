@@ -1,7 +1,9 @@
 //! `tickstream bench` on a small flow (one venue, two symbols, two seconds a phase): the report names
 //! every figure and each parses as a number. Nothing here is timed: speed is what the report measures.
 
-use std::process::Command;
+mod common;
+
+use common::Tickstream;
 
 /// The number after `label` in `line` (the first word after it, without trailing commas or units).
 fn number_after(line: &str, label: &str) -> f64 {
@@ -24,22 +26,19 @@ fn line<'a>(report: &'a str, start: &str) -> &'a str {
 
 #[test]
 fn a_small_bench_reports_throughput_stages_latency_and_memory() {
-    let out = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-        .args([
-            "bench",
-            "--duration",
-            "2s",
-            "--venues",
-            "1",
-            "--symbols",
-            "2",
-            "--rate",
-            "500",
-        ])
-        .env_remove("KAFKA_BROKERS")
-        .env_remove("REDIS_URL")
-        .output()
-        .unwrap();
+    let out = Tickstream::new([
+        "bench",
+        "--duration",
+        "2s",
+        "--venues",
+        "1",
+        "--symbols",
+        "2",
+        "--rate",
+        "500",
+    ])
+    .without_services()
+    .output();
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -3,45 +3,35 @@
 //! naming events by node and kind (signals included, within the first minute), the lake, the topics, the
 //! API and a DuckDB query; the query runs on the lake the run wrote. A clean start logs no warning.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{Tickstream, free_port, fresh_test_dir, repo_path};
 
 /// Runs the demo for `run_for` in a fresh directory; returns the directory, the API port and stderr.
 fn run_demo(name: &str, run_for: &str) -> (PathBuf, u16, String) {
-    let dir = std::env::temp_dir().join(format!("tickstream-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/demo.toml");
+    let dir = fresh_test_dir(name);
+    let demo = repo_path("pipelines/demo.toml");
     let (sim_port, api_port) = (free_port(), free_port());
     let text = std::fs::read_to_string(demo)
         .unwrap()
         .replace("127.0.0.1:9900", &format!("127.0.0.1:{sim_port}"))
         .replace("127.0.0.1:8080", &format!("127.0.0.1:{api_port}"));
     std::fs::write(dir.join("demo.toml"), text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-        .args([
-            "run",
-            "demo.toml",
-            "--for",
-            run_for,
-            "--checkpoint-interval",
-            "1s",
-        ])
-        .current_dir(&dir)
-        .env_remove("KAFKA_BROKERS")
-        .env_remove("REDIS_URL")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let out = Tickstream::new([
+        "run",
+        "demo.toml",
+        "--for",
+        run_for,
+        "--checkpoint-interval",
+        "1s",
+    ])
+    .current_dir(&dir)
+    .without_services()
+    .output();
+    let stderr = common::stderr(&out);
     assert!(out.status.success(), "{stderr}");
     (dir, api_port, stderr)
 }

@@ -1,66 +1,47 @@
 //! `tickstream run` of a live pipeline: venue connectors against the exchange simulator (a separate
 //! process speaking the venues' websocket protocols), through time bars, into a file; stopped by `--for`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
 
-struct Simulator(Child);
+use std::path::Path;
 
-impl Drop for Simulator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::pipeline::{one_second_bars, simulated_venue};
+use common::{Simulator, Tickstream, read_ndjson, test_dir, write_file};
 
-/// Starts `tickstream simulate` on a free port and returns it with its address.
-fn simulator() -> (Simulator, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-        .args(["simulate", "--listen", "127.0.0.1:0", "--tick", "20ms"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    stderr.read_line(&mut first).unwrap();
-    let addr = first.split_whitespace().nth(2).unwrap().to_owned();
-    // Keep reading: a simulator whose stderr is closed fails on its next log line.
-    std::thread::spawn(move || for _ in stderr.lines() {});
-    (Simulator(child), addr)
+/// Writes `text` to `dir/file`, runs it there for `duration` with checkpoints every 500 ms, asserts that
+/// the run succeeds and returns its standard error.
+fn run_pipeline(dir: &Path, file: &str, text: String, duration: &str) -> String {
+    let pipeline = write_file(dir, file, text);
+    let out = Tickstream::new(["run", "--for", duration, "--checkpoint-interval", "500ms"])
+        .arg(&pipeline)
+        .current_dir(dir)
+        .output();
+    let stderr = common::stderr(&out);
+    assert!(out.status.success(), "{stderr}");
+    stderr
 }
 
 #[test]
 fn live_pipeline_against_the_simulator() {
-    let (_sim, addr) = simulator();
-    let dir = std::env::temp_dir().join(format!("tickstream-live-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pipeline = dir.join("live.toml");
-    std::fs::write(
-        &pipeline,
+    let sim = Simulator::start(&["--tick", "20ms"]);
+    let addr = &sim.addr;
+    let dir = test_dir("live");
+    let binance = simulated_venue(
+        "binance",
+        &["BTCUSDT", "ETH-USDT"],
+        &["trades", "bbo", "book"],
+        addr,
+    );
+    let coinbase = simulated_venue("coinbase", &["BTC-USD"], &["trades", "bbo"], addr);
+    let bars = one_second_bars(&["binance", "coinbase"]);
+    let stderr = run_pipeline(
+        &dir,
+        "live.toml",
         format!(
             r#"
-[sources.binance]
-kind = "exchange"
-exchange = "binance"
-symbols = ["BTCUSDT", "ETH-USDT"]
-channels = ["trades", "bbo", "book"]
-url = "ws://{addr}/binance"
-rest_url = "http://{addr}/binance"
-
-[sources.coinbase]
-kind = "exchange"
-exchange = "coinbase"
-symbols = ["BTC-USD"]
-channels = ["trades", "bbo"]
-url = "ws://{addr}/coinbase"
-rest_url = "http://{addr}/coinbase"
-
-[operators.bars]
-kind = "time_bars"
-inputs = ["binance", "coinbase"]
-intervals = ["1s"]
-allowed_lateness = "0s"
-
+{binance}
+{coinbase}
+{bars}
 [sinks.ticks]
 kind = "file"
 inputs = ["binance", "coinbase"]
@@ -72,23 +53,11 @@ inputs = ["bars"]
 path = "bars.ndjson"
 "#
         ),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-        .args(["run", "--for", "4s", "--checkpoint-interval", "500ms"])
-        .arg(&pipeline)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+        "4s",
+    );
     assert!(stderr.contains("checkpoints"), "{stderr}");
 
-    let ticks = std::fs::read_to_string(dir.join("ticks.ndjson")).unwrap();
-    let events: Vec<serde_json::Value> = ticks
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = read_ndjson(&dir.join("ticks.ndjson"));
     let count = |kind: &str, exchange: &str| {
         events
             .iter()
@@ -128,22 +97,16 @@ path = "bars.ndjson"
 
 #[test]
 fn ingest_and_processing_through_the_embedded_kafka_cluster() {
-    let (_sim, addr) = simulator();
-    let dir = std::env::temp_dir().join(format!("tickstream-bus-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pipeline = dir.join("bus.toml");
-    std::fs::write(
-        &pipeline,
+    let sim = Simulator::start(&["--tick", "20ms"]);
+    let addr = &sim.addr;
+    let dir = test_dir("bus");
+    let binance = simulated_venue("binance", &["BTCUSDT"], &["trades"], addr);
+    let stderr = run_pipeline(
+        &dir,
+        "bus.toml",
         format!(
             r#"
-[sources.binance]
-kind = "exchange"
-exchange = "binance"
-symbols = ["BTCUSDT"]
-channels = ["trades"]
-url = "ws://{addr}/binance"
-rest_url = "http://{addr}/binance"
-
+{binance}
 [sinks.bus]
 kind = "kafka"
 inputs = ["binance"]
@@ -165,21 +128,11 @@ inputs = ["binance"]
 path = "direct.ndjson"
 "#
         ),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-        .args(["run", "--for", "6s", "--checkpoint-interval", "500ms"])
-        .arg(&pipeline)
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+        "6s",
+    );
     let ids = |file: &str| -> Vec<String> {
-        std::fs::read_to_string(dir.join(file))
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        read_ndjson(&dir.join(file))
+            .into_iter()
             .filter(|e| e["type"] == "trade")
             .map(|e| e["trade_id"].as_str().unwrap().to_owned())
             .collect()

@@ -3,11 +3,15 @@
 //! (simulated venues with faults, embedded Kafka, bars, lake, cache and API) exports every stage's
 //! metrics.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+use common::pipeline::{one_second_bars, simulated_venue};
+use common::{Running, Tickstream, example, free_port, fresh_test_dir, write_file};
 
 /// `GET path` over plain HTTP/1.0; the status line and body.
 fn http_get(addr: &str, path: &str) -> std::io::Result<(String, String)> {
@@ -20,8 +24,6 @@ fn http_get(addr: &str, path: &str) -> std::io::Result<(String, String)> {
     let status = head.lines().next().unwrap_or_default().to_owned();
     Ok((status, body.to_owned()))
 }
-
-struct Running(Child);
 
 /// Reads stderr lines until the metrics address is printed; keeps draining the rest on a thread, whose
 /// handle returns it.
@@ -47,31 +49,11 @@ fn metrics_address(child: &mut Child) -> (String, std::thread::JoinHandle<String
     (addr, drain)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[cfg(unix)]
 #[test]
 fn a_running_pipeline_serves_its_metrics_until_it_ends() {
-    let dir = std::env::temp_dir().join(format!("tickstream-metrics-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/examples");
-    let trade: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(schemas.join("trade.v1.json")).unwrap())
-            .unwrap();
+    let dir = fresh_test_dir("metrics");
+    let trade = example("trade");
     // Trades at +0 s and +10 s close the first 1 s bar; the third, back at +0 s, is late.
     let base = trade["ts_event"].as_i64().unwrap();
     let lines: Vec<String> = [0i64, 10, 0]
@@ -85,27 +67,21 @@ fn a_running_pipeline_serves_its_metrics_until_it_ends() {
             t.to_string()
         })
         .collect();
-    let trades = dir.join("trades.ndjson");
-    std::fs::write(&trades, lines.join("\n")).unwrap();
+    let trades = write_file(&dir, "trades.ndjson", lines.join("\n"));
     // The second input is a FIFO: the source waits on it, keeping the run alive, until it is closed.
     let fifo = dir.join("more.ndjson");
     let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
     assert!(made.success());
-    let pipeline = dir.join("bars.toml");
-    std::fs::write(
-        &pipeline,
+    let pipeline = write_file(
+        &dir,
+        "bars.toml",
         format!(
             r#"
 [sources.captured]
 kind = "file"
 paths = ["{}", "{}"]
 
-[operators.bars]
-kind = "time_bars"
-inputs = ["captured"]
-intervals = ["1s"]
-allowed_lateness = "0s"
-
+{}
 [sinks.out]
 kind = "file"
 inputs = ["bars"]
@@ -113,18 +89,15 @@ path = "{}"
 "#,
             trades.display(),
             fifo.display(),
+            one_second_bars(&["captured"]),
             dir.join("bars.ndjson").display()
         ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-        .args(["run", "--metrics-listen", "127.0.0.1:0"])
+    );
+    let mut child = Tickstream::new(["run", "--metrics-listen", "127.0.0.1:0"])
         .arg(&pipeline)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_reading_stderr();
     let (addr, drain) = metrics_address(&mut child);
-    let mut running = Running(child);
+    let mut running = Running::new(child);
 
     let (status, body) = http_get(&addr, "/healthz").unwrap();
     assert!(status.contains("200"), "{status}");
@@ -143,7 +116,7 @@ path = "{}"
 
     // Closing the FIFO ends the source, and with it the run and the endpoint.
     drop(std::fs::OpenOptions::new().write(true).open(&fifo).unwrap());
-    let status = running.0.wait().unwrap();
+    let status = running.child.wait().unwrap();
     let rest = drain.join().unwrap();
     assert!(status.success(), "{rest}");
     assert!(
@@ -223,13 +196,11 @@ fn missing_series(text: &str, wanted: &[Series]) -> Vec<&'static str> {
 #[cfg(unix)]
 #[test]
 fn a_live_pipeline_exports_every_stage_metric() {
-    let dir = std::env::temp_dir().join(format!("tickstream-stage-metrics-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_test_dir("stage-metrics");
     let (sim, api) = (free_port(), free_port());
-    let pipeline = dir.join("live.toml");
-    std::fs::write(
-        &pipeline,
+    let pipeline = write_file(
+        &dir,
+        "live.toml",
         format!(
             r#"
 [state]
@@ -240,14 +211,7 @@ listen = "127.0.0.1:{sim}"
 tick = "20ms"
 fault_every = "1500ms"
 
-[sources.binance]
-kind = "exchange"
-exchange = "binance"
-symbols = ["BTC-USDT"]
-channels = ["trades", "bbo", "book"]
-url = "ws://127.0.0.1:{sim}/binance"
-rest_url = "http://127.0.0.1:{sim}/binance"
-staleness = "500ms"
+{binance}staleness = "500ms"
 
 [sources.kraken]
 kind = "exchange"
@@ -292,27 +256,28 @@ keys = {{ kind = "file", path = "{keys}" }}
             lake = dir.join("lake").display(),
             state = dir.join("state").display(),
             keys = dir.join("keys.json").display(),
+            binance = simulated_venue(
+                "binance",
+                &["BTC-USDT"],
+                &["trades", "bbo", "book"],
+                &format!("127.0.0.1:{sim}")
+            ),
         ),
-    )
-    .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-        .args([
-            "run",
-            "--quiet",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--checkpoint-interval",
-            "500ms",
-        ])
-        .args(["--for", "90s"])
-        .arg(&pipeline)
-        .env_remove("KAFKA_BROKERS")
-        .env_remove("REDIS_URL")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    );
+    let mut child = Tickstream::new([
+        "run",
+        "--quiet",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--checkpoint-interval",
+        "500ms",
+    ])
+    .args(["--for", "90s"])
+    .arg(&pipeline)
+    .without_services()
+    .spawn_reading_stderr();
     let (addr, drain) = metrics_address(&mut child);
-    let running = Running(child);
+    let running = Running::new(child);
     let api_addr = format!("127.0.0.1:{api}");
     let started = Instant::now();
     let (text, api_text) = loop {

@@ -1,16 +1,16 @@
 //! `tickstream normalize` end to end for Kraken, OKX, Bitstamp and Bybit, on the connectors' fixture
 //! frames (sources beside them in `crates/connectors/tests/fixtures/<venue>/SOURCES.md`).
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
+mod common;
 
 use serde_json::Value;
+
+use common::{Tickstream, parse_ndjson, repo_path};
 
 /// The fixtures of `dir`, one frame a line, each frame's text otherwise as stored (Kraken's numbers
 /// keep their digits).
 fn frames(dir: &str, names: &[&str]) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../connectors/tests/fixtures");
+    let root = repo_path("crates/connectors/tests/fixtures");
     names
         .iter()
         .map(|name| {
@@ -23,28 +23,22 @@ fn frames(dir: &str, names: &[&str]) -> String {
         .join("\n")
 }
 
-/// Runs `tickstream normalize --exchange <exchange> --market <market>` on `input` through stdin: the
-/// events written and the summary printed.
-fn normalize(exchange: &str, market: &str, input: String) -> (Vec<Value>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-        .args(["normalize", "--exchange", exchange, "--market", market])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
+/// Runs `tickstream normalize --exchange <exchange> --market <market>` on `input` through stdin, checks
+/// the [`outline`] of the events written and the summary printed, and returns the events.
+fn normalize(
+    (exchange, market): (&str, &str),
+    input: String,
+    expected: &[&str],
+    summary: &str,
+) -> Vec<Value> {
+    let out = Tickstream::new(["normalize", "--exchange", exchange, "--market", market])
+        .output_with_stdin(input);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(out.status.success(), "{stderr}");
-    let events = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .collect();
-    (events, stderr)
+    let events = parse_ndjson(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(outline(&events), expected);
+    assert_eq!(stderr.trim_end(), summary);
+    events
 }
 
 /// Each event as `type symbol`, with the book action and whether it is synced.
@@ -79,16 +73,17 @@ fn kraken_books_checked_by_checksum() {
         ],
     );
     input.push_str("\n{\"channel\":\n");
-    let (events, stderr) = normalize("kraken", "spot", input);
-    assert_eq!(
-        outline(&events),
-        [
+    let events = normalize(
+        ("kraken", "spot"),
+        input,
+        &[
             r#"book "MATIC-USD" snapshot synced=true"#,
             r#"quote "MATIC-USD""#,
             r#"book "MATIC-USD" delta synced=true"#,
             r#"trade "MATIC-USD""#,
             r#"quote "ALGO-USD""#,
-        ]
+        ],
+        "frames read: 8\nevents: trade=1, quote=2, book=2\nrejected: parse_error=1",
     );
     assert_eq!(events[2]["checksum"], 2_114_181_697u32);
     assert_eq!(
@@ -100,10 +95,6 @@ fn kraken_books_checked_by_checksum() {
         (&"4665906".into(), &"0.5117".into(), &"sell".into())
     );
     assert_eq!(events[3]["ts_event"], 1_695_628_177_708_706_000i64);
-    assert_eq!(
-        stderr.trim_end(),
-        "frames read: 8\nevents: trade=1, quote=2, book=2\nrejected: parse_error=1"
-    );
 }
 
 #[test]
@@ -119,24 +110,21 @@ fn okx_spot_and_swaps_keep_their_kind() {
             "error-response",
         ],
     );
-    let (events, stderr) = normalize("okx", "perp", input);
-    assert_eq!(
-        outline(&events),
-        [
+    let events = normalize(
+        ("okx", "perp"),
+        input,
+        &[
             r#"book "BTC-USDT" snapshot synced=true"#,
             r#"quote "BTC-USDT""#,
             r#"book "BTC-USDT" delta synced=true"#,
             r#"trade "BTC-USDT""#,
             r#"quote "BCH-USDT-PERP""#,
-        ]
+        ],
+        "frames read: 6\nevents: trade=1, quote=2, book=2\nrejected: venue_error=1",
     );
     assert_eq!(
         (&events[3]["trade_id"], &events[3]["side"]),
         (&"130639474".into(), &"buy".into())
-    );
-    assert_eq!(
-        stderr.trim_end(),
-        "frames read: 6\nevents: trade=1, quote=2, book=2\nrejected: venue_error=1"
     );
 }
 
@@ -151,23 +139,20 @@ fn bitstamp_diffs_stay_unsynced_without_the_rest_snapshot() {
             "request_reconnect",
         ],
     );
-    let (events, stderr) = normalize("bitstamp", "spot", input);
-    assert_eq!(
-        outline(&events),
-        [
+    let events = normalize(
+        ("bitstamp", "spot"),
+        input,
+        &[
             r#"trade "BTC-USD""#,
             r#"book "BTC-USD" delta synced=false"#,
             r#"quote "BTC-USD""#,
-        ]
+        ],
+        "frames read: 4\nevents: trade=1, quote=1, book=1\nrejected: none",
     );
     // Type 1 is a sell taker; microtimestamps become nanoseconds exactly.
     assert_eq!(
         (&events[0]["side"], &events[0]["ts_event"]),
         (&"sell".into(), &1_580_336_751_488_517_000i64.into())
-    );
-    assert_eq!(
-        stderr.trim_end(),
-        "frames read: 4\nevents: trade=1, quote=1, book=1\nrejected: none"
     );
 }
 
@@ -187,10 +172,10 @@ fn bybit_spot_book_breaks_and_resyncs() {
             "pong-spot",
         ],
     );
-    let (events, stderr) = normalize("bybit", "spot", input);
-    assert_eq!(
-        outline(&events),
-        [
+    let events = normalize(
+        ("bybit", "spot"),
+        input,
+        &[
             r#"book "BTC-USDT" snapshot synced=true"#,
             r#"quote "BTC-USDT""#,
             r#"book "BTC-USDT" delta synced=true"#,
@@ -200,7 +185,8 @@ fn bybit_spot_book_breaks_and_resyncs() {
             r#"status "BTC-USDT" resync"#,
             r#"quote "BTC-USDT""#,
             r#"trade "BTC-USDT""#,
-        ]
+        ],
+        "frames read: 7\nevents: trade=1, quote=3, book=3, status=2\nrejected: none",
     );
     assert_eq!(
         (
@@ -210,10 +196,6 @@ fn bybit_spot_book_breaks_and_resyncs() {
         (&1_323_398u64.into(), &177_400_507u64.into())
     );
     assert_eq!(events[8]["trade_id"], "2100000000019296063");
-    assert_eq!(
-        stderr.trim_end(),
-        "frames read: 7\nevents: trade=1, quote=3, book=3, status=2\nrejected: none"
-    );
 }
 
 #[test]
@@ -229,22 +211,19 @@ fn bybit_linear_frames_are_perpetuals() {
             "kline",
         ],
     );
-    let (events, stderr) = normalize("bybit", "perp", input);
-    assert_eq!(
-        outline(&events),
-        [
+    let events = normalize(
+        ("bybit", "perp"),
+        input,
+        &[
             r#"quote "BTC-USDT-PERP""#,
             r#"trade "BTC-USDT-PERP""#,
             r#"book "BTC-USDT-PERP" delta synced=false"#,
-        ]
+        ],
+        "frames read: 6\nevents: trade=1, quote=1, book=1\nrejected: unknown_message=1",
     );
     assert_eq!(
         (&events[0]["bid_price"], &events[0]["ask_price"]),
         (&"109378.80".into(), &"109378.90".into())
     );
     assert_eq!(events[2]["sequence"], 21_111_423u64);
-    assert_eq!(
-        stderr.trim_end(),
-        "frames read: 6\nevents: trade=1, quote=1, book=1\nrejected: unknown_message=1"
-    );
 }

@@ -1,8 +1,11 @@
 //! `tickstream replay` end to end: recorded events through time bars and indicators into a file sink placed
 //! under `--out`, with the same output as a live-style `run` of the same pipeline over the same events.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use std::path::Path;
+
+use common::{START, Tickstream, example, push_line, side_of, test_dir, trade_at, write_file};
 
 const PIPELINE: &str = r#"
 [sources.trades]
@@ -32,46 +35,33 @@ root = "lake"
 
 /// Two hours of trades, one every 5 s, on a zig-zag price, written as normalized events.
 fn write_trades(path: &Path) {
-    let template: serde_json::Value =
-        serde_json::from_str(include_str!("../../../schemas/examples/trade.v1.json")).unwrap();
-    let start: i64 = 1_700_000_000_000_000_000 - 1_700_000_000_000_000_000 % 60_000_000_000;
+    let template = example("trade");
     let mut lines = String::new();
     for i in 0..1440i64 {
-        let mut t = template.clone();
-        let ts = start + i * 5_000_000_000;
-        t["ts_event"] = ts.into();
-        t["ts_recv"] = (ts + 1_000_000).into();
-        t["trade_id"] = i.to_string().into();
-        t["price"] = format!("{}.{:02}", 37000 + (i * 7) % 50, i % 100).into();
-        t["side"] = if i % 3 == 0 { "sell" } else { "buy" }.into();
-        lines.push_str(&t.to_string());
-        lines.push('\n');
+        let price = format!("{}.{:02}", 37000 + (i * 7) % 50, i % 100);
+        let t = trade_at(
+            &template,
+            START + i * 5_000_000_000,
+            i.to_string(),
+            price,
+            side_of(i),
+        );
+        push_line(&mut lines, &t);
     }
     std::fs::write(path, lines).unwrap();
 }
 
-fn tickstream(args: &[&str], dir: &Path, input: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-        .args(args)
+fn tickstream(args: &[&str], dir: &Path, input: &Path) {
+    Tickstream::new(args)
         .current_dir(dir)
         .env("INPUT", input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
+        .success();
 }
 
 #[test]
 fn replay_builds_bars_and_indicators_like_a_run() {
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("tickstream-replay-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let pipeline = dir.join("bars.toml");
-    std::fs::write(&pipeline, PIPELINE).unwrap();
+    let dir = test_dir("replay");
+    let pipeline = write_file(&dir, "bars.toml", PIPELINE);
     let input = dir.join("trades.ndjson");
     write_trades(&input);
 

@@ -1,21 +1,18 @@
 //! `tickstream run` end to end on files: a source, an operator and a sink as separate tasks, bad lines
 //! counted and skipped, everything flushed at the end.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
+
+use common::{Tickstream, example, repo_path, test_dir, write_file};
 
 #[test]
 fn extract_pipeline_copies_one_instrument_and_skips_bad_lines() {
-    let dir = std::env::temp_dir().join(format!("tickstream-run-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let schemas = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/examples");
-    let trade = std::fs::read_to_string(schemas.join("trade.v1.json")).unwrap();
-    let btc: serde_json::Value = serde_json::from_str(&trade).unwrap();
+    let dir = test_dir("run");
+    let btc = example("trade");
     let mut eth = btc.clone();
     eth["symbol"] = "ETH-USD".into();
     eth["raw_symbol"] = "ETH-USD".into();
-    let quote = std::fs::read_to_string(schemas.join("quote.v1.json")).unwrap();
-    let quote: serde_json::Value = serde_json::from_str(&quote).unwrap();
+    let quote = example("quote");
     let mut lines = Vec::new();
     for i in 0..5000 {
         let mut t = if i % 2 == 0 { btc.clone() } else { eth.clone() };
@@ -26,17 +23,14 @@ fn extract_pipeline_copies_one_instrument_and_skips_bad_lines() {
             lines.push(quote.to_string());
         }
     }
-    let input = dir.join("in.ndjson");
+    let input = write_file(&dir, "in.ndjson", lines.join("\n"));
     let output = dir.join("out.ndjson");
-    std::fs::write(&input, lines.join("\n")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-        .args(["run", "--checkpoint-interval", "10ms"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pipelines/extract.toml"))
+    let out = Tickstream::new(["run", "--checkpoint-interval", "10ms"])
+        .arg(repo_path("pipelines/extract.toml"))
         .env("INPUT", &input)
         .env("OUTPUT", &output)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        .output();
+    let stderr = common::stderr(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(
         stderr.contains("skipping a line that is not an event"),

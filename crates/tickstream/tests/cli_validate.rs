@@ -1,16 +1,11 @@
 //! `tickstream validate` end to end: every file in `pipelines/` passes, and a broken file fails with
 //! messages that name the file, the node and the field.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn tickstream() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tickstream"))
-}
+use std::path::PathBuf;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{Tickstream, repo, test_dir, write_file};
 
 #[test]
 fn every_pipeline_file_validates() {
@@ -24,13 +19,10 @@ fn every_pipeline_file_validates() {
     for file in files {
         // Pipelines take brokers and secrets from the environment: validate with them unset, as a fresh
         // machine would, so every reference must carry a default or be reported.
-        let out = tickstream()
-            .arg("validate")
+        let out = Tickstream::new(["validate"])
             .arg(&file)
-            .env_remove("KAFKA_BROKERS")
-            .env_remove("REDIS_URL")
-            .output()
-            .unwrap();
+            .without_services()
+            .output();
         assert!(
             out.status.success(),
             "{} does not validate:\n{}",
@@ -43,11 +35,10 @@ fn every_pipeline_file_validates() {
 
 #[test]
 fn a_broken_file_fails_with_named_errors() {
-    let dir = std::env::temp_dir().join(format!("tickstream-validate-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let broken = dir.join("broken.toml");
-    std::fs::write(
-        &broken,
+    let dir = test_dir("validate");
+    let broken = write_file(
+        &dir,
+        "broken.toml",
         r#"
 [sources.events]
 kind = "file"
@@ -63,9 +54,8 @@ kind = "fiel"
 inputs = ["btc"]
 path = "-"
 "#,
-    )
-    .unwrap();
-    let out = tickstream().arg("validate").arg(&broken).output().unwrap();
+    );
+    let out = Tickstream::new(["validate"]).arg(&broken).output();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let file = broken.display();
@@ -80,7 +70,7 @@ path = "-"
 #[test]
 fn bench_rejects_flags_out_of_range_naming_them() {
     for (flag, value) in [("--venues", "7"), ("--symbols", "0"), ("--rate", "0")] {
-        let out = tickstream().args(["bench", flag, value]).output().unwrap();
+        let out = Tickstream::new(["bench", flag, value]).output();
         assert_eq!(out.status.code(), Some(2), "{flag} {value}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(flag), "{stderr}");
@@ -100,7 +90,7 @@ fn every_subcommand_has_help() {
         "compact",
         "bench",
     ] {
-        let out = tickstream().args([sub, "--help"]).output().unwrap();
+        let out = Tickstream::new([sub, "--help"]).output();
         assert!(out.status.success(), "{sub} --help failed");
         assert!(
             String::from_utf8_lossy(&out.stdout).contains("Usage: tickstream"),

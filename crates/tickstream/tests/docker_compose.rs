@@ -3,15 +3,14 @@
 //! bind mount exists, Prometheus scrapes compose services on the ports they listen on, and the Grafana
 //! dashboard queries only metrics the code records.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_norway::Value;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::{Tickstream, repo};
 
 fn docker_dir() -> PathBuf {
     repo().join("docker")
@@ -130,7 +129,6 @@ fn every_bind_mount_names_a_file_or_directory_that_exists() {
 
 #[test]
 fn tickstream_commands_are_accepted_and_their_pipelines_validate() {
-    let bin = env!("CARGO_BIN_EXE_tickstream");
     for (name, service) in tickstream_services() {
         let command = strings(&service["command"]);
         let env = environment(&service);
@@ -151,15 +149,12 @@ fn tickstream_commands_are_accepted_and_their_pipelines_validate() {
                         .contains(&"../pipelines:/etc/tickstream/pipelines:ro".to_owned()),
                     "{name}: pipelines are not mounted"
                 );
-                let out = Command::new(bin)
-                    .arg("validate")
+                let out = Tickstream::new(["validate"])
                     .arg(&local)
-                    .env_remove("KAFKA_BROKERS")
-                    .env_remove("REDIS_URL")
+                    .without_services()
                     .env_remove("LAKE_ROOT")
                     .envs(env.iter().map(|(k, v)| (k, v)))
-                    .output()
-                    .unwrap();
+                    .output();
                 assert!(
                     out.status.success(),
                     "{name}: pipelines/{file} does not validate: {}",
@@ -174,7 +169,7 @@ fn tickstream_commands_are_accepted_and_their_pipelines_validate() {
             }
             other => panic!("{name}: unexpected command {other:?}"),
         }
-        let out = Command::new(bin).args(&args).output().unwrap();
+        let out = Tickstream::new(&args).output();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{name}: {args:?}: {stderr}");
         assert!(

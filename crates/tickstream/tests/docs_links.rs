@@ -1,14 +1,13 @@
 //! Every relative link in README.md and docs/*.md points at a file that exists, and every `#anchor` into a
 //! markdown file names one of its headings (GitHub's rule: lowercase, spaces to '-', punctuation dropped).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The workspace root: this crate lives in `crates/tickstream`.
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::repo;
 
 /// README.md and every markdown file directly under docs/.
 fn documents(root: &Path) -> Vec<PathBuf> {
@@ -148,7 +147,7 @@ fn check(file: &Path, target: &str) -> Option<String> {
 
 #[test]
 fn every_relative_link_in_the_docs_resolves() {
-    let root = root();
+    let root = repo();
     let mut broken = Vec::new();
     let mut links = 0;
     for file in documents(&root) {

@@ -4,13 +4,18 @@
 //! lake, read back by DuckDB, holds every produced trade exactly once and no temporary file. The kill
 //! moments come from a seed printed with every failure (`TICKSTREAM_SEED=<n>` repeats a run).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tickstream_io::kafka::{KafkaSink, KafkaSinkConfig};
 use tickstream_model::{AggressorSide, Decimal, Event, Exchange, Symbol, Trade, UnixNanos};
+
+use common::pipeline::kafka_ticks;
+use common::{Running, Tickstream, all_files, needs, scratch_dir, sigterm};
 
 const TRADES: usize = 24_000;
 const BATCH: usize = 400;
@@ -23,11 +28,6 @@ const SYMBOLS: [(&str, &str); 3] = [
     ("ETH-USDT", "ETHUSDT"),
     ("SOL-USDT", "SOLUSDT"),
 ];
-
-fn needs(var: &str) -> String {
-    std::env::var(var)
-        .unwrap_or_else(|_| panic!("{var} is not set: run this test through tests/run"))
-}
 
 /// xorshift64: the kill schedule, repeatable from the seed.
 struct Schedule(u64);
@@ -85,34 +85,10 @@ fn produce(brokers: String, prefix: String) -> anyhow::Result<()> {
     })
 }
 
-fn start_processor(dir: &Path, run: usize) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tickstream"))
-        .args(["run", "--checkpoint-interval", "500ms", "pipeline.toml"])
+fn start_processor(dir: &Path, run: usize) -> Running {
+    Tickstream::new(["run", "--checkpoint-interval", "500ms", "pipeline.toml"])
         .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join(format!("run-{run}.log"))).unwrap())
-        .spawn()
-        .unwrap()
-}
-
-/// Every file under `dir`, recursively.
-fn all_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    out
+        .spawn_logged(dir.join(format!("run-{run}.log")))
 }
 
 /// Rows in the lake's committed trade files, from their footers.
@@ -162,22 +138,19 @@ fn sigkilled_processor_leaves_every_trade_in_the_lake_exactly_once() {
     eprintln!("kill schedule seed: {seed} (TICKSTREAM_SEED={seed} repeats it)");
     let mut schedule = Schedule(seed);
     let id = format!("{}{}", std::process::id(), seed % 1_000_000);
-    let dir = std::env::temp_dir().join(format!("tickstream-sigkill-{id}"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir(&format!("sigkill-{id}"));
     let prefix = format!("sigkill{id}");
+    let source = kafka_ticks(
+        (&brokers, &prefix, 2),
+        &format!("{prefix}-lake"),
+        &["trade"],
+        "2s",
+    );
     std::fs::write(
         dir.join("pipeline.toml"),
         format!(
             r#"
-[sources.ticks]
-kind = "kafka"
-brokers = "{brokers}"
-topic_prefix = "{prefix}"
-partitions = 2
-group_id = "{prefix}-lake"
-kinds = ["trade"]
-session_timeout = "2s"
-
+{source}
 [sinks.lake]
 kind = "parquet"
 inputs = ["ticks"]
@@ -215,8 +188,7 @@ datasets = ["trades"]
         let progress = started.elapsed();
         let after = schedule.between(0, 1_500);
         std::thread::sleep(after);
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.kill();
         kills.push(format!(
             "run {run}: first commit after {progress:?}, killed {after:?} later at {:?} of the test, lake rows {before} -> {}",
             test_start.elapsed(),
@@ -254,11 +226,8 @@ datasets = ["trades"]
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
+    sigterm(&child.child);
+    let status = child.child.wait().unwrap();
     assert!(
         status.success(),
         "the last run exited with {status}; {}",

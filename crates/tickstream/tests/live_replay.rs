@@ -2,10 +2,15 @@
 //! consumed by another in a consumer group), and with `tickstream replay`. Bars, indicators and signals must
 //! be identical.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-const PIPELINE: &str = r#"
+use std::path::Path;
+
+use common::pipeline::processing_chain;
+use common::{START, Tickstream, example, push_line, side_of, test_dir, trade_at, write_file};
+
+/// The pipeline up to its processing chain.
+const PIPELINE_HEAD: &str = r#"
 [sources.recorded]
 kind = "file"
 paths = ["trades.ndjson"]
@@ -24,30 +29,10 @@ partitions = 1
 group_id = "equivalence"
 kinds = ["trade"]
 
-[operators.bars]
-kind = "time_bars"
-inputs = ["ticks"]
-intervals = ["1m", "5m"]
+"#;
 
-[operators.indicators]
-kind = "indicators"
-inputs = ["bars"]
-
-[operators.signals]
-kind = "signal"
-inputs = ["bars", "indicators"]
-[[operators.signals.rules]]
-name = "ema_12_cross_26"
-kind = "crossover"
-fast = "ema_12"
-slow = "ema_26"
-[[operators.signals.rules]]
-name = "rsi_extreme"
-kind = "threshold"
-value = "rsi_14"
-above = 70
-below = 30
-
+/// The pipeline after its processing chain.
+const PIPELINE_TAIL: &str = r#"
 [sinks.out]
 kind = "file"
 inputs = ["bars", "indicators", "signals"]
@@ -56,29 +41,18 @@ path = "out.ndjson"
 
 /// Six hours of trades on two symbols, every 5 s, on a wandering price.
 fn write_trades(path: &Path) {
-    let template: serde_json::Value =
-        serde_json::from_str(include_str!("../../../schemas/examples/trade.v1.json")).unwrap();
-    let start: i64 = 1_700_000_000_000_000_000 - 1_700_000_000_000_000_000 % 60_000_000_000;
+    let template = example("trade");
     let mut lines = String::new();
     let mut price = 3_700_000i64;
     for i in 0..4320i64 {
         price += ((i * 7919) % 23) - 11 + if (i / 400) % 2 == 0 { 2 } else { -2 };
         for (n, symbol) in ["BTC-USD", "ETH-USD"].iter().enumerate() {
-            let mut t = template.clone();
-            let ts = start + i * 5_000_000_000 + n as i64;
+            let ts = START + i * 5_000_000_000 + n as i64;
+            let text = format!("{}.{:02}", price / 100 / (n as i64 + 1), price % 100);
+            let side = side_of(i + n as i64);
+            let mut t = trade_at(&template, ts, format!("{i}-{n}"), text, side);
             t["symbol"] = (*symbol).into();
-            t["ts_event"] = ts.into();
-            t["ts_recv"] = (ts + 1_000_000).into();
-            t["trade_id"] = format!("{i}-{n}").into();
-            t["price"] = format!("{}.{:02}", price / 100 / (n as i64 + 1), price % 100).into();
-            t["side"] = if (i + n as i64) % 3 == 0 {
-                "sell"
-            } else {
-                "buy"
-            }
-            .into();
-            lines.push_str(&t.to_string());
-            lines.push('\n');
+            push_line(&mut lines, &t);
         }
     }
     std::fs::write(path, lines).unwrap();
@@ -86,22 +60,19 @@ fn write_trades(path: &Path) {
 
 #[test]
 fn live_through_kafka_and_replay_give_the_same_bars_indicators_and_signals() {
-    let dir = std::env::temp_dir().join(format!("tickstream-equivalence-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("pipeline.toml"), PIPELINE).unwrap();
+    let dir = test_dir("equivalence");
+    write_file(
+        &dir,
+        "pipeline.toml",
+        format!(
+            "{PIPELINE_HEAD}{}{PIPELINE_TAIL}",
+            processing_chain(&["bars", "indicators"])
+        ),
+    );
     write_trades(&dir.join("trades.ndjson"));
 
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-            .args(args)
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        Tickstream::new(args).current_dir(&dir).success();
     };
     // Live: the recorded trades go into the embedded Kafka cluster and come back through a consumer group.
     run(&[

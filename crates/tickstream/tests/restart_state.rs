@@ -4,62 +4,46 @@
 //! deduplicated by key (the Kafka sink is at least once), must equal that of one uninterrupted run over
 //! the same input, row for row. Run by `tests/run`, which starts the broker.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-const MINUTE: i64 = 60_000_000_000;
+use common::pipeline::{kafka_sink, kafka_ticks, processing_chain};
+use common::{
+    MINUTE, Running, START, Tickstream, example, needs, push_line, scratch_dir, side_of, sigterm,
+    trade_at, write_file,
+};
 const SYMBOLS: [&str; 2] = ["BTC-USD", "ETH-USD"];
 /// Trades per symbol, one every 5 s: four hours.
 const TRADES: i64 = 2880;
 
-fn needs(var: &str) -> String {
-    std::env::var(var)
-        .unwrap_or_else(|_| panic!("{var} is not set: run this test through tests/run"))
-}
-
-fn start_time() -> i64 {
-    1_700_000_000_000_000_000 - 1_700_000_000_000_000_000 % MINUTE
-}
-
 fn trade_time(i: i64, symbol: usize) -> i64 {
-    start_time() + i * 5_000_000_000 + symbol as i64
+    START + i * 5_000_000_000 + symbol as i64
 }
 
 /// Trade `i` of every symbol as JSON lines, on a price that wanders in waves (so crossovers and RSI
 /// extremes happen), and quotes of BTC-USD on two venues whose mid prices drift apart and back (so the
 /// spread rule fires on the quotes, which the signal operator reads straight from the source).
 fn trade_lines(range: std::ops::Range<i64>) -> String {
-    let template: serde_json::Value =
-        serde_json::from_str(include_str!("../../../schemas/examples/trade.v1.json")).unwrap();
-    let quote: serde_json::Value =
-        serde_json::from_str(include_str!("../../../schemas/examples/quote.v1.json")).unwrap();
+    let template = example("trade");
+    let quote = example("quote");
     let mut lines = String::new();
     for i in range {
         let wave = ((i / 150) % 2) * 2 - 1;
         let price = 3_700_000 + (i * 7919 % 23) * 3 + wave * ((i % 150) * 40) + i;
         for (n, symbol) in SYMBOLS.iter().enumerate() {
-            let mut t = template.clone();
-            let ts = trade_time(i, n);
+            let p = price / (n as i64 + 1);
+            let text = format!("{}.{:02}", p / 100, p % 100);
+            let side = side_of(i + n as i64);
+            let mut t = trade_at(&template, trade_time(i, n), format!("{i}-{n}"), text, side);
             t["symbol"] = (*symbol).into();
             t["raw_symbol"] = (*symbol).into();
-            t["ts_event"] = ts.into();
-            t["ts_recv"] = (ts + 1_000_000).into();
-            t["trade_id"] = format!("{i}-{n}").into();
-            let p = price / (n as i64 + 1);
-            t["price"] = format!("{}.{:02}", p / 100, p % 100).into();
-            t["side"] = if (i + n as i64) % 3 == 0 {
-                "sell"
-            } else {
-                "buy"
-            }
-            .into();
-            lines.push_str(&t.to_string());
-            lines.push('\n');
+            push_line(&mut lines, &t);
         }
         let spread_bps = ((i / 37) % 3) * 4;
         for (n, exchange) in ["coinbase", "kraken"].iter().enumerate() {
@@ -73,8 +57,7 @@ fn trade_lines(range: std::ops::Range<i64>) -> String {
             q["ts_recv"] = (ts + 1_000_000).into();
             q["bid_price"] = format!("{}.{:04}", (mid - 50) / 10_000, (mid - 50) % 10_000).into();
             q["ask_price"] = format!("{}.{:04}", (mid + 50) / 10_000, (mid + 50) % 10_000).into();
-            lines.push_str(&q.to_string());
-            lines.push('\n');
+            push_line(&mut lines, &q);
         }
     }
     lines
@@ -83,116 +66,61 @@ fn trade_lines(range: std::ops::Range<i64>) -> String {
 /// The pipeline under test; the consumer group and the output prefix come from the environment, so the
 /// restarted processor and the uninterrupted one run the same file.
 fn processor(brokers: &str, input: &str) -> String {
+    let source = kafka_ticks((brokers, input, 1), "${GROUP}", &["trade", "quote"], "6s");
+    let sink = kafka_sink(
+        "out",
+        &["bars", "indicators", "signals"],
+        (brokers, "${OUT}", 1),
+    );
+    let chain = processing_chain(&["bars", "indicators", "ticks"]);
     format!(
         r#"
-[sources.ticks]
-kind = "kafka"
-brokers = "{brokers}"
-topic_prefix = "{input}"
-partitions = 1
-group_id = "${{GROUP}}"
-kinds = ["trade", "quote"]
-session_timeout = "6s"
-
-[operators.bars]
-kind = "time_bars"
-inputs = ["ticks"]
-intervals = ["1m", "5m"]
-
-[operators.indicators]
-kind = "indicators"
-inputs = ["bars"]
-
-[operators.signals]
-kind = "signal"
-inputs = ["bars", "indicators", "ticks"]
-[[operators.signals.rules]]
-name = "ema_12_cross_26"
-kind = "crossover"
-fast = "ema_12"
-slow = "ema_26"
-[[operators.signals.rules]]
-name = "rsi_extreme"
-kind = "threshold"
-value = "rsi_14"
-above = 70
-below = 30
-[[operators.signals.rules]]
+{source}
+{chain}[[operators.signals.rules]]
 name = "venue_spread"
 kind = "spread"
 bps = 6
 freshness = "10s"
 
-[sinks.out]
-kind = "kafka"
-inputs = ["bars", "indicators", "signals"]
-brokers = "{brokers}"
-topic_prefix = "${{OUT}}"
-partitions = 1
-"#
+{sink}"#
     )
 }
 
-/// A `tickstream run` process, its standard error in a log file.
-struct Run {
-    child: Child,
-    log: PathBuf,
-}
+/// A `tickstream run` process, its standard error in a log file; SIGKILL (`kill`) commits nothing after
+/// the last completed checkpoint.
+struct Run(Running);
 
 impl Run {
     fn start(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
         let log = dir.join(format!("run-{}.log", env.first().map_or("x", |e| e.1)));
         let log = unique_path(log);
-        let child = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-            .arg("run")
+        let running = Tickstream::new(["run"])
             .args(args)
             .envs(env.iter().copied())
             .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Run { child, log }
+            .spawn_logged(log);
+        Run(running)
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.0.log()
     }
 
     fn wait(&mut self, deadline: Duration) -> std::process::ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < deadline,
-                "did not exit within {deadline:?}:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.0
+            .exit_within(deadline, Duration::from_millis(50), "did not exit")
     }
 
     /// SIGTERM: drain, flush, write the last checkpoint, commit, exit 0.
     fn terminate(&mut self) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        sigterm(&self.0.child);
         let status = self.wait(Duration::from_secs(30));
         assert!(status.success(), "{status}:\n{}", self.log());
     }
 
     /// SIGKILL: nothing after the last completed checkpoint is committed.
     fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.kill();
     }
 }
 
@@ -209,16 +137,15 @@ fn unique_path(path: PathBuf) -> PathBuf {
 
 /// Puts trades `range` into the input topic with tickstream's own file source and kafka sink.
 fn produce(dir: &Path, brokers: &str, input: &str, name: &str, lines: &str) {
-    std::fs::write(dir.join(format!("{name}.ndjson")), lines).unwrap();
-    std::fs::write(
-        dir.join(format!("{name}.toml")),
+    write_file(dir, &format!("{name}.ndjson"), lines);
+    let sink = kafka_sink("bus", &["file"], (brokers, input, 1));
+    write_file(
+        dir,
+        &format!("{name}.toml"),
         format!(
-            "[sources.file]\nkind = \"file\"\npaths = [\"{name}.ndjson\"]\nkinds = [\"trade\", \"quote\"]\n\
-             [sinks.bus]\nkind = \"kafka\"\ninputs = [\"file\"]\nbrokers = \"{brokers}\"\n\
-             topic_prefix = \"{input}\"\npartitions = 1\n"
+            "[sources.file]\nkind = \"file\"\npaths = [\"{name}.ndjson\"]\nkinds = [\"trade\", \"quote\"]\n{sink}"
         ),
-    )
-    .unwrap();
+    );
     let mut run = Run::start(dir, &[("GROUP", name)], &[&format!("{name}.toml")]);
     let status = run.wait(Duration::from_secs(60));
     assert!(status.success(), "producing {name}: {}", run.log());
@@ -355,12 +282,11 @@ fn a_processor_stopped_and_restarted_mid_stream_gives_the_output_of_an_uninterru
             .as_millis()
             % 1_000_000
     );
-    let dir = std::env::temp_dir().join(format!("tickstream-{tag}"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir(&tag);
     let input = format!("{tag}-in");
     let restarted = format!("{tag}-restarted");
     let whole = format!("{tag}-whole");
-    std::fs::write(dir.join("processor.toml"), processor(&brokers, &input)).unwrap();
+    write_file(&dir, "processor.toml", processor(&brokers, &input));
     let group = format!("{tag}-group");
     let state = dir.join("state").join(&group);
     let env = [("GROUP", group.as_str()), ("OUT", restarted.as_str())];

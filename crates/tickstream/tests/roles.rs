@@ -2,73 +2,39 @@
 //! (simulated venues → Kafka), processing (Kafka → bars and indicators → Kafka, the lake, Redis) and serving
 //! (the API over Redis). Run by `tests/run`, which starts the broker and Redis.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-fn needs(var: &str) -> String {
-    std::env::var(var)
-        .unwrap_or_else(|_| panic!("{var} is not set: run this test through tests/run"))
-}
+use common::pipeline::{kafka_sink, kafka_ticks, one_second_bars, simulated_venue};
+use common::{Running, Simulator, Tickstream, free_port, needs, sigterm, test_dir, write_file};
 
-/// A child process killed when the test ends, its output in a log file.
+/// A role's process, killed when the test ends, its output in a log file.
 struct Role {
     name: &'static str,
-    child: Child,
-    log: PathBuf,
+    process: Running,
 }
 
 impl Role {
     fn start(name: &'static str, dir: &Path, args: &[&str]) -> Role {
-        let log = dir.join(format!("{name}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-            .args(args)
+        let process = Tickstream::new(args)
             .current_dir(dir)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Role { name, child, log }
+            .spawn_logged(dir.join(format!("{name}.log")));
+        Role { name, process }
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.log()
     }
 
     /// SIGTERM, then the exit status within `deadline`.
     fn stop(&mut self, deadline: Duration) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                start.elapsed() < deadline,
-                "{} did not stop within {deadline:?}:\n{}",
-                self.name,
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        sigterm(&self.process.child);
+        let what = format!("{} did not stop", self.name);
+        self.process
+            .exit_within(deadline, Duration::from_millis(100), &what)
     }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn http_get(addr: &str, path: &str, key: &str) -> (u16, String) {
@@ -95,81 +61,37 @@ fn ingest_analytics_and_serve_as_separate_processes() {
     let brokers = needs("KAFKA_BROKERS");
     let redis = needs("REDIS_URL");
     let run = std::process::id();
-    let dir = std::env::temp_dir().join(format!("tickstream-roles-{run}"));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = test_dir("roles");
 
     // The venues.
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-        .args(["simulate", "--listen", "127.0.0.1:0", "--tick", "50ms"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(sim.stderr.take().unwrap());
-    let mut first = String::new();
-    stderr.read_line(&mut first).unwrap();
-    let sim_addr = first.split_whitespace().nth(2).unwrap().to_owned();
-    // Keep reading: a simulator whose stderr is closed fails on its next log line.
-    std::thread::spawn(move || for _ in stderr.lines() {});
-    let _sim = Role {
-        name: "simulator",
-        child: sim,
-        log: dir.join("simulator.log"),
-    };
+    let sim = Simulator::start(&["--tick", "50ms"]);
+    let sim_addr = &sim.addr;
 
     let prefix = format!("roles{run}");
-    std::fs::write(
-        dir.join("ingest.toml"),
+    let venue = simulated_venue("binance", &["BTC-USDT"], &["trades", "bbo"], sim_addr);
+    let bus = kafka_sink("bus", &["binance"], (&brokers, &prefix, 2));
+    write_file(&dir, "ingest.toml", format!("\n{venue}\n{bus}"));
+    let source = kafka_ticks(
+        (&brokers, &prefix, 2),
+        &format!("{prefix}-analytics"),
+        &["trade", "quote", "status"],
+        "6s",
+    );
+    let bars = one_second_bars(&["ticks"]);
+    let processed = kafka_sink("processed", &["bars", "indicators"], (&brokers, &prefix, 2));
+    write_file(
+        &dir,
+        "analytics.toml",
         format!(
             r#"
-[sources.binance]
-kind = "exchange"
-exchange = "binance"
-symbols = ["BTC-USDT"]
-channels = ["trades", "bbo"]
-url = "ws://{sim_addr}/binance"
-rest_url = "http://{sim_addr}/binance"
-
-[sinks.bus]
-kind = "kafka"
-inputs = ["binance"]
-brokers = "{brokers}"
-topic_prefix = "{prefix}"
-partitions = 2
-"#
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("analytics.toml"),
-        format!(
-            r#"
-[sources.ticks]
-kind = "kafka"
-brokers = "{brokers}"
-topic_prefix = "{prefix}"
-partitions = 2
-group_id = "{prefix}-analytics"
-kinds = ["trade", "quote", "status"]
-session_timeout = "6s"
-
-[operators.bars]
-kind = "time_bars"
-inputs = ["ticks"]
-intervals = ["1s"]
-allowed_lateness = "0s"
-
+{source}
+{bars}
 [operators.indicators]
 kind = "indicators"
 inputs = ["bars"]
 indicators = ["sma_3", "ema_3"]
 
-[sinks.processed]
-kind = "kafka"
-inputs = ["bars", "indicators"]
-brokers = "{brokers}"
-topic_prefix = "{prefix}"
-partitions = 2
-
+{processed}
 [sinks.lake]
 kind = "parquet"
 inputs = ["ticks", "bars", "indicators"]
@@ -183,30 +105,29 @@ redis_url = "{redis}"
 key_prefix = "{prefix}"
 "#
         ),
-    )
-    .unwrap();
+    );
     let api_port = free_port();
     let api = format!("127.0.0.1:{api_port}");
-    std::fs::write(dir.join("serve.toml"), format!("[api]\nlisten = \"{api}\"\n[cache]\nredis_url = \"{redis}\"\nkey_prefix = \"{prefix}\"\n")).unwrap();
-    let key = Command::new(env!("CARGO_BIN_EXE_tickstream"))
-        .args([
-            "keys",
-            "--keys",
-            "keys.json",
-            "create",
-            "--name",
-            "roles",
-            "--scopes",
-            "read",
-        ])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert!(
-        key.status.success(),
-        "{}",
-        String::from_utf8_lossy(&key.stderr)
+    write_file(
+        &dir,
+        "serve.toml",
+        format!(
+            "[api]\nlisten = \"{api}\"\n[cache]\nredis_url = \"{redis}\"\nkey_prefix = \"{prefix}\"\n"
+        ),
     );
+    let key = Tickstream::new([
+        "keys",
+        "--keys",
+        "keys.json",
+        "create",
+        "--name",
+        "roles",
+        "--scopes",
+        "read",
+    ])
+    .current_dir(&dir)
+    .output();
+    assert!(key.status.success(), "{}", common::stderr(&key));
     let key = String::from_utf8_lossy(&key.stdout).trim().to_owned();
 
     let mut ingest = Role::start(

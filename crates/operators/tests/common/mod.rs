@@ -149,3 +149,42 @@ pub fn run_all(op: &mut impl Operator, events: &[Event]) -> Vec<Event> {
     }
     out
 }
+
+/// The `ema_cross` signal rule (EMA 12 crossing EMA 26), as the body of a rules table.
+pub const EMA_CROSS: &str =
+    "name = \"ema_cross\"\nkind = \"crossover\"\nfast = \"ema_12\"\nslow = \"ema_26\"\n";
+
+/// The `rsi_extremes` signal rule (RSI 14 above 70 or below 30), as the body of a rules table.
+pub const RSI_EXTREMES: &str =
+    "name = \"rsi_extremes\"\nkind = \"threshold\"\nvalue = \"rsi_14\"\nabove = 70\nbelow = 30\n";
+
+/// The `bollinger_break` signal rule (close beyond the 20-bar, 2-sigma bands), as the body of a rules
+/// table.
+pub const BOLLINGER_BREAK: &str = "name = \"bollinger_break\"\nkind = \"band_break\"\n\
+     upper = \"bbands_20_2_upper\"\nlower = \"bbands_20_2_lower\"\n";
+
+/// The `volume_spike` signal rule: volume above `factor` times the mean of the last `bars` bars.
+pub fn volume_spike(factor: f64, bars: u32) -> String {
+    format!(
+        "name = \"volume_spike\"\nkind = \"volume_spike\"\nfactor = {factor:?}\nbars = {bars}\n"
+    )
+}
+
+/// The `venue_spread` signal rule: venues' mid prices `bps` apart, on quotes at most 2 s old.
+pub fn venue_spread(bps: u32) -> String {
+    format!("name = \"venue_spread\"\nkind = \"spread\"\nbps = {bps}\nfreshness = \"2s\"\n")
+}
+
+/// The `feed_down` signal rule: a feed without data for `window`.
+pub fn feed_down(window: &str) -> String {
+    format!("name = \"feed_down\"\nkind = \"feed_health\"\nwindow = \"{window}\"\n")
+}
+
+/// Rule bodies as an array of tables named `header` (`rules` in a signal config, `operators.<node>.rules`
+/// in a pipeline file).
+pub fn rule_tables(header: &str, bodies: &[&str]) -> String {
+    bodies
+        .iter()
+        .map(|body| format!("\n[[{header}]]\n{body}"))
+        .collect()
+}
