@@ -141,11 +141,7 @@ impl Batches {
                 if let Some(mut batch) = events.recv().await {
                     while batch.len() < BATCH {
                         match events.try_recv() {
-                            Ok(more) => {
-                                // One allocation for what is coalesced, not one per frame.
-                                batch.reserve(BATCH.saturating_sub(batch.len()).max(more.len()));
-                                batch.extend(more);
-                            }
+                            Ok(more) => batch.extend(more),
                             Err(_) => break,
                         }
                     }
@@ -169,9 +165,8 @@ impl Batches {
 /// Loads the venue's instrument metadata and starts its runner, which sends a batch per websocket frame.
 /// Dropping the batches stops the runner.
 async fn exchange_feed(config: ExchangeSourceConfig) -> Result<Batches, Error> {
-    // Bounded in frames (most hold one to a few events): room for the connectors to run ahead while the
-    // source waits for room downstream, as during a sink's checkpoint flush.
-    let (event_tx, events) = mpsc::channel(BATCH * 4);
+    // Bounded in frames: each is a few events, a book snapshot at most a few thousand.
+    let (event_tx, events) = mpsc::channel(BATCH);
     let exchange = config.exchange;
     let (source, catalog) = ExchangeSource::with_instruments(config, event_tx).await?;
     tracing::info!(%exchange, origin = ?catalog.origin, instruments = catalog.instruments.len(), "instrument metadata");
