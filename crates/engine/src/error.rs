@@ -8,27 +8,6 @@ pub enum Error {
     /// Problems in a pipeline file, every one found.
     #[error("{}", list(.0))]
     Config(Vec<ConfigError>),
-    /// The `[state]` section of a pipeline file.
-    #[error("state: {field}: {message}")]
-    StateConfig { field: String, message: String },
-    #[error("{path}: {source}")]
-    StateIo {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: not a checkpoint file of this version: {message}")]
-    StateCorrupt { path: String, message: String },
-    #[error(
-        "the operator state in {dir} does not go with the group's committed Kafka offsets ({committed}): \
-         {why}. Restore the state directory this group ran with, or set on_mismatch = \"start_empty\" in \
-         the pipeline's [state] section to start the operators empty (indicators warm up again)"
-    )]
-    StateMismatch {
-        dir: String,
-        committed: String,
-        why: String,
-    },
     #[error(transparent)]
     Io(#[from] tickstream_io::Error),
     #[error(transparent)]

@@ -188,14 +188,14 @@ path = {output}
     ));
     let summary = run_to_end(p, options(Duration::from_secs(5))).await;
 
-    // The watermark trails the last trade (4:46) by 2 s: minutes 0 to 3 close, minute 4 is still open
-    // when the input ends and is not emitted.
+    // The watermark trails the last trade (4:46) by 2 s: minutes 0 to 3 close on it, and minute 4, still
+    // open when the input ends, closes because the input is complete.
     assert_eq!(
         summary.events_out,
-        counts(&[("trades", 50), ("bars", 4), ("out", 4)])
+        counts(&[("trades", 50), ("bars", 5), ("out", 5)])
     );
     let bars = read_ndjson(&output);
-    assert_eq!(bars.len(), 4);
+    assert_eq!(bars.len(), 5);
     for (m, bar) in bars.iter().enumerate() {
         assert_eq!(bar["type"], "bar");
         assert_eq!(bar["exchange"], "coinbase");

@@ -39,6 +39,13 @@ pub enum Error {
     KafkaDelivery { failed: u64, last: String },
     #[error("kafka topic {topic}: {message}")]
     KafkaTopic { topic: String, message: String },
+    /// Operator state in a changelog partition that cannot be used.
+    #[error("state changelog {topic}[{partition}]: {message}")]
+    Changelog {
+        topic: String,
+        partition: i32,
+        message: String,
+    },
 }
 
 impl Error {
@@ -48,7 +55,7 @@ impl Error {
         match self {
             Error::Kafka { source, .. } => return crate::kafka::is_retryable(source),
             Error::KafkaDelivery { .. } => return true,
-            Error::KafkaTopic { .. } => return false,
+            Error::KafkaTopic { .. } | Error::Changelog { .. } => return false,
             Error::ObjectStore { source, .. } => {
                 use object_store::Error as E;
                 return !matches!(

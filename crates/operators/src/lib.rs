@@ -3,8 +3,9 @@
 //! timestamps and from watermarks, so the same input gives the same output live and in replay.
 //!
 //! The runtime feeds each operator its input events in arrival order with [`Operator::on_event`], may
-//! advance event time with [`Operator::on_watermark`] (for example while a source is idle), and forwards
-//! whatever the operator pushed to `out`. Operators also advance their own watermark from the events they
+//! advance event time with [`Operator::on_watermark`] (while an input partition is idle), calls
+//! [`Operator::finish`] when a bounded input is complete, and forwards whatever the operator pushed to
+//! `out`. Operators also advance their own watermark from the events they
 //! see. [`Operator::save_state`] and [`Operator::restore_state`] let the runtime checkpoint an operator
 //! together with its committed input offsets, so a restart does not change the output.
 
@@ -34,6 +35,16 @@ pub trait Operator: Send {
     /// Tells the operator that event time has reached `watermark`: nothing older is expected any more.
     /// Watermarks never move an operator's event time backwards.
     fn on_watermark(&mut self, watermark: UnixNanos, out: &mut Vec<Event>);
+
+    /// How far behind event time this operator's watermark trails: when an input partition is idle, the
+    /// runtime passes the wall clock minus this as the watermark.
+    fn allowed_lateness(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
+    /// The input is complete (the end of a replay or of a bounded input): emit what is still open.
+    /// Not called when a live run stops: what is open then is kept in the operator's state.
+    fn finish(&mut self, _out: &mut Vec<Event>) {}
 
     /// True for operators whose output depends on what they saw before (bars, indicators, signals): the
     /// runtime checkpoints their state. A stateless operator (filter) has nothing to keep.

@@ -321,3 +321,42 @@ fn a_sentinel_watermark_cannot_fill_bars_without_end() {
     assert_eq!(out.len(), 1_440);
     assert_eq!(op.watermark(), UnixNanos(T0 + 10 * SEC + 86_400 * SEC));
 }
+
+#[test]
+fn finishing_a_bounded_input_closes_every_open_bar_without_filling_past_the_data() {
+    let b = Exchange::Binance;
+    let events = [
+        trade(b, T0 + 10 * SEC, "10", "1", AggressorSide::Buy),
+        trade(b, T0 + 70 * SEC, "11", "1", AggressorSide::Buy),
+        trade(b, T0 + 200 * SEC, "12", "2", AggressorSide::Sell),
+    ];
+    let mut cfg = config(&[Interval::M1, Interval::H1]);
+    cfg.fill_empty = true;
+    let mut op = TimeBars::new(cfg).unwrap();
+    let mut bars = run(&mut op, &events);
+    let mut out = Vec::new();
+    op.finish(&mut out);
+    bars.extend(out.into_iter().map(|e| match e {
+        Event::Bar(bar) => bar,
+        other => panic!("not a bar: {other:?}"),
+    }));
+    let seen: Vec<_> = bars
+        .iter()
+        .map(|b| (b.interval, (b.open_time.0 - T0) / SEC, b.trades))
+        .collect();
+    // The minutes up to the last trade (one flat), the last minute and the hour: nothing after 4 min.
+    assert_eq!(
+        seen,
+        vec![
+            (Interval::M1, 0, 1),
+            (Interval::M1, 60, 1),
+            (Interval::M1, 120, 0),
+            (Interval::M1, 180, 1),
+            (Interval::H1, 0, 3),
+        ]
+    );
+    // Finishing again emits nothing.
+    let mut again = Vec::new();
+    op.finish(&mut again);
+    assert!(again.is_empty());
+}

@@ -203,8 +203,6 @@ fn a_live_pipeline_exports_every_stage_metric() {
         "live.toml",
         format!(
             r#"
-[state]
-dir = "{state}"
 
 [simulator]
 listen = "127.0.0.1:{sim}"
@@ -254,7 +252,6 @@ listen = "127.0.0.1:{api}"
 keys = {{ kind = "file", path = "{keys}" }}
 "#,
             lake = dir.join("lake").display(),
-            state = dir.join("state").display(),
             keys = dir.join("keys.json").display(),
             binance = simulated_venue(
                 "binance",

@@ -1,24 +1,29 @@
-//! The checkpoint coordinator's bookkeeping: what each node reported for each checkpoint, and when a
-//! checkpoint is complete: every sink has made it durable and, with operator state kept, every stateful
-//! operator has handed over its state and every Kafka source its position. Then the state file is written,
-//! and only after that may the sources commit.
+//! The checkpoint coordinator: what each node reported for each checkpoint, and when a checkpoint is
+//! complete: every sink has made it durable and, with operator state kept, every stateful operator has
+//! handed over its partitions' states and every Kafka source its position. Then each input partition's
+//! state record is written to its changelog, and only once the broker has acknowledged them may the
+//! sources commit.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use tickstream_io::TopicPartition;
+use tickstream_io::kafka::{ChangelogWriter, STATE_FORMAT, StateRecord};
+use tickstream_model::UnixNanos;
 use tickstream_operators::StateJson;
 
-use super::state_store::{Checkpoint, SourcePosition, StateStore};
+use super::SourcePosition;
 
 /// What nodes tell the coordinator.
 #[derive(Debug)]
 pub enum Report {
     /// A sink has made everything before checkpoint `n` durable.
     Durable(u64),
-    /// A stateful operator's state at checkpoint `n` (its inputs all passed the barrier, or all ended).
+    /// A stateful operator's state of each input partition at checkpoint `n` (its inputs all passed the
+    /// barrier, or all ended).
     State {
         checkpoint: u64,
         node: String,
-        state: StateJson,
+        states: Vec<(TopicPartition, StateJson)>,
     },
     /// A Kafka source's position at checkpoint `n`.
     Position {
@@ -26,12 +31,10 @@ pub enum Report {
         node: String,
         offsets: Vec<SourcePosition>,
     },
-    /// A Kafka source committed the offsets that go with state file `file`.
-    Committed { node: String, file: u64 },
 }
 
-/// A completed checkpoint: the runtime's checkpoint number, the state file that goes with it, and
-/// whether the sources may commit (not when the state file could not be written).
+/// A completed checkpoint: the runtime's checkpoint number, the state checkpoint id its commit names
+/// (with state kept), and whether the sources may commit (not when the state could not be written).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ready {
     pub checkpoint: u64,
@@ -42,7 +45,7 @@ pub struct Ready {
 #[derive(Debug, Default)]
 struct Pending {
     durable: usize,
-    states: BTreeMap<String, StateJson>,
+    states: BTreeMap<String, Vec<(TopicPartition, StateJson)>>,
     offsets: BTreeMap<String, Vec<SourcePosition>>,
 }
 
@@ -50,16 +53,12 @@ struct Pending {
 #[derive(Debug)]
 pub struct Coordinator {
     sinks: usize,
-    /// With operator state kept: the store, the stateful operators and the Kafka sources.
-    keeps_state: bool,
-    store: Option<StateStore>,
+    /// With operator state kept: each Kafka source's changelog writer, and the stateful operators.
+    writers: BTreeMap<String, ChangelogWriter>,
     stateful: BTreeSet<String>,
-    positioned: BTreeSet<String>,
     pending: BTreeMap<u64, Pending>,
-    /// The state file each Kafka source last committed with; until every source has, the file
-    /// restored at start.
-    committed: BTreeMap<String, u64>,
-    restored: Option<u64>,
+    /// The id of the last state checkpoint written: ids are unique across the replicas of a group.
+    last_id: u64,
 }
 
 impl Coordinator {
@@ -67,50 +66,41 @@ impl Coordinator {
     pub fn new(sinks: usize) -> Coordinator {
         Coordinator {
             sinks,
-            keeps_state: false,
-            store: None,
+            writers: BTreeMap::new(),
             stateful: BTreeSet::new(),
-            positioned: BTreeSet::new(),
             pending: BTreeMap::new(),
-            committed: BTreeMap::new(),
-            restored: None,
+            last_id: 0,
         }
     }
 
-    /// Keeps operator state in `store`: checkpoints complete once the `stateful` operators and the
-    /// `positioned` Kafka sources have reported; `restored` is the file restored at start.
+    /// Keeps operator state: checkpoints complete once the `stateful` operators and the Kafka sources
+    /// with a changelog `writers` (by source node) have reported.
     pub fn with_state(
         mut self,
-        store: StateStore,
+        writers: BTreeMap<String, ChangelogWriter>,
         stateful: BTreeSet<String>,
-        positioned: BTreeSet<String>,
-        restored: Option<u64>,
     ) -> Coordinator {
-        self.keeps_state = true;
-        self.store = Some(store);
+        self.writers = writers;
         self.stateful = stateful;
-        self.positioned = positioned;
-        self.restored = restored;
         self
     }
 
     /// True when checkpoints carry operator state.
     pub fn keeps_state(&self) -> bool {
-        self.keeps_state
+        !self.writers.is_empty()
     }
 
-    /// The file the committed offsets may still name, which must be kept.
-    fn file_in_use(&self) -> Option<u64> {
-        if !self.positioned.is_empty() && self.committed.len() == self.positioned.len() {
-            self.committed.values().copied().min()
-        } else {
-            self.restored
-        }
+    /// A new state checkpoint id: the wall clock in nanoseconds, so that ids of different replicas do not
+    /// collide, and increasing within the run.
+    fn next_id(&mut self) -> u64 {
+        let now = u64::try_from(UnixNanos::now().0).unwrap_or_default();
+        self.last_id = now.max(self.last_id.saturating_add(1));
+        self.last_id
     }
 
-    /// Takes one report; returns the checkpoint when it completes one. With state kept, the file is
-    /// written before this returns; a checkpoint whose file cannot be written must not be committed
-    /// (logged; the next one covers it).
+    /// Takes one report; returns the checkpoint when it completes one. With state kept, the changelog
+    /// records are written and acknowledged before this returns; a checkpoint whose records cannot be
+    /// written must not be committed (logged; the next one covers it).
     pub async fn report(&mut self, report: Report) -> Option<Ready> {
         let n = match report {
             Report::Durable(n) => {
@@ -120,13 +110,13 @@ impl Coordinator {
             Report::State {
                 checkpoint,
                 node,
-                state,
+                states,
             } => {
                 self.pending
                     .entry(checkpoint)
                     .or_default()
                     .states
-                    .insert(node, state);
+                    .insert(node, states);
                 checkpoint
             }
             Report::Position {
@@ -141,166 +131,149 @@ impl Coordinator {
                     .insert(node, offsets);
                 checkpoint
             }
-            Report::Committed { node, file } => {
-                self.committed.insert(node, file);
-                return None;
-            }
         };
         let pending = &self.pending[&n];
         let complete = pending.durable == self.sinks
-            && (!self.keeps_state
+            && (!self.keeps_state()
                 || (pending.states.len() == self.stateful.len()
-                    && pending.offsets.len() == self.positioned.len()));
+                    && pending.offsets.len() == self.writers.len()));
         if !complete {
             return None;
         }
         let pending = self.pending.remove(&n).unwrap_or_default();
         // Barriers complete in order: anything older is abandoned (a source stopped before it).
         self.pending.retain(|&k, _| k > n);
-        let keep = self.file_in_use();
-        let Some(mut store) = self.store.take() else {
+        if !self.keeps_state() {
             return Some(Ready {
                 checkpoint: n,
                 file: None,
-                commit: !self.keeps_state,
+                commit: true,
             });
-        };
-        let id = store.next_id();
-        let offsets = pending.offsets.into_values().flatten().collect();
-        let checkpoint = Checkpoint::new(id, offsets, pending.states);
-        let dir = store.dir().display().to_string();
-        let written = tokio::task::spawn_blocking(move || {
-            let result = store.write(&checkpoint, keep);
-            (store, result)
-        })
-        .await;
-        let failure = match written {
-            Ok((store, result)) => {
-                self.store = Some(store);
-                match result {
-                    Ok(()) => {
-                        tracing::debug!(checkpoint = n, file = id, "operator state written");
-                        return Some(Ready {
-                            checkpoint: n,
-                            file: Some(id),
-                            commit: true,
-                        });
-                    }
-                    Err(e) => e.to_string(),
-                }
+        }
+        let id = self.next_id();
+        let started = std::time::Instant::now();
+        let mut written = 0;
+        for (source, records) in state_records(id, pending) {
+            let Some(writer) = self.writers.get(&source) else {
+                continue;
+            };
+            if let Err(error) = writer.write(&records).await {
+                tracing::error!(
+                    checkpoint = n,
+                    source,
+                    "operator state not written to the changelog, so the offsets are not committed \
+                     (the next checkpoint covers them): {error}"
+                );
+                return Some(Ready {
+                    checkpoint: n,
+                    file: None,
+                    commit: false,
+                });
             }
-            // The store went with the failed writer: later checkpoints are not committed either, and
-            // the run ends with the last commit standing.
-            Err(e) => format!("the writer failed: {e}"),
-        };
-        tracing::error!(
+            written += records.len();
+        }
+        metrics::histogram!("tickstream_state_checkpoint_seconds")
+            .record(started.elapsed().as_secs_f64());
+        tracing::debug!(
             checkpoint = n,
-            dir,
-            "operator state not written, so the offsets are not committed (the next checkpoint covers \
-             them): {failure}"
+            id,
+            partitions = written,
+            "operator state written"
         );
         Some(Ready {
             checkpoint: n,
-            file: None,
-            commit: false,
+            file: Some(id),
+            commit: true,
         })
     }
+}
+
+/// One record per input partition a source reported a position on, by source node, holding every
+/// stateful operator's state of that partition.
+fn state_records(id: u64, mut pending: Pending) -> BTreeMap<String, Vec<StateRecord>> {
+    let mut by_partition: BTreeMap<TopicPartition, BTreeMap<String, StateJson>> = BTreeMap::new();
+    for (node, states) in std::mem::take(&mut pending.states) {
+        for (partition, state) in states {
+            by_partition
+                .entry(partition)
+                .or_default()
+                .insert(node.clone(), state);
+        }
+    }
+    let mut records: BTreeMap<String, Vec<StateRecord>> = BTreeMap::new();
+    for (source, offsets) in pending.offsets {
+        for SourcePosition { position, .. } in offsets {
+            let partition = position.topic_partition();
+            let operators = by_partition.remove(&partition).unwrap_or_default();
+            records
+                .entry(source.clone())
+                .or_default()
+                .push(StateRecord {
+                    format: STATE_FORMAT.to_owned(),
+                    topic: position.topic,
+                    partition: position.partition,
+                    checkpoint: id,
+                    next_offset: position.next_offset,
+                    operators,
+                });
+        }
+    }
+    records
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataflow::FINAL_CHECKPOINT;
     use tickstream_io::PartitionPosition;
 
-    fn offsets(next: i64) -> Vec<SourcePosition> {
-        vec![SourcePosition {
+    fn position(partition: i32, next: i64) -> SourcePosition {
+        SourcePosition {
             source: "ticks".into(),
             position: PartitionPosition {
                 topic: "t.trades.v1".into(),
-                partition: 0,
+                partition,
                 next_offset: next,
             },
-        }]
+        }
     }
 
-    #[tokio::test]
-    async fn a_checkpoint_completes_only_with_every_sink_state_and_position() {
-        let dir =
-            std::env::temp_dir().join(format!("tickstream-coordinator-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = StateStore::open(&dir).unwrap();
-        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect();
-        let mut c = Coordinator::new(2).with_state(
-            store,
-            names(&["bars", "indicators"]),
-            names(&["ticks"]),
-            None,
-        );
-        let state = |node: &str| Report::State {
-            checkpoint: 3,
-            node: node.into(),
-            state: serde_json::value::to_raw_value(&serde_json::json!({ "node": node })).unwrap(),
-        };
-        assert_eq!(c.report(Report::Durable(3)).await, None);
-        assert_eq!(c.report(state("bars")).await, None);
-        assert_eq!(
-            c.report(Report::Position {
-                checkpoint: 3,
-                node: "ticks".into(),
-                offsets: offsets(40)
-            })
-            .await,
-            None
-        );
-        assert_eq!(c.report(Report::Durable(3)).await, None);
-        assert_eq!(
-            c.report(state("indicators")).await,
-            Some(Ready {
-                checkpoint: 3,
-                file: Some(1),
-                commit: true
-            })
-        );
-
-        let written = StateStore::open(&dir).unwrap().load(1).unwrap();
-        assert_eq!(written.offsets, offsets(40));
-        assert_eq!(
-            written.operators["indicators"].get(),
-            r#"{"node":"indicators"}"#
-        );
-        std::fs::remove_dir_all(dir).unwrap();
+    fn state(text: &str) -> StateJson {
+        serde_json::value::RawValue::from_string(text.to_owned()).unwrap()
     }
 
-    #[tokio::test]
-    async fn a_checkpoint_whose_state_cannot_be_written_is_not_committed() {
-        let dir = std::env::temp_dir().join(format!(
-            "tickstream-coordinator-gone-{}",
-            std::process::id()
-        ));
-        let store = StateStore::open(&dir).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect();
-        let mut c = Coordinator::new(1).with_state(store, names(&["bars"]), names(&[]), None);
-        let state = Report::State {
-            checkpoint: FINAL_CHECKPOINT,
-            node: "bars".into(),
-            state: serde_json::value::to_raw_value(&serde_json::json!({})).unwrap(),
+    #[test]
+    fn each_partition_gets_one_record_with_every_operator_state_of_it() {
+        let p = |n| TopicPartition {
+            topic: "t.trades.v1".into(),
+            partition: n,
         };
-        assert_eq!(c.report(state).await, None);
-        assert_eq!(
-            c.report(Report::Durable(FINAL_CHECKPOINT)).await,
-            Some(Ready {
-                checkpoint: FINAL_CHECKPOINT,
-                file: None,
-                commit: false
-            })
+        let mut pending = Pending::default();
+        pending
+            .states
+            .insert("bars".into(), vec![(p(0), state("0")), (p(1), state("1"))]);
+        pending
+            .states
+            .insert("indicators".into(), vec![(p(1), state("[1]"))]);
+        pending
+            .offsets
+            .insert("ticks".into(), vec![position(0, 40), position(1, 7)]);
+        let records = state_records(99, pending);
+        let records = &records["ticks"];
+        assert_eq!(records.len(), 2);
+        assert_eq!((records[0].partition, records[0].next_offset), (0, 40));
+        assert_eq!(records[0].operators.keys().collect::<Vec<_>>(), ["bars"]);
+        assert_eq!(records[1].operators["indicators"].get(), "[1]");
+        assert!(
+            records
+                .iter()
+                .all(|r| r.checkpoint == 99 && r.format == STATE_FORMAT)
         );
     }
 
     #[tokio::test]
     async fn without_state_a_checkpoint_completes_when_every_sink_is_durable() {
-        let mut c = Coordinator::new(1);
+        let mut c = Coordinator::new(2);
+        assert_eq!(c.report(Report::Durable(1)).await, None);
         assert_eq!(
             c.report(Report::Durable(1)).await,
             Some(Ready {
@@ -309,5 +282,13 @@ mod tests {
                 commit: true
             })
         );
+    }
+
+    #[test]
+    fn state_checkpoint_ids_increase_within_a_run() {
+        let mut c = Coordinator::new(1);
+        let first = c.next_id();
+        assert!(c.next_id() > first);
+        assert!(first > 1_700_000_000_000_000_000, "wall-clock nanoseconds");
     }
 }

@@ -3,6 +3,7 @@
 //! ended). The node's state at the barrier then covers exactly the events before it on every input, which
 //! is what a restored operator must have seen: an operator reading both a source and an operator fed by
 //! that source (signals on ticks and bars) would otherwise count a few events after the barrier twice.
+//! Partition messages (restore, revoke, idle) keep their place among their input's batches.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -11,9 +12,14 @@ use super::{Batch, Message};
 /// What the node does next.
 #[derive(Debug)]
 pub enum Step {
-    Batch(Batch),
+    /// A batch from input `0`.
+    Batch(usize, Batch),
+    /// A partition message (`Restore`, `Revoke` or `Idle`) from input `0`.
+    Partition(usize, Message),
     /// Barrier `n` has arrived from every input still running: checkpoint, then pass it on.
     Barrier(u64),
+    /// Every input has sent `Complete`: the input is complete.
+    Complete,
     /// Every input has ended.
     End,
 }
@@ -26,6 +32,7 @@ pub struct Aligner {
     aligning: Option<u64>,
     arrived: BTreeSet<usize>,
     ended: BTreeSet<usize>,
+    complete: BTreeSet<usize>,
     /// Messages of inputs the aligning barrier has arrived from, in arrival order.
     held: VecDeque<(usize, Message)>,
     ready: VecDeque<(usize, Message)>,
@@ -38,6 +45,7 @@ impl Aligner {
             aligning: None,
             arrived: BTreeSet::new(),
             ended: BTreeSet::new(),
+            complete: BTreeSet::new(),
             held: VecDeque::new(),
             ready: VecDeque::new(),
         }
@@ -56,7 +64,16 @@ impl Aligner {
                 continue;
             }
             match message {
-                Message::Batch(batch) => return Some(Step::Batch(batch)),
+                Message::Batch(batch) => return Some(Step::Batch(input, batch)),
+                message @ (Message::Restore(_) | Message::Revoke(..) | Message::Idle(..)) => {
+                    return Some(Step::Partition(input, message));
+                }
+                Message::Complete => {
+                    self.complete.insert(input);
+                    if self.complete.len() == self.inputs {
+                        return Some(Step::Complete);
+                    }
+                }
                 Message::Barrier(n) => match self.aligning {
                     None => {
                         self.aligning = Some(n);
@@ -115,11 +132,13 @@ mod tests {
         let mut steps = Vec::new();
         while let Some(step) = a.next() {
             steps.push(match step {
-                Step::Batch(b) => match &b.events[0] {
+                Step::Batch(_, b) => match &b.events[0] {
                     Event::Trade(t) => format!("b{}", t.ts_event.0),
                     _ => unreachable!(),
                 },
                 Step::Barrier(n) => format!("|{n}"),
+                Step::Partition(input, _) => format!("p{input}"),
+                Step::Complete => "complete".into(),
                 Step::End => "end".into(),
             });
         }
@@ -167,5 +186,31 @@ mod tests {
         single.push(0, Message::Barrier(3));
         single.push(0, batch(1));
         assert_eq!(drain(&mut single), ["|3", "b1"]);
+    }
+
+    #[test]
+    fn the_input_is_complete_once_every_input_says_so_and_partition_messages_keep_their_place() {
+        let partition = tickstream_io::TopicPartition {
+            topic: "t.trades.v1".into(),
+            partition: 0,
+        };
+        let idle = || {
+            Message::Idle(
+                vec![partition.clone()].into(),
+                tickstream_model::UnixNanos(1),
+            )
+        };
+        let mut a = Aligner::new(2);
+        a.push(0, batch(1));
+        a.push(0, Message::Barrier(1));
+        a.push(0, idle());
+        a.push(0, Message::Complete);
+        a.push(1, idle());
+        assert_eq!(drain(&mut a), ["b1", "p1"]);
+        a.push(1, Message::Barrier(1));
+        a.push(1, Message::Complete);
+        a.push(0, Message::End);
+        a.push(1, Message::End);
+        assert_eq!(drain(&mut a), ["|1", "p0", "complete", "end"]);
     }
 }

@@ -1,10 +1,12 @@
-//! The edges of the graph: what flows along them (batches of events, checkpoint barriers, the end), and
-//! the bounded channels that carry them, bounded by batches and by events.
+//! The edges of the graph: what flows along them (batches of events, checkpoint barriers, the input
+//! partitions' assignment and idleness, the end), and the bounded channels that carry them, bounded by
+//! batches and by events.
 
 use std::sync::Arc;
 
-use tickstream_io::RecordPosition;
-use tickstream_model::{Event, EventKind};
+use tickstream_io::kafka::RestoredPartition;
+use tickstream_io::{RecordPosition, TopicPartition};
+use tickstream_model::{Event, EventKind, UnixNanos};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::Error;
@@ -16,6 +18,17 @@ pub enum Message {
     Batch(Batch),
     /// Checkpoint `n`: everything before it must be durable at the sinks before sources commit `n`.
     Barrier(u64),
+    /// An input partition assigned to this run, with the state its operators continue from; sent before
+    /// any of its events.
+    Restore(Arc<RestoredPartition>),
+    /// An input partition revoked from this run, with the generation that revoked it (see
+    /// [`RestoredPartition::generation`]).
+    Revoke(TopicPartition, u64),
+    /// These input partitions are idle at wall-clock time `now`: their watermark follows the clock.
+    Idle(Arc<[TopicPartition]>, UnixNanos),
+    /// The input is complete (a replay or a bounded input has reached its end): operators emit what is
+    /// still open. A live run that stops sends only `End`.
+    Complete,
     /// The upstream node has no more events.
     End,
 }
@@ -27,6 +40,9 @@ pub struct Batch {
     /// `positions[i]` is where `events[i]` was read; only sources with offsets set it, and operators do not
     /// pass it on (what they emit is new data).
     pub positions: Option<Arc<[RecordPosition]>>,
+    /// The input partition every event of the batch comes from (Kafka sources), passed on by operators
+    /// with what they emit from it: operator state is kept per input partition.
+    pub partition: Option<TopicPartition>,
 }
 
 impl Batch {
@@ -34,6 +50,16 @@ impl Batch {
         Batch {
             events: events.into(),
             positions: None,
+            partition: None,
+        }
+    }
+
+    /// Events emitted from the input `partition`.
+    pub fn of(partition: Option<TopicPartition>, events: Vec<Event>) -> Batch {
+        Batch {
+            events: events.into(),
+            positions: None,
+            partition,
         }
     }
 }
@@ -109,7 +135,7 @@ impl Outputs {
                 count_events(&self.node, &batch.events);
                 batch.events.len()
             }
-            Message::Barrier(_) | Message::End => 0,
+            _ => 0,
         };
         for (edge, input) in &self.senders {
             let room = if events == 0 {

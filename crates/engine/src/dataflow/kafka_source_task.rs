@@ -1,15 +1,17 @@
-//! The Kafka source node: reads its topics in a consumer group, sends events downstream with their offsets,
-//! remembers the position at each checkpoint barrier and commits it once every sink has made the barrier
-//! durable (flush, then commit). At the end it commits the final position after the sinks' last flush.
+//! The Kafka source node: reads its topics in a consumer group, sends events downstream in batches of one
+//! partition with their offsets, remembers the position at each checkpoint barrier and commits it once
+//! every sink has made the barrier durable (flush, then commit). At the end it commits the final position
+//! after the sinks' last flush. Partitions restored or revoked by a rebalance are announced downstream
+//! before anything else of theirs, and idle partitions are announced every tick while they stay idle.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tickstream_io::RecordPosition;
 use tickstream_io::kafka::{Consumed, KafkaSource, OffsetMap};
-use tickstream_model::Event;
+use tickstream_io::{RecordPosition, TopicPartition};
+use tickstream_model::{Event, UnixNanos};
 use tokio::sync::{mpsc, watch};
 
 use super::{BATCH, Batch, FINAL_CHECKPOINT, Message, Outputs, SourceControl, stop_requested};
@@ -20,27 +22,78 @@ use crate::checkpoint::{Report, SourcePosition};
 /// committing (what it read since the last commit is then read again on the next start).
 const FINAL_COMMIT_WAIT: Duration = Duration::from_secs(60);
 
-/// Events read but not yet sent, with their offsets.
-#[derive(Default)]
+/// Events of one partition read but not yet sent, with their offsets.
 struct Pending {
+    partition: TopicPartition,
     events: Vec<Event>,
     positions: Vec<RecordPosition>,
 }
 
-impl Pending {
+/// Events read but not yet sent, by partition in the order the partitions came.
+#[derive(Default)]
+struct PendingBatches {
+    partitions: Vec<Pending>,
+    events: usize,
+}
+
+impl PendingBatches {
     fn push(&mut self, consumed: Consumed) {
-        self.events.push(consumed.event);
-        self.positions.push(consumed.position);
+        let position = consumed.position;
+        self.events += 1;
+        let found = self.partitions.iter_mut().rev().find(|p| {
+            p.partition.partition == position.partition && p.partition.topic == position.topic
+        });
+        let pending = match found {
+            Some(pending) => pending,
+            None => {
+                self.partitions.push(Pending {
+                    partition: position.topic_partition(),
+                    events: Vec::new(),
+                    positions: Vec::new(),
+                });
+                let last = self.partitions.len() - 1;
+                &mut self.partitions[last]
+            }
+        };
+        pending.events.push(consumed.event);
+        pending.positions.push(position);
     }
 
     async fn send(self, outputs: &Outputs, progress: &AtomicU64) -> Result<(), Error> {
-        progress.fetch_add(self.events.len() as u64, Ordering::Relaxed);
-        let batch = Batch {
-            events: self.events.into(),
-            positions: Some(self.positions.into()),
-        };
-        outputs.send(Message::Batch(batch)).await
+        progress.fetch_add(self.events as u64, Ordering::Relaxed);
+        for pending in self.partitions {
+            let batch = Batch {
+                events: pending.events.into(),
+                positions: Some(pending.positions.into()),
+                partition: Some(pending.partition),
+            };
+            outputs.send(Message::Batch(batch)).await?;
+        }
+        Ok(())
     }
+}
+
+/// Passes on the partitions restored and revoked since the last call, in the order they happened.
+async fn announce_assignment(source: &mut KafkaSource, outputs: &Outputs) -> Result<(), Error> {
+    let restored = source.take_restored()?;
+    let revoked = source.take_revoked();
+    if restored.is_empty() && revoked.is_empty() {
+        return Ok(());
+    }
+    let mut messages: Vec<(u64, Message)> = revoked
+        .into_iter()
+        .map(|(partition, generation)| (generation, Message::Revoke(partition, generation)))
+        .chain(
+            restored
+                .into_iter()
+                .map(|r| (r.generation, Message::Restore(Arc::new(r)))),
+        )
+        .collect();
+    messages.sort_by_key(|(generation, _)| *generation);
+    for (_, message) in messages {
+        outputs.send(message).await?;
+    }
+    Ok(())
 }
 
 /// Where a Kafka source reports its position at each checkpoint and its commits: the source node's name
@@ -83,10 +136,20 @@ pub async fn run(
     let mut sent = 0u64;
     let stopped = stop_requested(shutdown);
     tokio::pin!(stopped);
+    let mut idle_ticks =
+        tokio::time::interval((source.idle_timeout() / 2).min(Duration::from_secs(1)));
+    idle_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             biased;
             _ = &mut stopped => break,
+            _ = idle_ticks.tick() => {
+                announce_assignment(&mut source, &outputs).await?;
+                let idle = source.idle_partitions();
+                if !idle.is_empty() {
+                    outputs.send(Message::Idle(idle.into(), UnixNanos::now())).await?;
+                }
+            }
             Some(request) = control.recv() => match request {
                 SourceControl::Inject(n) => {
                     // Everything handed out has been sent, so the position taken now covers exactly
@@ -97,7 +160,7 @@ pub async fn run(
                     outputs.send(Message::Barrier(n)).await?;
                 }
                 SourceControl::Commit(n, file) => {
-                    commit(&mut source, &mut positions, n, file, &reports).await?
+                    commit(&mut source, &mut positions, n, file).await?
                 }
                 SourceControl::Abandon(n) => {
                     positions.remove(&n);
@@ -105,15 +168,17 @@ pub async fn run(
             },
             consumed = source.recv() => {
                 // What has been fetched already goes with it, without waiting for more.
-                let mut pending = Pending::default();
+                let mut pending = PendingBatches::default();
                 pending.push(consumed?);
-                while pending.events.len() < BATCH {
+                while pending.events < BATCH {
                     match source.try_recv() {
                         Some(consumed) => pending.push(consumed?),
                         None => break,
                     }
                 }
-                sent += pending.events.len() as u64;
+                // A partition's restore goes before its first events.
+                announce_assignment(&mut source, &outputs).await?;
+                sent += pending.events as u64;
                 pending.send(&outputs, &progress).await?;
             }
         }
@@ -128,7 +193,7 @@ pub async fn run(
         tokio::select! {
             request = control.recv() => match request {
                 Some(SourceControl::Commit(n, file)) => {
-                    commit(&mut source, &mut positions, n, file, &reports).await?;
+                    commit(&mut source, &mut positions, n, file).await?;
                     if n == FINAL_CHECKPOINT {
                         break;
                     }
@@ -149,14 +214,13 @@ pub async fn run(
     Ok(sent)
 }
 
-/// Commits the position remembered at checkpoint `n`, naming state file `file` in the commit metadata,
+/// Commits the position remembered at checkpoint `n`, naming state checkpoint `file` in the commit metadata,
 /// and forgets it and every older one.
 async fn commit(
     source: &mut KafkaSource,
     positions: &mut BTreeMap<u64, OffsetMap>,
     n: u64,
     file: Option<u64>,
-    reports: &Reports,
 ) -> Result<(), Error> {
     if let Some(offsets) = positions.remove(&n) {
         match source.commit(&offsets, file).await {
@@ -166,14 +230,6 @@ async fn commit(
                     file,
                     "committed the position at the checkpoint"
                 );
-                if let Some(file) = file {
-                    let report = Report::Committed {
-                        node: reports.node.clone(),
-                        file,
-                    };
-                    // Losing this report only keeps an older state file longer.
-                    let _ = reports.to.try_send(report);
-                }
             }
             // A rebalance or a broker away: the confirmed offsets go in with the next commit.
             Err(e) if e.is_retryable() => {

@@ -3,9 +3,10 @@
 //! commit), and orderly shutdown in which sources stop, channels drain and sinks flush. The whole
 //! checkpoint protocol, from barrier to commit, is described once in docs/architecture.md.
 //!
-//! Operator state is kept when the pipeline reads Kafka and has stateful operators (not in replay): at
-//! start each Kafka source joins its group, the committed offsets pick the checkpoint file to restore
-//! (see `state_store`), and the operators are restored before any event flows.
+//! Operator state is kept when the pipeline reads Kafka and has stateful operators (not in replay): per
+//! input partition, in the group's changelog topics. Each partition assigned to this run is restored
+//! before its first event, and each checkpoint writes every owned partition's state before the offsets
+//! are committed (see `checkpoint` and `partition_operators`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::Error;
-use crate::checkpoint::{Coordinator, OnMismatch, Ready, Report, StateStore};
+use crate::checkpoint::{Coordinator, Ready, Report};
 use crate::pipeline::{Node, OperatorSpec, Pipeline, SourceSpec};
 use barriers::Aligner;
 use kafka_source_task::Reports;
@@ -27,6 +28,7 @@ mod barriers;
 mod edge;
 mod kafka_source_task;
 mod operator_task;
+mod partition_operators;
 mod sink_task;
 mod source_task;
 
@@ -175,13 +177,18 @@ pub async fn run(
     }
     let mut operators = Vec::new();
     for node in &pipeline.operators {
-        let task = OperatorTask::build(&node.spec)
+        let task = OperatorTask::build(&node.spec, &node.name)
             .map_err(|e| e.within(format!("{}: operators.{}", pipeline.file, node.name)))?;
         operators.push((node, task));
     }
     let mut coordinator = Coordinator::new(pipeline.sinks.len());
-    if let Some(groups) = kept_state_groups(&pipeline, &options, &operators) {
-        coordinator = restore(&pipeline, &groups, &mut sources, &mut operators)
+    if keeps_state(&options, &operators) {
+        let stateful = operators
+            .iter()
+            .filter(|(_, t)| t.is_stateful())
+            .map(|(n, _)| n.name.clone())
+            .collect();
+        coordinator = keep_state(&pipeline, &mut sources, stateful)
             .await
             .map_err(|e| e.within(format!("{}: state", pipeline.file)))?;
     }
@@ -282,85 +289,31 @@ pub async fn run(
     Ok(summary)
 }
 
-/// The consumer groups whose offsets operator state goes with, when state is kept: the pipeline reads
-/// Kafka, has stateful operators, and is not a replay.
-fn kept_state_groups(
-    pipeline: &Pipeline,
-    options: &RunOptions,
-    operators: &[(&Node<OperatorSpec>, OperatorTask)],
-) -> Option<Vec<String>> {
-    if options.replay_inputs.is_some() || !operators.iter().any(|(_, t)| t.is_stateful()) {
-        return None;
-    }
-    let mut groups: Vec<String> = pipeline
-        .sources
-        .iter()
-        .filter_map(|n| match &n.spec {
-            SourceSpec::Kafka(config) => Some(config.group_id.clone()),
-            _ => None,
-        })
-        .collect();
-    groups.sort_unstable();
-    groups.dedup();
-    (!groups.is_empty()).then_some(groups)
+/// True when operator state is kept: the run has stateful operators and is not a replay (its Kafka
+/// sources then keep it in their groups' changelogs).
+fn keeps_state(options: &RunOptions, operators: &[(&Node<OperatorSpec>, OperatorTask)]) -> bool {
+    options.replay_inputs.is_none() && operators.iter().any(|(_, t)| t.is_stateful())
 }
 
-/// Joins the Kafka sources' groups, picks the checkpoint that goes with the committed offsets and restores
-/// the operators from it; returns the coordinator that keeps state from here on.
-async fn restore(
+/// Has every Kafka source keep its partitions' operator state in its group's changelog, joins the groups
+/// (the first assignment restores its partitions), and returns the coordinator that writes the state at
+/// each checkpoint.
+async fn keep_state(
     pipeline: &Pipeline,
-    groups: &[String],
     sources: &mut [(&Node<SourceSpec>, SourceTask)],
-    operators: &mut [(&Node<OperatorSpec>, OperatorTask)],
+    stateful: std::collections::BTreeSet<String>,
 ) -> Result<Coordinator, Error> {
-    let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
-    let dir = pipeline.state.dir_for(&groups);
-    let store = StateStore::open(&dir)?;
-    let mut committed = Vec::new();
-    let mut positioned = std::collections::BTreeSet::new();
+    let mut writers = BTreeMap::new();
     for (node, task) in sources.iter_mut() {
-        if matches!(node.spec, SourceSpec::Kafka(_)) {
-            committed.extend(
-                task.committed_offsets()
-                    .await
-                    .map_err(|e| e.within(format!("sources.{}", node.name)))?,
-            );
-            positioned.insert(node.name.clone());
+        let within = |e: Error| e.within(format!("sources.{}", node.name));
+        if let Some(writer) = task
+            .keep_state(pipeline.state.on_mismatch)
+            .await
+            .map_err(within)?
+        {
+            writers.insert(node.name.clone(), writer);
         }
+        task.committed_offsets().await.map_err(within)?;
     }
-    let stateful = operators
-        .iter()
-        .filter(|(_, t)| t.is_stateful())
-        .map(|(n, _)| n.name.clone())
-        .collect();
-    let restored = match store.choose(&committed) {
-        Ok(Some(mut checkpoint)) => {
-            for (node, task) in operators.iter_mut() {
-                if let Some(state) = checkpoint.operators.remove(&node.name) {
-                    task.restore(&state).map_err(|e| {
-                        e.within(format!(
-                            "restoring operators.{} from checkpoint {} in {}",
-                            node.name,
-                            checkpoint.id,
-                            dir.display()
-                        ))
-                    })?;
-                } else if task.is_stateful() {
-                    tracing::warn!(operator = %node.name, checkpoint = checkpoint.id, "no state for this operator in the checkpoint: it starts empty");
-                }
-            }
-            tracing::info!(checkpoint = checkpoint.id, dir = %dir.display(), "operator state restored");
-            Some(checkpoint.id)
-        }
-        Ok(None) => {
-            tracing::info!(dir = %dir.display(), "no committed offsets: operators start empty");
-            None
-        }
-        Err(e) if pipeline.state.on_mismatch == OnMismatch::StartEmpty => {
-            tracing::warn!("{e}; starting the operators empty (on_mismatch = \"start_empty\")");
-            None
-        }
-        Err(e) => return Err(e),
-    };
-    Ok(Coordinator::new(pipeline.sinks.len()).with_state(store, stateful, positioned, restored))
+    Ok(Coordinator::new(pipeline.sinks.len()).with_state(writers, stateful))
 }

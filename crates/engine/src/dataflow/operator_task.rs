@@ -1,56 +1,36 @@
 //! The task behind each operator node: events in, events out, barriers passed on once every input has sent
-//! them (aligned: see `barriers`). With operator state kept, a stateful operator hands its state to the
-//! checkpoint coordinator at each barrier (before passing it on) and at the end, and is restored from a
-//! checkpoint before it starts.
+//! them (aligned: see `barriers`), one operator instance per input partition (see `partition_operators`).
+//! With operator state kept, the node hands each partition's state to the checkpoint coordinator at each
+//! barrier (before passing it on) and at the end.
 
-use serde_json::value::RawValue;
-use tickstream_operators::{Filter, Indicators, Operator, Signals, StateJson, TimeBars};
 use tokio::sync::mpsc;
 
 use super::barriers::{Aligner, Step};
+use super::partition_operators::PartitionOperators;
 use super::{Batch, FINAL_CHECKPOINT, Inbound, Message, Outputs};
 use crate::Error;
 use crate::checkpoint::Report;
 use crate::pipeline::OperatorSpec;
 
 /// A running operator.
+#[derive(Debug)]
 pub struct OperatorTask {
-    operator: Box<dyn Operator>,
-}
-
-impl std::fmt::Debug for OperatorTask {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OperatorTask")
-            .field("stateful", &self.operator.is_stateful())
-            .finish()
-    }
+    operators: PartitionOperators,
 }
 
 impl OperatorTask {
-    pub fn build(spec: &OperatorSpec) -> Result<OperatorTask, Error> {
-        let operator: Box<dyn Operator> = match spec {
-            OperatorSpec::Filter(config) => Box::new(Filter::new(config.clone())),
-            OperatorSpec::TimeBars(config) => Box::new(TimeBars::new(config.clone())?),
-            OperatorSpec::Indicators(config) => Box::new(Indicators::new(config.clone())?),
-            OperatorSpec::Signal(config) => Box::new(Signals::new(config.clone())?),
-        };
-        Ok(OperatorTask { operator })
+    pub fn build(spec: &OperatorSpec, node: &str) -> Result<OperatorTask, Error> {
+        Ok(OperatorTask {
+            operators: PartitionOperators::new(spec, node)?,
+        })
     }
 
     /// True for operators whose output depends on what they saw before (bars, indicators, signals).
     pub fn is_stateful(&self) -> bool {
-        self.operator.is_stateful()
+        self.operators.is_stateful()
     }
 
-    /// Replaces the operator's state with a checkpoint's.
-    pub fn restore(&mut self, state: &RawValue) -> Result<(), Error> {
-        if self.is_stateful() {
-            self.operator.restore_state(state)?;
-        }
-        Ok(())
-    }
-
-    /// The operator's state at `checkpoint` for the coordinator, when state is kept (`reports` given)
+    /// The partitions' states at `checkpoint` for the coordinator, when state is kept (`reports` given)
     /// and the operator has one.
     fn state_report(
         &self,
@@ -60,17 +40,16 @@ impl OperatorTask {
         let Some((node, to)) = reports.filter(|_| self.is_stateful()) else {
             return Ok(None);
         };
-        let state: StateJson = self.operator.save_state()?;
         let report = Report::State {
             checkpoint,
             node: node.clone(),
-            state,
+            states: self.operators.save_states()?,
         };
         Ok(Some((report, to.clone())))
     }
 
     /// Transforms batches until every input has ended. Returns the events emitted. With `reports` (the
-    /// node's name and the coordinator's inbox), the operator's state goes to the coordinator at every
+    /// node's name and the coordinator's inbox), the partitions' states go to the coordinator at every
     /// barrier and at the end.
     pub async fn run(
         mut self,
@@ -81,23 +60,56 @@ impl OperatorTask {
     ) -> Result<u64, Error> {
         let mut emitted = 0u64;
         let mut out = Vec::new();
+        let mut last_idle = None;
         'run: loop {
             while let Some(step) = aligner.next() {
                 match step {
-                    Step::Batch(batch) => {
-                        for event in batch.events.iter() {
-                            self.operator.on_event(event, &mut out);
-                        }
+                    Step::Batch(input, batch) => {
+                        self.operators.on_batch(input, &batch, &mut out)?;
                         if !out.is_empty() {
                             emitted += out.len() as u64;
-                            let batch = Batch::new(std::mem::take(&mut out));
+                            let events = std::mem::take(&mut out);
+                            let batch = Batch::of(batch.partition.clone(), events);
                             outputs.send(Message::Batch(batch)).await?;
+                        }
+                    }
+                    Step::Partition(input, message) => {
+                        let pass_on = match &message {
+                            Message::Restore(restored) => {
+                                self.operators.on_restore(input, restored)?
+                            }
+                            Message::Revoke(partition, generation) => {
+                                self.operators.on_revoke(input, partition, *generation)
+                            }
+                            Message::Idle(partitions, now) => {
+                                for (partition, events) in self.operators.on_idle(partitions, *now)
+                                {
+                                    emitted += events.len() as u64;
+                                    let batch = Batch::of(Some(partition), events);
+                                    outputs.send(Message::Batch(batch)).await?;
+                                }
+                                // Passed on once per clock reading, whichever input brought it first.
+                                last_idle.replace(*now) < Some(*now)
+                            }
+                            _ => false,
+                        };
+                        if pass_on {
+                            outputs.send(message).await?;
                         }
                     }
                     Step::Barrier(n) => {
                         let report = self.state_report(n, reports.as_ref())?;
                         send_report(report).await?;
                         outputs.send(Message::Barrier(n)).await?
+                    }
+                    Step::Complete => {
+                        for (partition, events) in self.operators.finish() {
+                            emitted += events.len() as u64;
+                            outputs
+                                .send(Message::Batch(Batch::of(partition, events)))
+                                .await?;
+                        }
+                        outputs.send(Message::Complete).await?;
                     }
                     Step::End => break 'run,
                 }

@@ -249,12 +249,14 @@ impl SinkTask {
             }
             while let Some(step) = barriers.next() {
                 match step {
-                    Step::Batch(batch) => {
+                    Step::Batch(_, batch) => {
                         written += batch.events.len() as u64;
                         self.write(&batch, &latency).await?;
                         events.increment(batch.events.len() as u64);
                     }
                     Step::Barrier(n) => checkpoints.begin(&mut self, n).await?,
+                    // Partitions and completion concern operators only.
+                    Step::Partition(..) | Step::Complete => {}
                     Step::End => break 'run,
                 }
             }

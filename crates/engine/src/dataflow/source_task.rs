@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
 use tickstream_connectors::runner::{ExchangeSource, ExchangeSourceConfig};
-use tickstream_io::kafka::{CommittedOffset, KafkaSource};
+use tickstream_io::kafka::{ChangelogWriter, CommittedOffset, KafkaSource, OnMismatch};
 use tickstream_io::ndjson::EventFileReader;
 use tickstream_model::Event;
 use tickstream_operators::FilterConfig;
@@ -70,6 +70,18 @@ impl SourceTask {
         }
     }
 
+    /// For a Kafka source: keeps operator state in its group's changelog (see
+    /// `KafkaSource::keep_state`) and returns the writer for the checkpoints. Other sources have none.
+    pub async fn keep_state(
+        &mut self,
+        on_mismatch: OnMismatch,
+    ) -> Result<Option<ChangelogWriter>, Error> {
+        match self {
+            SourceTask::Kafka(source) => Ok(Some(source.keep_state(on_mismatch).await?)),
+            _ => Ok(None),
+        }
+    }
+
     /// Produces until the input ends or `shutdown` turns true, then sends `End`. Returns the events sent.
     pub async fn run(
         self,
@@ -90,6 +102,7 @@ impl SourceTask {
             SourceTask::Files { paths, filter } => Batches::Files(read_files(paths, filter)),
         };
         let mut sent = 0u64;
+        let mut complete = false;
         let stopped = stop_requested(shutdown);
         tokio::pin!(stopped);
         loop {
@@ -109,9 +122,16 @@ impl SourceTask {
                         outputs.send(Message::Batch(Batch::new(events))).await?;
                     }
                     Some(Err(e)) => return Err(e),
-                    None => break,
+                    None => {
+                        // Files end; a venue feed only stops.
+                        complete = matches!(batches, Batches::Files(_));
+                        break;
+                    }
                 },
             }
+        }
+        if complete {
+            outputs.send(Message::Complete).await?;
         }
         outputs.send(Message::End).await?;
         Ok(sent)

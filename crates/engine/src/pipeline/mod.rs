@@ -127,17 +127,7 @@ pub fn parse(
             };
             expand_env(&mut value, &mut String::new(), env, &mut report);
             match params::<StateSection>(value) {
-                Ok(section) => {
-                    if let Err(crate::Error::StateConfig { field, message }) = section.validate() {
-                        errors.push(ConfigError::node(
-                            file,
-                            "state".into(),
-                            Some(&field),
-                            message,
-                        ));
-                    }
-                    section
-                }
+                Ok(section) => section,
                 Err(e) => {
                     errors.push(ConfigError::node(
                         file,

@@ -178,9 +178,15 @@ pub struct KafkaSourceConfig {
     /// The group drops a consumer silent for this long (`session.timeout.ms`).
     #[serde(with = "duration_text")]
     pub session_timeout: Duration,
-    /// How often per-partition lag is exported (`statistics.interval.ms`).
+    /// How often per-partition lag is exported (`statistics.interval.ms`, at most every second: the
+    /// same statistics tell when a partition has caught up with its end).
     #[serde(with = "duration_text")]
     pub lag_interval: Duration,
+    /// A partition that has caught up with its end and had nothing new for this long is idle: it no
+    /// longer holds event time back, and its watermark follows the wall clock, so that open bars close
+    /// on time when no trade follows.
+    #[serde(with = "duration_text")]
+    pub idle_timeout: Duration,
     /// How long the broker may hold a fetch open while it has nothing new (`fetch.wait.max.ms`). A Kafka
     /// broker answers as soon as records arrive, so this costs no latency there; the embedded cluster
     /// holds an empty fetch for the whole wait, so there it is the floor of the end-to-end latency.
@@ -208,6 +214,7 @@ impl Default for KafkaSourceConfig {
             offset_reset: OffsetReset::Earliest,
             session_timeout: Duration::from_secs(10),
             lag_interval: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(5),
             fetch_wait: None,
             prefetch_kbytes: 8 * 1024,
             properties: BTreeMap::new(),
@@ -237,6 +244,9 @@ impl KafkaSourceConfig {
         }
         if self.lag_interval < Duration::from_millis(100) {
             return Err(config_error("lag_interval", "must be at least 100ms"));
+        }
+        if !(Duration::from_millis(100)..=Duration::from_secs(3600)).contains(&self.idle_timeout) {
+            return Err(config_error("idle_timeout", "must be between 100ms and 1h"));
         }
         if self
             .fetch_wait

@@ -37,11 +37,14 @@ use rdkafka::{Offset, TopicPartitionList};
 use tickstream_model::{Event, EventKind};
 
 use super::assignment::{Assignment, Mark, OffsetMap};
+use super::changelog::{ChangelogWriter, OnMismatch, changelog_topic};
 use super::checkpoint::{CommittedOffset, checkpoint_metadata, parse_checkpoint_metadata};
 use super::consumer_context::{SourceContext, lock};
 use super::poison::{DeadLetter, DeadLetters, decode_event};
+use super::restore::{RestoredPartition, StateKeeping};
+use super::topics::partition_counts;
 use super::{Cluster, KafkaSourceConfig, Topics, ensure_topics, log_sampled, run_blocking};
-use crate::{Error, RecordPosition};
+use crate::{Error, RecordPosition, TopicPartition};
 
 /// How long a partition whose prefetch is full waits before it is fetched again, in milliseconds.
 const FETCH_QUEUE_BACKOFF_MS: &str = "10";
@@ -67,6 +70,9 @@ pub struct KafkaSource {
     errors_total: u64,
     /// At start, how long an empty assignment is waited out before this member leaves and rejoins.
     rejoin_after: Duration,
+    group: String,
+    replication: i32,
+    idle_timeout: Duration,
 }
 
 impl std::fmt::Debug for KafkaSource {
@@ -98,7 +104,14 @@ impl KafkaSource {
         names.dedup();
         let mut with_dlq = names.clone();
         with_dlq.push(topics.dlq());
-        ensure_topics(&cluster, &with_dlq, config.partitions, config.replication).await?;
+        ensure_topics(
+            &cluster,
+            &with_dlq,
+            config.partitions,
+            config.replication,
+            &[],
+        )
+        .await?;
         let fetch_wait = config.fetch_wait_on(cluster.embedded().is_some());
         let settings = [
             ("client.id", "tickstream-source".to_owned()),
@@ -117,7 +130,16 @@ impl KafkaSource {
             ),
             (
                 "statistics.interval.ms",
-                config.lag_interval.as_millis().to_string(),
+                config
+                    .lag_interval
+                    .min(Duration::from_secs(1))
+                    .as_millis()
+                    .to_string(),
+            ),
+            // Partitions that stay with their member through a rebalance keep being read (KIP-429).
+            (
+                "partition.assignment.strategy",
+                "cooperative-sticky".to_owned(),
             ),
             ("fetch.wait.max.ms", fetch_wait.as_millis().to_string()),
             (
@@ -137,6 +159,7 @@ impl KafkaSource {
         let context = SourceContext {
             assignment: assignment.clone(),
             client_errors: AtomicU64::new(0),
+            keeping: std::sync::OnceLock::new(),
         };
         let consumer: StreamConsumer<SourceContext> =
             StreamConsumer::from_config_and_context(&cluster.client_config(&settings), context)
@@ -159,6 +182,9 @@ impl KafkaSource {
             poison_total: 0,
             errors_total: 0,
             rejoin_after: config.session_timeout + Duration::from_secs(2),
+            group: config.group_id.clone(),
+            replication: config.replication,
+            idle_timeout: config.idle_timeout,
         })
     }
 
@@ -195,6 +221,74 @@ impl KafkaSource {
             std::task::Poll::Ready(consumed) => Some(consumed),
             std::task::Poll::Pending => None,
         }
+    }
+
+    /// Keeps operator state in the group's changelog (see `changelog`): creates the changelog topics that
+    /// are missing (compacted, as many partitions as their input topics), restores each partition's state
+    /// when it is assigned, and returns the writer for the checkpoints. Call before the first
+    /// [`KafkaSource::wait_for_assignment`] or [`KafkaSource::recv`].
+    pub async fn keep_state(&mut self, on_mismatch: OnMismatch) -> Result<ChangelogWriter, Error> {
+        let inputs: Vec<String> = {
+            let subscription = self
+                .consumer
+                .subscription()
+                .map_err(|source| Error::Kafka {
+                    op: "read the subscription",
+                    source,
+                })?;
+            subscription
+                .elements()
+                .iter()
+                .map(|e| e.topic().to_owned())
+                .collect()
+        };
+        let names: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let counts = partition_counts(&self.cluster, &names).await?;
+        for (input, partitions) in inputs.iter().zip(counts) {
+            let changelog = changelog_topic(input, &self.group);
+            ensure_topics(
+                &self.cluster,
+                &[changelog.as_str()],
+                Some(partitions),
+                self.replication,
+                &[("cleanup.policy", "compact")],
+            )
+            .await?;
+        }
+        let keeping = StateKeeping {
+            cluster: self.cluster.clone(),
+            group: self.group.clone(),
+            on_mismatch,
+        };
+        let _ = self.consumer.context().keeping.set(keeping);
+        ChangelogWriter::new(&self.cluster, &self.group)
+    }
+
+    /// With operator state kept: the partitions restored on assignment since the last call, in order,
+    /// each to be passed downstream before any of its events. Fails when a restore failed.
+    pub fn take_restored(&mut self) -> Result<Vec<RestoredPartition>, Error> {
+        let mut assignment = lock(&self.assignment);
+        if let Some(error) = assignment.restore_failure.take() {
+            return Err(error);
+        }
+        Ok(std::mem::take(&mut assignment.restored))
+    }
+
+    /// With operator state kept: the partitions revoked since the last call, with the generation that
+    /// revoked them.
+    pub fn take_revoked(&mut self) -> Vec<(TopicPartition, u64)> {
+        std::mem::take(&mut lock(&self.assignment).revoked)
+    }
+
+    /// The assigned partitions that are idle now: caught up with their end, and no message for
+    /// `idle_timeout`.
+    pub fn idle_partitions(&self) -> Vec<TopicPartition> {
+        lock(&self.assignment).idle(tokio::time::Instant::now(), self.idle_timeout)
+    }
+
+    /// The source's `idle_timeout`.
+    pub fn idle_timeout(&self) -> Duration {
+        self.idle_timeout
     }
 
     /// Leaves the group and joins it again with the same subscription.
@@ -326,6 +420,7 @@ impl KafkaSource {
             return Read::Skip;
         };
         state.handed_out = Some(offset + 1);
+        state.last_activity = tokio::time::Instant::now();
         if state.seen_below.is_some_and(|seen| offset < seen) {
             // Handed out before this member lost the partition and got it back.
             return Read::Skip;

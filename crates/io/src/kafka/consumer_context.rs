@@ -1,17 +1,20 @@
 //! The Kafka source's librdkafka context: rebalances per the source's commit protocol (see `consumer`),
-//! client errors and log lines, and consumer lag from the client's statistics.
+//! with operator state restored before a newly assigned partition is fetched (see `restore`), client
+//! errors and log lines, and consumer lag and partition ends from the client's statistics.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{ClientContext, TopicPartitionList};
 
 use super::assignment::Assignment;
 use super::log_client_error;
+use super::restore::{StateKeeping, restore_assigned};
 
 /// Consumer context: rebalance handling per the source's protocol, errors, and lag export.
 #[derive(Debug)]
@@ -19,6 +22,8 @@ pub(crate) struct SourceContext {
     pub(crate) assignment: Arc<Mutex<Assignment>>,
     /// Client-level errors (such as brokers down) since start, for log sampling.
     pub(crate) client_errors: AtomicU64,
+    /// Set before the first assignment when operator state is kept.
+    pub(crate) keeping: OnceLock<StateKeeping>,
 }
 
 /// librdkafka logs an offset reset at warning level only when an error caused it (the position was out
@@ -68,10 +73,14 @@ impl ClientContext for SourceContext {
     }
 
     fn stats(&self, statistics: Statistics) {
+        let mut assignment = lock(&self.assignment);
         for (name, topic) in &statistics.topics {
             for (partition, stats) in &topic.partitions {
                 if *partition < 0 || !stats.desired || stats.hi_offset < 0 {
                     continue;
+                }
+                if let Some(state) = assignment.get_mut(name, *partition) {
+                    state.high_watermark = Some(stats.hi_offset);
                 }
                 let read = if stats.app_offset >= 0 {
                     stats.app_offset
@@ -92,38 +101,81 @@ impl ClientContext for SourceContext {
 }
 
 impl ConsumerContext for SourceContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(list) => {
-                lock(&self.assignment).assign(list);
-                if list.count() == 0 {
-                    tracing::warn!(
-                        "kafka group assigned no partitions to this member (more members than partitions, or topic metadata not yet known; a metadata refresh rejoins)"
-                    );
+    /// librdkafka's rebalance, with the source's bookkeeping before the (incremental) assign or unassign:
+    /// on assign, operator state is restored (when kept) and sets where each partition's fetch starts; on
+    /// revoke, the confirmed offsets are committed first.
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        list: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.on_assign(consumer, list);
+                if cooperative {
+                    consumer.incremental_assign(list)
                 } else {
-                    tracing::info!(partitions = list.count(), "kafka partitions assigned");
+                    consumer.assign(list)
                 }
             }
-            Rebalance::Revoke(list) => {
-                let to_commit = lock(&self.assignment).revoke(list);
-                tracing::info!(
-                    partitions = list.count(),
-                    committing = to_commit.count(),
-                    "kafka partitions revoked"
-                );
-                if to_commit.count() == 0 {
-                    return;
-                }
-                if consumer.assignment_lost() {
-                    tracing::warn!(
-                        "kafka assignment lost before revoke: confirmed offsets not committed; \
-                         the next owner re-reads them"
-                    );
-                } else if let Err(error) = consumer.commit(&to_commit, CommitMode::Sync) {
-                    tracing::warn!(%error, "kafka commit on revoke failed; the next owner re-reads");
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.on_revoke(consumer, list);
+                if cooperative {
+                    consumer.incremental_unassign(list)
+                } else {
+                    consumer.unassign()
                 }
             }
-            Rebalance::Error(error) => tracing::warn!(%error, "kafka rebalance error"),
+            other => {
+                tracing::warn!(error = ?other, "kafka rebalance error");
+                consumer.unassign()
+            }
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, "kafka rebalance: the assignment could not be changed");
+        }
+    }
+}
+
+impl SourceContext {
+    fn on_assign(&self, consumer: &BaseConsumer<Self>, list: &mut TopicPartitionList) {
+        let keeping = self.keeping.get();
+        lock(&self.assignment).assign(list, keeping.is_some());
+        if list.count() == 0 {
+            tracing::warn!(
+                "kafka group assigned no partitions to this member (more members than partitions, or topic metadata not yet known; a metadata refresh rejoins)"
+            );
+            return;
+        }
+        tracing::info!(partitions = list.count(), "kafka partitions assigned");
+        if let Some(keeping) = keeping {
+            restore_assigned(consumer, keeping, list, &self.assignment);
+        }
+    }
+
+    fn on_revoke(&self, consumer: &BaseConsumer<Self>, list: &TopicPartitionList) {
+        let keeping = self.keeping.get().is_some();
+        let to_commit = lock(&self.assignment).revoke(list, keeping);
+        tracing::info!(
+            partitions = list.count(),
+            committing = to_commit.count(),
+            "kafka partitions revoked"
+        );
+        if to_commit.count() == 0 {
+            return;
+        }
+        if consumer.assignment_lost() {
+            tracing::warn!(
+                "kafka assignment lost before revoke: confirmed offsets not committed; \
+                 the next owner re-reads them"
+            );
+        } else if let Err(error) = consumer.commit(&to_commit, CommitMode::Sync) {
+            tracing::warn!(%error, "kafka commit on revoke failed; the next owner re-reads");
         }
     }
 }
@@ -139,6 +191,7 @@ mod tests {
         let context = SourceContext {
             assignment: Default::default(),
             client_errors: AtomicU64::new(0),
+            keeping: OnceLock::new(),
         };
         metrics::with_local_recorder(&recorder, || {
             // The warning librdkafka logs when a fetch position is out of range (rdkafka_offset.c).

@@ -9,6 +9,7 @@
 //! [`Event::key`]: tickstream_model::Event::key
 
 mod assignment;
+mod changelog;
 mod checkpoint;
 mod config;
 mod consumer;
@@ -16,6 +17,7 @@ mod consumer_context;
 mod embedded;
 mod poison;
 mod producer;
+mod restore;
 #[cfg(test)]
 mod tests;
 mod topics;
@@ -27,12 +29,14 @@ use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 pub use assignment::OffsetMap;
+pub use changelog::{ChangelogWriter, OnMismatch, STATE_FORMAT, StateRecord, changelog_topic};
 pub use checkpoint::{CommittedOffset, checkpoint_metadata, parse_checkpoint_metadata};
 pub use config::{Compression, KafkaSinkConfig, KafkaSourceConfig, OffsetReset, topic_partitions};
 pub use consumer::{Consumed, KafkaSource};
 pub use embedded::EmbeddedKafka;
 pub use poison::{HEADER_SOURCE_OFFSET, HEADER_SOURCE_PARTITION, HEADER_SOURCE_TOPIC};
 pub use producer::KafkaSink;
+pub use restore::RestoredPartition;
 pub use topics::{Topics, ensure_topics};
 
 use crate::Error;

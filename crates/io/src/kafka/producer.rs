@@ -39,7 +39,7 @@ impl KafkaSink {
         let cluster = Cluster::connect(config.brokers.as_deref(), &config.properties)?;
         let topics = Topics::new(&config.topic_prefix);
         let names: Vec<&str> = topics.all().collect();
-        ensure_topics(&cluster, &names, config.partitions, config.replication).await?;
+        ensure_topics(&cluster, &names, config.partitions, config.replication, &[]).await?;
         let settings = [
             ("client.id", "tickstream-sink".to_owned()),
             ("enable.idempotence", "true".to_owned()),

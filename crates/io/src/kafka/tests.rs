@@ -321,7 +321,7 @@ async fn a_member_joining_mid_stream_loses_nothing_and_rereads_only_unconfirmed_
         "BTC-USD", "ETH-USD", "SOL-USD", "DOGE-USD", "XRP-USD", "ADA-USD", "DOT-USD", "LTC-USD",
         "BCH-USD", "LINK-USD", "AVAX-USD", "UNI-USD",
     ];
-    let (rounds, total) = (40, 40 * symbols.len());
+    let (rounds, total) = (80, 80 * symbols.len());
     let mut sink = KafkaSink::new(&sink_config("rebalance", 4)).await.unwrap();
     sink.write(&trades(&symbols, 3)).await.unwrap();
     sink.flush().await.unwrap();

@@ -67,13 +67,14 @@ fn kind_index(kind: EventKind) -> usize {
 }
 
 /// Creates the topics that are missing and checks that every topic has at least the partitions
-/// configured (or their default on this cluster, see [`topic_partitions`]). `replication` applies to
-/// brokers; the embedded cluster keeps one copy.
+/// configured (or their default on this cluster, see [`topic_partitions`]). `replication` and the topic
+/// `settings` (such as `cleanup.policy`) apply to brokers; the embedded cluster keeps one copy.
 pub async fn ensure_topics(
     cluster: &Cluster,
     topics: &[&str],
     configured_partitions: Option<i32>,
     replication: i32,
+    settings: &[(&str, &str)],
 ) -> Result<(), Error> {
     let partitions = topic_partitions(configured_partitions, cluster.embedded().is_some());
     let admin: AdminClient<DefaultClientContext> =
@@ -95,7 +96,12 @@ pub async fn ensure_topics(
         None => {
             let new_topics: Vec<NewTopic<'_>> = topics
                 .iter()
-                .map(|topic| NewTopic::new(topic, partitions, TopicReplication::Fixed(replication)))
+                .map(|topic| {
+                    settings.iter().fold(
+                        NewTopic::new(topic, partitions, TopicReplication::Fixed(replication)),
+                        |new, (key, value)| new.set(key, value),
+                    )
+                })
                 .collect();
             let options = AdminOptions::new()
                 .operation_timeout(Some(ADMIN_TIMEOUT))
@@ -126,6 +132,43 @@ pub async fn ensure_topics(
     let names: Vec<String> = topics.iter().map(|t| (*t).to_owned()).collect();
     run_blocking("read topic metadata", move || {
         check_partitions(&admin, &names, partitions)
+    })
+    .await
+}
+
+/// The number of partitions of each of `topics` (which must exist), in order.
+pub async fn partition_counts(cluster: &Cluster, topics: &[&str]) -> Result<Vec<i32>, Error> {
+    let admin: AdminClient<DefaultClientContext> =
+        cluster
+            .client_config(&[])
+            .create()
+            .map_err(|source| Error::Kafka {
+                op: "create admin client",
+                source,
+            })?;
+    let names: Vec<String> = topics.iter().map(|t| (*t).to_owned()).collect();
+    run_blocking("read topic metadata", move || {
+        names
+            .iter()
+            .map(|topic| {
+                let metadata = admin
+                    .inner()
+                    .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
+                    .map_err(|source| Error::Kafka {
+                        op: "read topic metadata",
+                        source,
+                    })?;
+                let count = metadata
+                    .topics()
+                    .iter()
+                    .find(|t| t.name() == topic)
+                    .map_or(0, |t| t.partitions().len());
+                i32::try_from(count).map_err(|_| Error::KafkaTopic {
+                    topic: topic.clone(),
+                    message: format!("has {count} partitions"),
+                })
+            })
+            .collect()
     })
     .await
 }

@@ -465,6 +465,31 @@ impl Operator for TimeBars {
         self.advance(watermark.0.min(ceiling), out);
     }
 
+    fn allowed_lateness(&self) -> Duration {
+        self.config.allowed_lateness
+    }
+
+    /// Closes every open bar: up to the close of the last bar holding a trade, without filling empty
+    /// bars past the data.
+    fn finish(&mut self, out: &mut Vec<Event>) {
+        let end = self
+            .state
+            .streams
+            .iter()
+            .flat_map(|s| &s.series)
+            .filter_map(|s| {
+                s.open
+                    .back()
+                    .map(|b| b.open_time.saturating_add(s.interval.nanos()))
+            })
+            .max();
+        if let Some(end) = end {
+            let fill_empty = std::mem::replace(&mut self.config.fill_empty, false);
+            self.advance(end, out);
+            self.config.fill_empty = fill_empty;
+        }
+    }
+
     fn save_state(&self) -> Result<StateJson, Error> {
         save_json(OPERATOR, &self.state)
     }

@@ -116,10 +116,7 @@ fn pipeline_text(sim: &Simulator, venues: u64, symbols: u64, dir: &std::path::Pa
     }
     let inputs: Vec<String> = chosen.iter().map(|(v, _, _)| format!("\"{v}\"")).collect();
     text.push_str(&format!(
-        r#"[state]
-dir = "{state}"
-
-[sinks.bus]
+        r#"[sinks.bus]
 kind = "kafka"
 inputs = [{inputs}]
 brokers = "${{KAFKA_BROKERS:-}}"
@@ -154,7 +151,6 @@ redis_url = "${{REDIS_URL:-}}"
 "#,
         inputs = inputs.join(", "),
         lake = dir.join("lake").display().to_string().replace('\\', "/"),
-        state = dir.join("state").display().to_string().replace('\\', "/"),
     ));
     text
 }
