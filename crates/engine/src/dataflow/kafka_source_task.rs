@@ -183,6 +183,7 @@ pub async fn run(
             }
         }
     }
+    source.stop_reading();
     let position = source.position();
     reports.position(FINAL_CHECKPOINT, &position).await;
     positions.insert(FINAL_CHECKPOINT, position);

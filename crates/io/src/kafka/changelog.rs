@@ -10,7 +10,7 @@
 //! whatever happened after it was written.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -20,6 +20,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::value::RawValue;
 
 use super::Cluster;
+use super::assignment::Assignment;
 use crate::{Error, TopicPartition};
 
 /// What a record's `format` field says; a record of another format is not restored.
@@ -76,10 +77,13 @@ impl StateRecord {
     }
 }
 
-/// Writes checkpoints to the changelog topics.
+/// Writes checkpoints to the changelog topics, for the partitions its source still holds.
 pub struct ChangelogWriter {
     producer: FutureProducer,
     group: String,
+    /// The source's assignment: a checkpoint taken before a partition was revoked is not written for
+    /// it, so that it cannot land after the state of the partition's next owner.
+    assignment: Arc<Mutex<Assignment>>,
 }
 
 impl std::fmt::Debug for ChangelogWriter {
@@ -91,7 +95,11 @@ impl std::fmt::Debug for ChangelogWriter {
 }
 
 impl ChangelogWriter {
-    pub fn new(cluster: &Cluster, group: &str) -> Result<ChangelogWriter, Error> {
+    pub(super) fn new(
+        cluster: &Cluster,
+        group: &str,
+        assignment: Arc<Mutex<Assignment>>,
+    ) -> Result<ChangelogWriter, Error> {
         let settings = [
             ("client.id", "tickstream-changelog".to_owned()),
             ("enable.idempotence", "true".to_owned()),
@@ -114,14 +122,26 @@ impl ChangelogWriter {
         Ok(ChangelogWriter {
             producer,
             group: group.to_owned(),
+            assignment,
         })
     }
 
     /// Writes `records`, each to its input partition's changelog partition, and waits until the broker
-    /// has acknowledged every one.
+    /// has acknowledged every one. Records of partitions no longer assigned to the source are skipped.
     pub async fn write(&self, records: &[StateRecord]) -> Result<(), Error> {
         let mut deliveries = Vec::with_capacity(records.len());
-        for record in records {
+        let held: Vec<bool> = {
+            let mut assignment = super::consumer_context::lock(&self.assignment);
+            records
+                .iter()
+                .map(|r| assignment.get_mut(&r.topic, r.partition).is_some())
+                .collect()
+        };
+        for (record, held) in records.iter().zip(held) {
+            if !held {
+                tracing::debug!(topic = %record.topic, partition = record.partition, "state of a partition revoked since the checkpoint is not written");
+                continue;
+            }
             let topic = changelog_topic(&record.topic, &self.group);
             let payload = serde_json::to_vec(record).map_err(|e| Error::Changelog {
                 topic: topic.clone(),
@@ -165,10 +185,32 @@ impl ChangelogWriter {
     }
 }
 
+/// A consumer of the group's own id for reading its committed offsets and its changelog: it never joins
+/// the group nor commits, so it reads independently of the group member being rebalanced.
+pub(super) fn state_reader(cluster: &Cluster, group: &str) -> Result<BaseConsumer, Error> {
+    let settings = [
+        ("client.id", "tickstream-state-reader".to_owned()),
+        ("group.id", group.to_owned()),
+        ("enable.auto.commit", "false".to_owned()),
+        ("enable.auto.offset.store", "false".to_owned()),
+        ("enable.partition.eof", "false".to_owned()),
+        ("fetch.max.bytes", (2 * MAX_RECORD_BYTES).to_string()),
+        ("max.partition.fetch.bytes", MAX_RECORD_BYTES.to_string()),
+        ("fetch.wait.max.ms", "100".to_owned()),
+    ];
+    cluster
+        .client_config(&settings)
+        .create()
+        .map_err(|source| Error::Kafka {
+            op: "create the state reader",
+            source,
+        })
+}
+
 /// The last state record of each of `partitions` in `group`'s changelog (none where the changelog
-/// partition is empty). Blocking: reads with a consumer of its own, outside any group.
-pub fn read_last_states(
-    cluster: &Cluster,
+/// partition is empty), read with `consumer` (a [`state_reader`]). Blocking.
+pub(super) fn read_last_states(
+    consumer: &BaseConsumer,
     group: &str,
     partitions: &[TopicPartition],
 ) -> Result<BTreeMap<TopicPartition, StateRecord>, Error> {
@@ -176,22 +218,6 @@ pub fn read_last_states(
     if partitions.is_empty() {
         return Ok(found);
     }
-    let settings = [
-        ("client.id", "tickstream-changelog-reader".to_owned()),
-        ("group.id", format!("{group}.changelog-reader")),
-        ("enable.auto.commit", "false".to_owned()),
-        ("enable.partition.eof", "false".to_owned()),
-        ("fetch.max.bytes", (2 * MAX_RECORD_BYTES).to_string()),
-        ("max.partition.fetch.bytes", MAX_RECORD_BYTES.to_string()),
-        ("fetch.wait.max.ms", "100".to_owned()),
-    ];
-    let consumer: BaseConsumer = cluster
-        .client_config(&settings)
-        .create()
-        .map_err(|source| Error::Kafka {
-            op: "create the changelog reader",
-            source,
-        })?;
     let mut list = TopicPartitionList::new();
     let mut wanted = BTreeMap::new();
     for partition in partitions {

@@ -160,6 +160,7 @@ impl KafkaSource {
             assignment: assignment.clone(),
             client_errors: AtomicU64::new(0),
             keeping: std::sync::OnceLock::new(),
+            stopping: Default::default(),
         };
         let consumer: StreamConsumer<SourceContext> =
             StreamConsumer::from_config_and_context(&cluster.client_config(&settings), context)
@@ -261,7 +262,7 @@ impl KafkaSource {
             on_mismatch,
         };
         let _ = self.consumer.context().keeping.set(keeping);
-        ChangelogWriter::new(&self.cluster, &self.group)
+        ChangelogWriter::new(&self.cluster, &self.group, self.assignment.clone())
     }
 
     /// With operator state kept: the partitions restored on assignment since the last call, in order,
@@ -284,6 +285,15 @@ impl KafkaSource {
     /// `idle_timeout`.
     pub fn idle_partitions(&self) -> Vec<TopicPartition> {
         lock(&self.assignment).idle(tokio::time::Instant::now(), self.idle_timeout)
+    }
+
+    /// The source reads no more: partitions assigned from now on are not restored (nothing of them will
+    /// be processed here).
+    pub fn stop_reading(&self) {
+        self.consumer
+            .context()
+            .stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The source's `idle_timeout`.

@@ -24,6 +24,8 @@ pub(crate) struct SourceContext {
     pub(crate) client_errors: AtomicU64,
     /// Set before the first assignment when operator state is kept.
     pub(crate) keeping: OnceLock<StateKeeping>,
+    /// Set once the source stops reading: partitions assigned from then on are not restored.
+    pub(crate) stopping: std::sync::atomic::AtomicBool,
 }
 
 /// librdkafka logs an offset reset at warning level only when an error caused it (the position was out
@@ -116,7 +118,7 @@ impl ConsumerContext for SourceContext {
         );
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                self.on_assign(consumer, list);
+                self.on_assign(list);
                 if cooperative {
                     consumer.incremental_assign(list)
                 } else {
@@ -143,7 +145,7 @@ impl ConsumerContext for SourceContext {
 }
 
 impl SourceContext {
-    fn on_assign(&self, consumer: &BaseConsumer<Self>, list: &mut TopicPartitionList) {
+    fn on_assign(&self, list: &mut TopicPartitionList) {
         let keeping = self.keeping.get();
         lock(&self.assignment).assign(list, keeping.is_some());
         if list.count() == 0 {
@@ -153,8 +155,14 @@ impl SourceContext {
             return;
         }
         tracing::info!(partitions = list.count(), "kafka partitions assigned");
+        if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            tracing::info!(
+                "the source is stopping: the partitions assigned now are left to the group"
+            );
+            return;
+        }
         if let Some(keeping) = keeping {
-            restore_assigned(consumer, keeping, list, &self.assignment);
+            restore_assigned(keeping, list, &self.assignment);
         }
     }
 
@@ -192,6 +200,7 @@ mod tests {
             assignment: Default::default(),
             client_errors: AtomicU64::new(0),
             keeping: OnceLock::new(),
+            stopping: Default::default(),
         };
         metrics::with_local_recorder(&recorder, || {
             // The warning librdkafka logs when a fetch position is out of range (rdkafka_offset.c).

@@ -6,18 +6,18 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::value::RawValue;
 
 use super::Cluster;
 use super::assignment::Assignment;
-use super::changelog::{OnMismatch, StateRecord, read_last_states};
+use super::changelog::{OnMismatch, StateRecord, read_last_states, state_reader};
 use super::checkpoint::parse_checkpoint_metadata;
 use crate::{Error, TopicPartition};
 
 /// How long reading the committed offsets of newly assigned partitions may take.
-const COMMITTED_TIMEOUT: Duration = Duration::from_secs(30);
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Where a source keeps its operators' state: the changelog of its group, and what to do on a mismatch.
 #[derive(Debug, Clone)]
@@ -74,14 +74,13 @@ fn decide(partition: &TopicPartition, start: Start) -> Result<Option<StateRecord
 /// records, sets where their fetch starts in `list`, and records what each restored partition starts
 /// from in `assignment` for the caller. A mismatch is handled by `on_mismatch`; a failure to read is
 /// recorded as the restore failure, which stops the source.
-pub(super) fn restore_assigned<C: ConsumerContext>(
-    consumer: &BaseConsumer<C>,
+pub(super) fn restore_assigned(
     keeping: &StateKeeping,
     list: &mut TopicPartitionList,
     assignment: &std::sync::Mutex<Assignment>,
 ) {
     let started = std::time::Instant::now();
-    let result = read_starts(consumer, keeping, list);
+    let result = read_starts(keeping, list);
     let mut assignment = super::consumer_context::lock(assignment);
     let starts = match result {
         Ok(starts) => starts,
@@ -155,12 +154,12 @@ pub(super) fn restore_assigned<C: ConsumerContext>(
 }
 
 /// Reads the committed offset and the last changelog record of every partition in `list`.
-fn read_starts<C: ConsumerContext>(
-    consumer: &BaseConsumer<C>,
+fn read_starts(
     keeping: &StateKeeping,
     list: &TopicPartitionList,
 ) -> Result<Vec<(TopicPartition, Start)>, Error> {
-    let committed = consumer
+    let reader = state_reader(&keeping.cluster, &keeping.group)?;
+    let committed = reader
         .committed_offsets(list.clone(), COMMITTED_TIMEOUT)
         .map_err(|source| Error::Kafka {
             op: "read committed offsets",
@@ -174,7 +173,7 @@ fn read_starts<C: ConsumerContext>(
             partition: e.partition(),
         })
         .collect();
-    let mut records = read_last_states(&keeping.cluster, &keeping.group, &partitions)?;
+    let mut records = read_last_states(&reader, &keeping.group, &partitions)?;
     let mut starts = Vec::new();
     for partition in partitions {
         let committed = committed

@@ -22,7 +22,10 @@ pub use config::{
 use venue_rules::{HealthState, SpreadState};
 
 const OPERATOR: &str = "signal";
-/// Bars or indicator rows waiting for their partner, per series; older ones are dropped beyond this.
+/// Bars or indicator rows waiting for a partner whose side has never delivered anything for the series
+/// (an interval without indicators): older ones are dropped beyond this. While both sides deliver, a part
+/// waits until its partner comes or the partner's side has passed it, however far one input runs ahead
+/// of the other (as it does while a backlog is read), so that the output does not depend on timing.
 const MAX_PENDING: usize = 64;
 
 /// `signal` takes bars, indicator rows, quotes and feed statuses and emits signals.
@@ -65,12 +68,38 @@ struct PendingEntry {
     pending: Pending,
 }
 
+/// How far each side of a series has delivered: the newest open time of a bar and of an indicator row.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Delivered {
+    bars: i64,
+    values: i64,
+}
+
+impl Default for Delivered {
+    fn default() -> Delivered {
+        Delivered {
+            bars: i64::MIN,
+            values: i64::MIN,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct DeliveredEntry {
+    exchange: Exchange,
+    symbol: Symbol,
+    interval: Interval,
+    delivered: Delivered,
+}
+
 /// Everything that survives a restart, in a form JSON can hold.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct SavedState {
     now: i64,
     rules: Vec<RuleEntry>,
     pending: Vec<PendingEntry>,
+    #[serde(default)]
+    delivered: Vec<DeliveredEntry>,
     spreads: SpreadState,
     health: HealthState,
 }
@@ -86,6 +115,7 @@ pub struct Signals {
     now: i64,
     states: HashMap<(usize, SeriesKey), BarRuleState>,
     pending: HashMap<SeriesKey, BTreeMap<i64, Pending>>,
+    delivered: HashMap<SeriesKey, Delivered>,
     spreads: SpreadState,
     health: HealthState,
 }
@@ -121,6 +151,7 @@ impl Signals {
             now: i64::MIN,
             states: HashMap::new(),
             pending: HashMap::new(),
+            delivered: HashMap::new(),
             spreads: SpreadState::default(),
             health: HealthState::default(),
         })
@@ -170,19 +201,31 @@ impl Signals {
         if !self.needs.contains(&Needs::Both) {
             return;
         }
+        let delivered = self.delivered.entry(key.clone()).or_default();
         let waiting = self.pending.entry(key.clone()).or_default();
         let entry = waiting.entry(open_time).or_default();
         if part.bar.is_some() {
             entry.bar = part.bar;
+            delivered.bars = delivered.bars.max(open_time);
         } else {
             entry.values = part.values;
+            delivered.values = delivered.values.max(open_time);
         }
-        if entry.bar.is_some() && entry.values.is_some() {
-            if let Some(joined) = waiting.remove(&open_time) {
-                self.run_bar_rules(&key, close_time, Needs::Both, &joined, out);
-            }
-        } else if waiting.len() > MAX_PENDING {
+        let Delivered { bars, values } = *delivered;
+        let joined = if entry.bar.is_some() && entry.values.is_some() {
+            waiting.remove(&open_time)
+        } else {
+            None
+        };
+        // Each side delivers in open-time order: a part whose partner's side has passed it never joins.
+        waiting.retain(|t, p| {
+            !((p.bar.is_none() && *t < bars) || (p.values.is_none() && *t < values))
+        });
+        if waiting.len() > MAX_PENDING && (bars == i64::MIN || values == i64::MIN) {
             waiting.pop_first();
+        }
+        if let Some(joined) = joined {
+            self.run_bar_rules(&key, close_time, Needs::Both, &joined, out);
         }
     }
 
@@ -315,10 +358,24 @@ impl Operator for Signals {
                 b.open_time,
             ))
         });
+        let mut delivered: Vec<DeliveredEntry> = self
+            .delivered
+            .iter()
+            .map(|((exchange, symbol, interval), d)| DeliveredEntry {
+                exchange: *exchange,
+                symbol: symbol.clone(),
+                interval: *interval,
+                delivered: *d,
+            })
+            .collect();
+        delivered.sort_by(|a, b| {
+            (a.exchange, &a.symbol, a.interval).cmp(&(b.exchange, &b.symbol, b.interval))
+        });
         let saved = SavedState {
             now: self.now,
             rules,
             pending,
+            delivered,
             spreads: self.spreads.clone(),
             health: self.health.clone(),
         };
@@ -344,6 +401,11 @@ impl Operator for Signals {
                 .or_default()
                 .insert(e.open_time, e.pending);
         }
+        self.delivered = saved
+            .delivered
+            .into_iter()
+            .map(|e| ((e.exchange, e.symbol, e.interval), e.delivered))
+            .collect();
         self.spreads = saved.spreads;
         self.health = saved.health;
         Ok(())
