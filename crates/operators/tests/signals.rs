@@ -209,6 +209,47 @@ fn a_band_break_joins_bars_and_rows_in_either_order() {
 }
 
 #[test]
+fn a_band_break_does_not_depend_on_how_far_bars_run_ahead_of_their_rows() {
+    // As while a backlog is read: the bars reach the signal operator long before their indicator rows.
+    let bands = |i| {
+        row(
+            i,
+            &[("bbands_20_2_upper", 105.0), ("bbands_20_2_lower", 95.0)],
+        )
+    };
+    let close = |i: usize| match i % 7 {
+        2 => 106.0,
+        5 => 94.0,
+        _ => 100.0,
+    };
+    let n = 300;
+    let interleaved: Vec<Event> = (0..n)
+        .flat_map(|i| [bar(i, close(i), 1.0), bands(i)])
+        .collect();
+    let mut bars_ahead: Vec<Event> = (0..n).map(|i| bar(i, close(i), 1.0)).collect();
+    bars_ahead.extend((0..n).map(bands));
+    let a = run(&mut signals(&all_rules()), &interleaved);
+    let b = run(&mut signals(&all_rules()), &bars_ahead);
+    let breaks = |signals: &[Signal]| {
+        signals
+            .iter()
+            .filter(|s| s.rule == "bollinger_break")
+            .count()
+    };
+    let expected = (0..n).filter(|i| i % 7 == 2 || i % 7 == 5).count();
+    assert_eq!(breaks(&a), expected, "every break in the interleaved order");
+    assert_eq!(breaks(&a), breaks(&b));
+    assert_eq!(
+        a.iter()
+            .filter(|s| s.rule == "bollinger_break")
+            .collect::<Vec<_>>(),
+        b.iter()
+            .filter(|s| s.rule == "bollinger_break")
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn a_volume_spike_compares_with_the_bars_before() {
     let volumes = [1.0, 1.0, 1.0, 3.5, 1.0, 10.0, 12.0];
     let events: Vec<Event> = volumes

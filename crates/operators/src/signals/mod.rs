@@ -23,10 +23,12 @@ use venue_rules::{HealthState, SpreadState};
 
 const OPERATOR: &str = "signal";
 /// Bars or indicator rows waiting for a partner whose side has never delivered anything for the series
-/// (an interval without indicators): older ones are dropped beyond this. While both sides deliver, a part
-/// waits until its partner comes or the partner's side has passed it, however far one input runs ahead
-/// of the other (as it does while a backlog is read), so that the output does not depend on timing.
-const MAX_PENDING: usize = 64;
+/// (at start, or an interval without indicators): older ones are dropped beyond this, which bounds the
+/// memory of a series whose partner never comes. Otherwise a part waits until its partner comes or the
+/// partner's side has passed it, however far one input runs ahead of the other (as it does while a
+/// backlog is read), so that the output does not depend on timing. The bound is about three days of
+/// one-minute bars, far more than one series has in flight between two operators.
+const MAX_PENDING: usize = 4096;
 
 /// `signal` takes bars, indicator rows, quotes and feed statuses and emits signals.
 pub fn signal_io() -> OperatorIo {
