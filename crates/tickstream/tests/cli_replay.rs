@@ -1,5 +1,6 @@
 //! `tickstream replay` end to end: recorded events through time bars and indicators into a file sink placed
-//! under `--out`, with the same output as a live-style `run` of the same pipeline over the same events.
+//! under `--out`, with the same output as a live-style `run` of the same pipeline over the same events,
+//! the last bar included, and the same output replay after replay.
 
 mod common;
 
@@ -73,6 +74,7 @@ fn replay_builds_bars_and_indicators_like_a_run() {
         &input,
     );
     tickstream(&["run", p], &dir, &input);
+    tickstream(&["replay", p, "--input", i, "--out", "again"], &dir, &input);
 
     let replayed = std::fs::read_to_string(dir.join("replayed/results/bars.ndjson")).unwrap();
     let run = std::fs::read_to_string(dir.join("results/bars.ndjson")).unwrap();
@@ -92,6 +94,18 @@ fn replay_builds_bars_and_indicators_like_a_run() {
         );
     }
     assert_eq!(replayed.lines().count(), run.lines().count());
+    // Replay after replay: the same rows of each kind, in the same order.
+    let again = std::fs::read_to_string(dir.join("again/results/bars.ndjson")).unwrap();
+    let sorted = |text: &str| {
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort_by_key(|l| l.contains("\"type\":\"indicator\""));
+        lines.join("\n")
+    };
+    assert_eq!(
+        sorted(&again),
+        sorted(&replayed),
+        "two replays of the same input differ"
+    );
 
     let rows: Vec<serde_json::Value> = replayed
         .lines()
@@ -100,9 +114,9 @@ fn replay_builds_bars_and_indicators_like_a_run() {
     let bars: Vec<&serde_json::Value> = rows.iter().filter(|r| r["type"] == "bar").collect();
     let indicators: Vec<&serde_json::Value> =
         rows.iter().filter(|r| r["type"] == "indicator").collect();
-    // 120 minutes of trades; the last minute is still open when the input ends.
-    assert_eq!(bars.len(), 119);
-    assert_eq!(indicators.len(), 119);
+    // 120 minutes of trades; the last minute closes because the input is complete.
+    assert_eq!(bars.len(), 120);
+    assert_eq!(indicators.len(), 120);
     assert!(
         bars.iter().all(|b| b["trades"] == 12),
         "twelve trades a minute"
