@@ -1,5 +1,5 @@
 //! Positions in a partitioned log (Kafka): a topic partition, where one record was read, and how far a
-//! partition has been read. One set of types from the consumer to the lake and the checkpoint files.
+//! partition has been read. One set of types from the consumer to the lake and the state changelog.
 
 use std::sync::Arc;
 
@@ -28,7 +28,7 @@ impl RecordPosition {
 }
 
 /// How far a topic partition has been read: the next offset to read, one past the last record covered.
-/// What a Kafka commit stores, and what a checkpoint file records per partition (as `topic`,
+/// What a Kafka commit stores, and what a state record holds per partition (as `topic`,
 /// `partition` and `next_offset`).
 #[derive(
     Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,

@@ -67,7 +67,7 @@ pub struct OperatorIo {
     pub emits: &'static [EventKind],
 }
 
-/// An operator's saved state: JSON text, kept as text until the checkpoint file is written (a tree of
+/// An operator's saved state: JSON text, kept as text until the changelog record is written (a tree of
 /// `serde_json::Value`s of an indicators operator over 600 instruments is many times its text).
 pub type StateJson = Box<RawValue>;
 
