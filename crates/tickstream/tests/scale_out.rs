@@ -88,7 +88,7 @@ fn trade_json(template: &serde_json::Value, trade: &Trade, id: usize) -> String 
     t["trade_id"] = id.to_string().into();
     t["price"] = format!("{}.{:02}", trade.cents / 100, trade.cents % 100).into();
     t["quantity"] = format!("{}", trade.eighths as f64 / 8.0).into();
-    t["side"] = if id % 3 == 0 { "sell" } else { "buy" }.into();
+    t["side"] = if id.is_multiple_of(3) { "sell" } else { "buy" }.into();
     t.to_string()
 }
 

@@ -208,15 +208,16 @@ pub(super) fn state_reader(cluster: &Cluster, group: &str) -> Result<BaseConsume
 }
 
 /// The last state record of each of `partitions` in `group`'s changelog (none where the changelog
-/// partition is empty), read with `consumer` (a [`state_reader`]). Blocking.
+/// partition is empty), read with `consumer` (a [`state_reader`]), and the bytes read. Blocking.
 pub(super) fn read_last_states(
     consumer: &BaseConsumer,
     group: &str,
     partitions: &[TopicPartition],
-) -> Result<BTreeMap<TopicPartition, StateRecord>, Error> {
+) -> Result<(BTreeMap<TopicPartition, StateRecord>, usize), Error> {
     let mut found = BTreeMap::new();
+    let mut bytes = 0;
     if partitions.is_empty() {
-        return Ok(found);
+        return Ok((found, bytes));
     }
     let mut list = TopicPartitionList::new();
     let mut wanted = BTreeMap::new();
@@ -239,7 +240,7 @@ pub(super) fn read_last_states(
         wanted.insert((topic, partition.partition), (partition.clone(), high - 1));
     }
     if wanted.is_empty() {
-        return Ok(found);
+        return Ok((found, bytes));
     }
     consumer.assign(&list).map_err(|source| Error::Kafka {
         op: "read the changelog",
@@ -274,7 +275,9 @@ pub(super) fn read_last_states(
             continue;
         }
         wanted.remove(&slot);
-        let record = decode_record(&slot.0, slot.1, message.payload().unwrap_or_default())?;
+        let payload = message.payload().unwrap_or_default();
+        bytes += payload.len();
+        let record = decode_record(&slot.0, slot.1, payload)?;
         if record.topic != input.topic || record.partition != input.partition {
             return Err(Error::Changelog {
                 topic: slot.0,
@@ -287,7 +290,7 @@ pub(super) fn read_last_states(
         }
         found.insert(input, record);
     }
-    Ok(found)
+    Ok((found, bytes))
 }
 
 /// Decodes a changelog record, refusing one of another format.

@@ -82,8 +82,8 @@ pub(super) fn restore_assigned(
     let started = std::time::Instant::now();
     let result = read_starts(keeping, list);
     let mut assignment = super::consumer_context::lock(assignment);
-    let starts = match result {
-        Ok(starts) => starts,
+    let (starts, bytes) = match result {
+        Ok(read) => read,
         Err(error) => {
             tracing::error!(%error, "operator state could not be restored on assignment");
             assignment.restore_failure.get_or_insert(error);
@@ -147,17 +147,19 @@ pub(super) fn restore_assigned(
     tracing::info!(
         partitions = list.count(),
         with_state = restored_states,
+        bytes,
         took_ms = started.elapsed().as_millis() as u64,
         "operator state restored for the assigned partitions"
     );
     metrics::histogram!("tickstream_state_restore_seconds").record(started.elapsed().as_secs_f64());
 }
 
-/// Reads the committed offset and the last changelog record of every partition in `list`.
+/// Reads the committed offset and the last changelog record of every partition in `list`; and the bytes
+/// of state read.
 fn read_starts(
     keeping: &StateKeeping,
     list: &TopicPartitionList,
-) -> Result<Vec<(TopicPartition, Start)>, Error> {
+) -> Result<(Vec<(TopicPartition, Start)>, usize), Error> {
     let reader = state_reader(&keeping.cluster, &keeping.group)?;
     let committed = reader
         .committed_offsets(list.clone(), COMMITTED_TIMEOUT)
@@ -173,7 +175,7 @@ fn read_starts(
             partition: e.partition(),
         })
         .collect();
-    let mut records = read_last_states(&reader, &keeping.group, &partitions)?;
+    let (mut records, bytes) = read_last_states(&reader, &keeping.group, &partitions)?;
     let mut starts = Vec::new();
     for partition in partitions {
         let committed = committed
@@ -185,7 +187,7 @@ fn read_starts(
         let record = records.remove(&partition);
         starts.push((partition, Start { committed, record }));
     }
-    Ok(starts)
+    Ok((starts, bytes))
 }
 
 #[cfg(test)]
