@@ -185,8 +185,13 @@ impl Batches {
 /// Loads the venue's instrument metadata and starts its runner, which sends a batch per websocket frame.
 /// Dropping the batches stops the runner.
 async fn exchange_feed(config: ExchangeSourceConfig) -> Result<Batches, Error> {
-    // Bounded in frames: each is a few events, a book snapshot at most a few thousand.
-    let (event_tx, events) = mpsc::channel(BATCH);
+    // Bounded in frames: each is a few events, a book snapshot at most a few thousand. A shard sends the
+    // frames of what it has read one after another without yielding, and the source task they wake runs
+    // after it: the room has to hold such a burst, or the shard waits for room on most of them, and the
+    // feed behind it (the simulator's steps, in the benchmark) waits too. Room for a batch of frames was
+    // too little for that; four hold about as many events as the connectors' channel and the batching
+    // task held when the connectors sent single events.
+    let (event_tx, events) = mpsc::channel(BATCH * 4);
     let exchange = config.exchange;
     let (source, catalog) = ExchangeSource::with_instruments(config, event_tx).await?;
     tracing::info!(%exchange, origin = ?catalog.origin, instruments = catalog.instruments.len(), "instrument metadata");
