@@ -16,8 +16,8 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 use common::pipeline::{kafka_sink, kafka_ticks, processing_chain};
 use common::{
-    MINUTE, Running, START, Tickstream, example, needs, push_line, scratch_dir, side_of, sigterm,
-    trade_at, write_file,
+    MINUTE, Running, START, Tickstream, example, needs, processed_rows, push_line, rows_by_key,
+    scratch_dir, side_of, sigterm, trade_at, write_file,
 };
 const SYMBOLS: [&str; 2] = ["BTC-USD", "ETH-USD"];
 /// Trades per symbol, one every 5 s: four hours.
@@ -157,83 +157,9 @@ fn produce(dir: &Path, brokers: &str, input: &str, name: &str, lines: &str) {
     assert!(status.success(), "producing {name}: {}", run.log());
 }
 
-/// Everything on the output topics of `prefix`, read from the beginning to the end.
-fn output(brokers: &str, prefix: &str) -> Vec<serde_json::Value> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", format!("{prefix}-reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut list = TopicPartitionList::new();
-    let mut ends = BTreeMap::new();
-    for kind in ["bars", "indicators", "signals"] {
-        let topic = format!("{prefix}.{kind}.v1");
-        if let Ok((_, high)) = consumer.fetch_watermarks(&topic, 0, Duration::from_secs(5))
-            && high > 0
-        {
-            list.add_partition_offset(&topic, 0, Offset::Beginning)
-                .unwrap();
-            ends.insert(topic, high);
-        }
-    }
-    let mut rows = Vec::new();
-    if ends.is_empty() {
-        return rows;
-    }
-    consumer.assign(&list).unwrap();
-    let start = Instant::now();
-    while !ends.is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "reading {prefix}: {ends:?} left"
-        );
-        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let message = message.unwrap();
-        let topic = message.topic().to_owned();
-        rows.push(serde_json::from_slice(message.payload().unwrap()).unwrap());
-        if ends
-            .get(&topic)
-            .is_some_and(|end| message.offset() + 1 >= *end)
-        {
-            ends.remove(&topic);
-        }
-    }
-    rows
-}
-
-/// What identifies a row: a signal's id, or the bar (kind, exchange, symbol, interval, open time).
-fn key(row: &serde_json::Value) -> String {
-    match row["type"].as_str() {
-        Some("signal") => format!("signal {}", row["id"]),
-        kind => format!(
-            "{kind:?} {} {} {} {}",
-            row["exchange"], row["symbol"], row["interval"], row["open_time"]
-        ),
-    }
-}
-
-/// Rows by key; a key seen twice must carry the same row. Returns the rows and how many repeats.
-fn by_key(rows: Vec<serde_json::Value>) -> (BTreeMap<String, serde_json::Value>, usize) {
-    let mut map = BTreeMap::new();
-    let mut repeats = 0;
-    for row in rows {
-        if let Some(earlier) = map.insert(key(&row), row.clone()) {
-            assert_eq!(
-                earlier, row,
-                "a repeated row differs from its first delivery"
-            );
-            repeats += 1;
-        }
-    }
-    (map, repeats)
-}
-
 /// True once the output holds the 1m bar of every symbol that opens at `open_time`.
 fn has_bars(brokers: &str, prefix: &str, open_time: i64) -> bool {
-    let rows = output(brokers, prefix);
+    let rows = processed_rows(brokers, prefix, 1);
     SYMBOLS.iter().all(|symbol| {
         rows.iter().any(|r| {
             r["type"] == "bar"
@@ -377,8 +303,8 @@ fn a_processor_stopped_and_restarted_mid_stream_gives_the_output_of_an_uninterru
     wait_for_bars(&brokers, &whole, final_bar, &uninterrupted);
     uninterrupted.terminate();
 
-    let (expected, whole_repeats) = by_key(output(&brokers, &whole));
-    let (got, repeats) = by_key(output(&brokers, &restarted));
+    let (expected, whole_repeats) = rows_by_key(processed_rows(&brokers, &whole, 1));
+    let (got, repeats) = rows_by_key(processed_rows(&brokers, &restarted, 1));
     assert_eq!(
         whole_repeats, 0,
         "an uninterrupted run writes each row once"

@@ -12,13 +12,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-use common::{MINUTE, Running, START, Tickstream, example, needs, repo_path, scratch_dir, sigterm};
+use common::{
+    MINUTE, Running, START, Tickstream, example, needs, processed_rows, repo_path, rows_by_key,
+    scratch_dir, sigterm,
+};
 
 const SYMBOLS: [&str; 12] = [
     "BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "ADA-USD", "DOGE-USD", "DOT-USD", "LTC-USD",
@@ -163,85 +165,9 @@ fn stop(replica: &mut Running, name: &str) {
     assert!(status.success(), "{name}: {status}\n{}", replica.log());
 }
 
-/// Everything on the output topics of `prefix`, every partition, from the beginning to the end.
-fn output(brokers: &str, prefix: &str) -> Vec<serde_json::Value> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", format!("{prefix}-reader"))
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut list = TopicPartitionList::new();
-    let mut ends = BTreeMap::new();
-    for kind in ["bars", "indicators", "signals"] {
-        let topic = format!("{prefix}.{kind}.v1");
-        for partition in 0..PARTITIONS {
-            if let Ok((_, high)) =
-                consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))
-                && high > 0
-            {
-                list.add_partition_offset(&topic, partition, Offset::Beginning)
-                    .unwrap();
-                ends.insert((topic.clone(), partition), high);
-            }
-        }
-    }
-    let mut rows = Vec::new();
-    if ends.is_empty() {
-        return rows;
-    }
-    consumer.assign(&list).unwrap();
-    let start = Instant::now();
-    while !ends.is_empty() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "reading {prefix}: {} partitions left",
-            ends.len()
-        );
-        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let message = message.unwrap();
-        let slot = (message.topic().to_owned(), message.partition());
-        rows.push(serde_json::from_slice(message.payload().unwrap()).unwrap());
-        if ends
-            .get(&slot)
-            .is_some_and(|end| message.offset() + 1 >= *end)
-        {
-            ends.remove(&slot);
-        }
-    }
-    rows
-}
-
-/// What identifies a row: a signal's id, or the row's (kind, exchange, symbol, interval, open time).
-fn key(row: &serde_json::Value) -> String {
-    match row["type"].as_str() {
-        Some("signal") => format!("signal {}", row["id"]),
-        kind => format!(
-            "{kind:?} {} {} {} {}",
-            row["exchange"], row["symbol"], row["interval"], row["open_time"]
-        ),
-    }
-}
-
-/// Rows by key; a key delivered twice must carry the same row.
-fn by_key(rows: Vec<serde_json::Value>) -> BTreeMap<String, serde_json::Value> {
-    let mut map = BTreeMap::new();
-    for row in rows {
-        if let Some(earlier) = map.insert(key(&row), row.clone()) {
-            assert_eq!(
-                earlier, row,
-                "a repeated row differs from its first delivery"
-            );
-        }
-    }
-    map
-}
-
 /// True once `prefix`'s output holds every instrument's last 1-hour bar.
 fn has_last_bars(brokers: &str, prefix: &str, last_hour: i64) -> bool {
-    let rows = output(brokers, prefix);
+    let rows = processed_rows(brokers, prefix, PARTITIONS);
     SYMBOLS.iter().all(|symbol| {
         rows.iter().any(|r| {
             r["type"] == "bar"
@@ -341,8 +267,8 @@ fn replicas_that_come_and_go_give_the_output_of_one_uninterrupted_replica() {
         stop(replica, name);
     }
 
-    let expected = by_key(output(&brokers, &single_group));
-    let got = by_key(output(&brokers, &group));
+    let (expected, _) = rows_by_key(processed_rows(&brokers, &single_group, PARTITIONS));
+    let (got, _) = rows_by_key(processed_rows(&brokers, &group, PARTITIONS));
     let count = |rows: &BTreeMap<String, serde_json::Value>, kind: &str| {
         rows.values().filter(|r| r["type"] == kind).count()
     };

@@ -4,6 +4,11 @@
 //! is what a restored operator must have seen: an operator reading both a source and an operator fed by
 //! that source (signals on ticks and bars) would otherwise count a few events after the barrier twice.
 //! Partition messages (restore, revoke, idle) keep their place among their input's batches.
+//!
+//! Sinks need no alignment: a sink that flushes, at barrier `n`, a few events that came after `n` on an
+//! input that delivered it early has still made everything before `n` durable. Holding such an input back
+//! would stall the busiest input (the ticks) behind the slowest path (bars, then indicators) at every
+//! checkpoint, so sinks use [`Aligner::unaligned`]: only later barriers wait.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -28,6 +33,9 @@ pub enum Step {
 #[derive(Debug)]
 pub struct Aligner {
     inputs: usize,
+    /// Whether what an input sends after the barrier being aligned waits (operators) or only its later
+    /// barriers do (sinks).
+    holds_events: bool,
     /// The barrier being aligned and the inputs it has arrived from.
     aligning: Option<u64>,
     arrived: BTreeSet<usize>,
@@ -42,12 +50,22 @@ impl Aligner {
     pub fn new(inputs: usize) -> Aligner {
         Aligner {
             inputs: inputs.max(1),
+            holds_events: true,
             aligning: None,
             arrived: BTreeSet::new(),
             ended: BTreeSet::new(),
             complete: BTreeSet::new(),
             held: VecDeque::new(),
             ready: VecDeque::new(),
+        }
+    }
+
+    /// For a sink: a barrier is passed on once it has arrived from every input, but what an input sends
+    /// after it is not held back (only its later barriers are).
+    pub fn unaligned(inputs: usize) -> Aligner {
+        Aligner {
+            holds_events: false,
+            ..Aligner::new(inputs)
         }
     }
 
@@ -59,7 +77,14 @@ impl Aligner {
     /// The next step, or none until more messages arrive.
     pub fn next(&mut self) -> Option<Step> {
         while let Some((input, message)) = self.ready.pop_front() {
-            if self.aligning.is_some() && self.arrived.contains(&input) {
+            let marker = matches!(
+                message,
+                Message::Barrier(_) | Message::Complete | Message::End
+            );
+            if self.aligning.is_some()
+                && self.arrived.contains(&input)
+                && (self.holds_events || marker)
+            {
                 self.held.push_back((input, message));
                 continue;
             }
@@ -212,5 +237,22 @@ mod tests {
         a.push(0, Message::End);
         a.push(1, Message::End);
         assert_eq!(drain(&mut a), ["|1", "p0", "complete", "end"]);
+    }
+
+    #[test]
+    fn a_sink_takes_events_after_a_barrier_but_holds_the_next_barrier() {
+        let mut a = Aligner::unaligned(2);
+        a.push(0, batch(1));
+        a.push(0, Message::Barrier(1));
+        a.push(0, batch(2));
+        a.push(0, Message::Barrier(2));
+        a.push(0, batch(3));
+        a.push(1, batch(10));
+        assert_eq!(drain(&mut a), ["b1", "b2", "b3", "b10"]);
+        a.push(1, Message::Barrier(1));
+        a.push(1, Message::Barrier(2));
+        a.push(0, Message::End);
+        a.push(1, Message::End);
+        assert_eq!(drain(&mut a), ["|1", "|2", "end"]);
     }
 }

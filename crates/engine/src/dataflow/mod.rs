@@ -240,7 +240,7 @@ pub async fn run(
         let (name, inputs, acks) = (node.name.clone(), node.inputs.len(), report_tx.clone());
         tasks.spawn(async move {
             let n = task
-                .run(&name, rx, Aligner::new(inputs), acks)
+                .run(&name, rx, Aligner::unaligned(inputs), acks)
                 .await
                 .map_err(|e| e.within(format!("sinks.{name}")))?;
             Ok((name, n))

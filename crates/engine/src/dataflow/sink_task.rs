@@ -219,8 +219,8 @@ impl SinkTask {
             next_step: None,
         };
         let mut written = 0u64;
-        // A sink flushes once a barrier has arrived from every input (aligned, as operators are: what
-        // follows the barrier on an input that delivered it early waits until it has).
+        // A sink flushes once a barrier has arrived from every input; what follows the barrier on an input
+        // that delivered it early is written meanwhile (see `barriers`).
         'run: loop {
             let pause = checkpoints.pause_until().filter(|at| *at > Instant::now());
             if let Some(until) = pause {

@@ -229,20 +229,7 @@ impl KafkaSource {
     /// when it is assigned, and returns the writer for the checkpoints. Call before the first
     /// [`KafkaSource::wait_for_assignment`] or [`KafkaSource::recv`].
     pub async fn keep_state(&mut self, on_mismatch: OnMismatch) -> Result<ChangelogWriter, Error> {
-        let inputs: Vec<String> = {
-            let subscription = self
-                .consumer
-                .subscription()
-                .map_err(|source| Error::Kafka {
-                    op: "read the subscription",
-                    source,
-                })?;
-            subscription
-                .elements()
-                .iter()
-                .map(|e| e.topic().to_owned())
-                .collect()
-        };
+        let inputs = self.subscribed_topics()?;
         let names: Vec<&str> = inputs.iter().map(String::as_str).collect();
         let counts = partition_counts(&self.cluster, &names).await?;
         for (input, partitions) in inputs.iter().zip(counts) {
@@ -301,8 +288,8 @@ impl KafkaSource {
         self.idle_timeout
     }
 
-    /// Leaves the group and joins it again with the same subscription.
-    fn rejoin(&self) -> Result<(), Error> {
+    /// The topics subscribed to, sorted, each once.
+    fn subscribed_topics(&self) -> Result<Vec<String>, Error> {
         let subscription = self
             .consumer
             .subscription()
@@ -317,6 +304,12 @@ impl KafkaSource {
             .collect();
         names.sort_unstable();
         names.dedup();
+        Ok(names)
+    }
+
+    /// Leaves the group and joins it again with the same subscription.
+    fn rejoin(&self) -> Result<(), Error> {
+        let names = self.subscribed_topics()?;
         tracing::warn!(
             after = ?self.rejoin_after,
             "kafka group gave this member no partitions; leaving and joining again"

@@ -77,14 +77,7 @@ pub async fn ensure_topics(
     settings: &[(&str, &str)],
 ) -> Result<(), Error> {
     let partitions = topic_partitions(configured_partitions, cluster.embedded().is_some());
-    let admin: AdminClient<DefaultClientContext> =
-        cluster
-            .client_config(&[])
-            .create()
-            .map_err(|source| Error::Kafka {
-                op: "create admin client",
-                source,
-            })?;
+    let admin = admin_client(cluster)?;
     match cluster.embedded() {
         Some(embedded) => {
             for topic in topics {
@@ -136,16 +129,19 @@ pub async fn ensure_topics(
     .await
 }
 
+fn admin_client(cluster: &Cluster) -> Result<AdminClient<DefaultClientContext>, Error> {
+    cluster
+        .client_config(&[])
+        .create()
+        .map_err(|source| Error::Kafka {
+            op: "create admin client",
+            source,
+        })
+}
+
 /// The number of partitions of each of `topics` (which must exist), in order.
 pub async fn partition_counts(cluster: &Cluster, topics: &[&str]) -> Result<Vec<i32>, Error> {
-    let admin: AdminClient<DefaultClientContext> =
-        cluster
-            .client_config(&[])
-            .create()
-            .map_err(|source| Error::Kafka {
-                op: "create admin client",
-                source,
-            })?;
+    let admin = admin_client(cluster)?;
     let names: Vec<String> = topics.iter().map(|t| (*t).to_owned()).collect();
     run_blocking("read topic metadata", move || {
         names

@@ -1,11 +1,13 @@
 //! Helpers shared by the binary's end-to-end tests: paths, scratch directories, free ports, the
-//! environment the suite script provides, and (in submodules) running `tickstream` and writing events.
+//! environment the suite script provides, and (in submodules) running `tickstream`, writing events and
+//! reading what a processor wrote.
 // Each test file is its own crate and uses only some of these helpers.
 #![allow(dead_code)]
 
 pub mod events;
 pub mod pipeline;
 pub mod process;
+pub mod processed;
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +16,8 @@ use std::path::{Path, PathBuf};
 pub use events::*;
 #[allow(unused_imports)]
 pub use process::*;
+#[allow(unused_imports)]
+pub use processed::*;
 
 /// The workspace root: this crate lives in `crates/tickstream`.
 pub fn repo() -> PathBuf {
