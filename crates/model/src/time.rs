@@ -119,9 +119,14 @@ impl UnixNanos {
             "Z" | "z" | "+00:00" | "-00:00" => {}
             _ => return Err(bad_time(text, "expected a UTC offset (Z or +00:00)")),
         }
+        // Four-digit years keep the seconds far inside i64; their nanoseconds do not (before 1677 and
+        // after 2262), so they are computed wide and checked.
         let days = days_from_civil(year, month, day);
         let secs = days * 86_400 + hour * 3_600 + minute * 60 + second;
-        Ok(UnixNanos(secs * NANOS_PER_SEC + nanos))
+        let total = i128::from(secs) * i128::from(NANOS_PER_SEC) + i128::from(nanos);
+        i64::try_from(total)
+            .map(UnixNanos)
+            .map_err(|_| bad_time(text, "outside the nanosecond range (1677 to 2262)"))
     }
 
     /// The UTC calendar date as `YYYY-MM-DD` (the lake's `date=` partition).
@@ -322,9 +327,26 @@ mod tests {
             "2023-09-25T07:49:37.Z",
             "2023-09-25T07:49:37+02:00",
             "x023-09-25T07:49:37Z",
+            // Past what nanoseconds since 1970 hold in an i64: rejected, not wrapped around.
+            "3000-01-01T00:00:00Z",
+            "2262-04-11T23:47:16.854775808Z",
+            "1677-09-21T00:12:43.145224191Z",
         ] {
             assert!(UnixNanos::parse_rfc3339(s).is_err(), "{s:?}");
         }
+        // The last representable instants still parse.
+        assert_eq!(
+            UnixNanos::parse_rfc3339("2262-04-11T23:47:16.854775807Z")
+                .unwrap()
+                .0,
+            i64::MAX
+        );
+        assert_eq!(
+            UnixNanos::parse_rfc3339("1677-09-21T00:12:43.145224192Z")
+                .unwrap()
+                .0,
+            i64::MIN
+        );
     }
 
     #[test]
