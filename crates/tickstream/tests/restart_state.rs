@@ -16,8 +16,8 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 use common::pipeline::{kafka_sink, kafka_ticks, processing_chain};
 use common::{
-    MINUTE, Running, START, Tickstream, example, needs, processed_rows, push_line, rows_by_key,
-    scratch_dir, side_of, sigterm, trade_at, write_file,
+    MINUTE, Running, START, Tickstream, assert_same_rows, example, needs, processed_rows,
+    push_line, rows_by_key, scratch_dir, side_of, sigterm, trade_at, write_file,
 };
 const SYMBOLS: [&str; 2] = ["BTC-USD", "ETH-USD"];
 /// Trades per symbol, one every 5 s: four hours.
@@ -341,22 +341,6 @@ fn a_processor_stopped_and_restarted_mid_stream_gives_the_output_of_an_uninterru
             "{rule} never fired"
         );
     }
-    let missing: Vec<&String> = expected
-        .keys()
-        .filter(|k| !got.contains_key(*k))
-        .take(5)
-        .collect();
-    let extra: Vec<&String> = got
-        .keys()
-        .filter(|k| !expected.contains_key(*k))
-        .take(5)
-        .collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing {missing:?}, extra {extra:?}"
-    );
-    for (k, row) in &expected {
-        assert_eq!(&got[k], row, "{k} differs after the restarts");
-    }
+    assert_same_rows(&expected, &got, "after the restarts");
     std::fs::remove_dir_all(dir).unwrap();
 }

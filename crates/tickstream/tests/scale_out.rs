@@ -18,8 +18,8 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use common::{
-    MINUTE, Running, START, Tickstream, example, needs, processed_rows, repo_path, rows_by_key,
-    scratch_dir, sigterm,
+    MINUTE, Running, START, Tickstream, assert_same_rows, example, needs, processed_rows,
+    repo_path, rows_by_key, scratch_dir, sigterm,
 };
 
 const SYMBOLS: [&str; 12] = [
@@ -316,23 +316,7 @@ fn replicas_that_come_and_go_give_the_output_of_one_uninterrupted_replica() {
     assert!(count(&expected, "indicator") > 0 && count(&expected, "signal") > 0);
 
     // The group's output, deduplicated, is the single replica's, value for value.
-    let missing: Vec<&String> = expected
-        .keys()
-        .filter(|k| !got.contains_key(*k))
-        .take(5)
-        .collect();
-    let extra: Vec<&String> = got
-        .keys()
-        .filter(|k| !expected.contains_key(*k))
-        .take(5)
-        .collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing {missing:?}, extra {extra:?}"
-    );
-    for (k, row) in &expected {
-        assert_eq!(&got[k], row, "{k} differs in the group's output");
-    }
+    assert_same_rows(&expected, &got, "the group's output");
     let logs = [&single, &c, &d].map(|r| r.log());
     assert!(logs.iter().any(|l| l.contains("operator state restored")));
     std::fs::remove_dir_all(dir).unwrap();

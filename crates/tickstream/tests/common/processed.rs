@@ -85,3 +85,24 @@ pub fn rows_by_key(rows: Vec<Value>) -> (BTreeMap<String, Value>, usize) {
     }
     (map, repeats)
 }
+
+/// Asserts that `got` holds exactly the rows of `expected`, key for key and value for value.
+pub fn assert_same_rows(
+    expected: &BTreeMap<String, Value>,
+    got: &BTreeMap<String, Value>,
+    what: &str,
+) {
+    let missing: Vec<&String> = expected.keys().filter(|k| !got.contains_key(*k)).collect();
+    let extra: Vec<&String> = got.keys().filter(|k| !expected.contains_key(*k)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}: {} missing {:?}, {} extra {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)],
+        extra.len(),
+        &extra[..extra.len().min(10)]
+    );
+    for (k, row) in expected {
+        assert_eq!(&got[k], row, "{what}: {k} differs");
+    }
+}
