@@ -147,18 +147,7 @@ pub async fn partition_counts(cluster: &Cluster, topics: &[&str]) -> Result<Vec<
         names
             .iter()
             .map(|topic| {
-                let metadata = admin
-                    .inner()
-                    .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
-                    .map_err(|source| Error::Kafka {
-                        op: "read topic metadata",
-                        source,
-                    })?;
-                let count = metadata
-                    .topics()
-                    .iter()
-                    .find(|t| t.name() == topic)
-                    .map_or(0, |t| t.partitions().len());
+                let count = available_partitions(&admin, topic)?;
                 i32::try_from(count).map_err(|_| Error::KafkaTopic {
                     topic: topic.clone(),
                     message: format!("has {count} partitions"),
@@ -169,43 +158,51 @@ pub async fn partition_counts(cluster: &Cluster, topics: &[&str]) -> Result<Vec<
     .await
 }
 
-/// Reads each topic's metadata (waiting briefly for topics that were just created to appear) and
-/// compares its partition count with the configured one.
+/// A topic's partition count from its metadata, waiting briefly for a topic that was just created to
+/// appear.
+fn available_partitions(
+    admin: &AdminClient<DefaultClientContext>,
+    topic: &str,
+) -> Result<usize, Error> {
+    let deadline = std::time::Instant::now() + ADMIN_TIMEOUT;
+    loop {
+        let metadata = admin
+            .inner()
+            .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
+            .map_err(|source| Error::Kafka {
+                op: "read topic metadata",
+                source,
+            })?;
+        let entry = metadata.topics().iter().find(|t| t.name() == topic);
+        let count = entry
+            .filter(|t| t.error().is_none())
+            .map(|t| t.partitions().len())
+            .unwrap_or(0);
+        if count > 0 {
+            return Ok(count);
+        }
+        if std::time::Instant::now() >= deadline {
+            let reason = entry
+                .and_then(|t| t.error())
+                .map(|code| RDKafkaErrorCode::from(code).to_string())
+                .unwrap_or_else(|| "no partitions".to_owned());
+            return Err(Error::KafkaTopic {
+                topic: topic.to_owned(),
+                message: format!("not available after creation: {reason}"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Compares each topic's partition count with the configured one.
 fn check_partitions(
     admin: &AdminClient<DefaultClientContext>,
     topics: &[String],
     partitions: i32,
 ) -> Result<(), Error> {
     for topic in topics {
-        let deadline = std::time::Instant::now() + ADMIN_TIMEOUT;
-        let found = loop {
-            let metadata = admin
-                .inner()
-                .fetch_metadata(Some(topic), ADMIN_TIMEOUT)
-                .map_err(|source| Error::Kafka {
-                    op: "read topic metadata",
-                    source,
-                })?;
-            let entry = metadata.topics().iter().find(|t| t.name() == topic);
-            let count = entry
-                .filter(|t| t.error().is_none())
-                .map(|t| t.partitions().len())
-                .unwrap_or(0);
-            if count > 0 {
-                break count;
-            }
-            if std::time::Instant::now() >= deadline {
-                let reason = entry
-                    .and_then(|t| t.error())
-                    .map(|code| RDKafkaErrorCode::from(code).to_string())
-                    .unwrap_or_else(|| "no partitions".to_owned());
-                return Err(Error::KafkaTopic {
-                    topic: topic.clone(),
-                    message: format!("not available after creation: {reason}"),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        };
+        let found = available_partitions(admin, topic)?;
         if (found as i64) < i64::from(partitions) {
             return Err(Error::KafkaTopic {
                 topic: topic.clone(),
